@@ -1,0 +1,132 @@
+"""The font catalogue (import name: ledctl.fonts).
+
+Layouts name fonts logically (`cjk16`, `latin5x7`); the catalogue maps each
+name to a file, found in the configured folders, this folder, or Debian's font
+folders. Glyphs render as crisp 1-bit bitmaps, and a character the font lacks
+is reported, never drawn as a box.
+"""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import freetype
+from PIL import Image, ImageDraw, ImageFont
+
+from ledctl.errors import FontError
+
+HERE = Path(__file__).resolve().parent
+DEBIAN_FONT_DIRS = (
+    Path("/usr/share/fonts/X11/misc"),
+    Path("/usr/share/fonts/opentype/unifont"),
+    Path("/usr/share/fonts/truetype/unifont"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FontSpec:
+    name: str
+    file: str
+    size: int
+    line_height: int
+    offset: int = 0
+    package: str = ""
+    description: str = ""
+
+
+def catalogue() -> dict[str, FontSpec]:
+    text = resources.files(__name__).joinpath("catalogue.toml").read_text(encoding="utf-8")
+    return {
+        name: FontSpec(name=name, **{k: v for k, v in entry.items()})
+        for name, entry in tomllib.loads(text).items()
+    }
+
+
+@dataclass(frozen=True)
+class BoardFont:
+    """A loaded font: renders 1-bit text and knows which characters it has."""
+
+    spec: FontSpec
+    path: Path
+    pil: ImageFont.FreeTypeFont = field(repr=False)
+    face: freetype.Face = field(repr=False)
+    _has_glyph: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def line_height(self) -> int:
+        return self.spec.line_height
+
+    def missing(self, text: str) -> list[str]:
+        """Characters of `text` this font has no glyph for, in order, once each."""
+        return [c for c in dict.fromkeys(text) if not self._has(c)]
+
+    def _has(self, char: str) -> bool:
+        known = self._has_glyph.get(char)
+        if known is None:
+            known = self._has_glyph[char] = self.face.get_char_index(ord(char)) != 0
+        return known
+
+    def width(self, text: str) -> int:
+        return round(self.pil.getlength(text))
+
+    def render(self, text: str) -> Image.Image:
+        """`text` as a 1-bit image one line high; ink outside the line box is kept below/right.
+
+        The image is `line_height` rows plus room for descenders, so callers can
+        see ink that would spill out of the line (a fit error, not a silent clip).
+        """
+        spill = self.spec.size
+        image = Image.new("1", (max(1, self.width(text)) + spill, self.line_height + spill), 0)
+        draw = ImageDraw.Draw(image)
+        draw.fontmode = "1"  # crisp: no anti-aliasing on an LED
+        draw.text((0, -self.spec.offset), text, font=self.pil, fill=1, anchor="la")
+        return image
+
+
+def search_dirs(extra: Iterable[Path] = ()) -> list[Path]:
+    return [*extra, HERE, *DEBIAN_FONT_DIRS]
+
+
+def find_file(spec: FontSpec, extra: Sequence[Path] = ()) -> Path:
+    for folder in search_dirs(extra):
+        candidate = folder / spec.file
+        if candidate.is_file():
+            return candidate
+    for candidate in sorted(Path("/usr/share/fonts").rglob(spec.file)):
+        return candidate
+    where = ", ".join(str(d) for d in search_dirs(extra))
+    fix = (
+        f"install the Debian package: sudo apt-get install {spec.package}"
+        if spec.package
+        else "it ships with ledctl: reinstall the project (make venv)"
+    )
+    raise FontError(f"font {spec.name}: file {spec.file} not found (looked in {where}); {fix}")
+
+
+def load(name: str, extra_dirs: Sequence[Path] = ()) -> BoardFont:
+    """Load the font with logical `name`; a missing font names the package to install."""
+    return _load(name, tuple(extra_dirs))
+
+
+@functools.cache
+def _load(name: str, extra_dirs: tuple[Path, ...]) -> BoardFont:
+    specs = catalogue()
+    spec = specs.get(name)
+    if spec is None:
+        raise FontError(f"font {name!r} is not in the catalogue (known: {', '.join(specs)})")
+    path = find_file(spec, extra_dirs)
+    try:
+        pil = ImageFont.truetype(str(path), spec.size)
+        face = freetype.Face(str(path))
+    except OSError as e:
+        raise FontError(f"font {name}: cannot load {path} at {spec.size} px: {e}") from None
+    return BoardFont(spec, path, pil, face)

@@ -1,0 +1,5 @@
+import sys
+
+from ledctl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,223 @@
+"""The `ledctl` command line. User errors print a clear message and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from ledctl import __version__
+from ledctl import config as config_mod
+from ledctl.clock import Clock, SystemClock
+from ledctl.errors import ConfigError, LedctlError
+from ledctl.standards import aqi as aqi_mod
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class UsageError(LedctlError):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ledctl",
+        description="Controller for public LED boards: environmental bulletins and urgent notices.",
+    )
+    p.add_argument("--version", action="version", version=f"ledctl {__version__}")
+    p.add_argument("--state", metavar="DIR",
+                   help="state directory for everything ledctl writes (default $LEDCTL_STATE or ./var)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    cfg = sub.add_parser("config", help="work with the deployment config")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION")
+    check = cfg_sub.add_parser("check", help="validate a config and summarise it")
+    _config_arg(check)
+    check.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    a = sub.add_parser("aqi", help="HJ 633 AQI from daily (24-h) concentrations")
+    when = a.add_mutually_exclusive_group()
+    when.add_argument("--date", type=_date, help="the day the values are for; picks the standard")
+    when.add_argument("--standard", choices=sorted(aqi_mod.STANDARDS))
+    for flag, unit in (("pm25", "µg/m³"), ("pm10", "µg/m³"), ("so2", "µg/m³"), ("no2", "µg/m³"),
+                       ("co", "mg/m³"), ("o3-8h", "µg/m³ (daily max 8-h)"),
+                       ("o3-1h", "µg/m³ (daily max 1-h, optional)")):
+        a.add_argument(f"--{flag}", metavar="X", help=unit)
+    a.add_argument("--json", action="store_true")
+
+    pv = sub.add_parser("preview", help="render what each board shows, as pictures and index.html")
+    _config_arg(pv)
+    pv.add_argument("--date", type=_date, help="the day of the broadcast (default: today)")
+    which = pv.add_mutually_exclusive_group()
+    which.add_argument("--board", metavar="ID")
+    which.add_argument("--group", metavar="G")
+    pv.add_argument("--out", metavar="DIR", type=Path, default=Path("out/preview"))
+    return p
+
+
+def _config_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", metavar="FILE",
+                   help="config file (default $LEDCTL_CONFIG, then config/zhenhai.toml)")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-25") from None
+
+
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    clock = clock or SystemClock()
+    try:
+        if args.command == "config" and args.config_command == "check":
+            return cmd_config_check(args)
+        if args.command == "aqi":
+            return cmd_aqi(args, clock)
+        if args.command == "preview":
+            return cmd_preview(args, clock)
+    except ConfigError as e:
+        print("ledctl: the configuration has problems:", file=sys.stderr)
+        for problem in e.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return e.exit_code
+    except LedctlError as e:
+        print(f"ledctl: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("ledctl: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as other CLI tools do.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stdout must stay valid until exit
+        return 0
+    parser.print_help()
+    return 2 if args.command is None else 0
+
+
+# -- config check ----------------------------------------------------------------------------
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    dep = config_mod.load(args.config)
+    by_group = {gid: [b.id for b in dep.boards_in(gid)] for gid in dep.groups}
+    by_driver: dict[str, list[str]] = {}
+    by_link: dict[str, list[str]] = {}
+    for b in dep.boards:
+        by_driver.setdefault(b.driver, []).append(b.id)
+        by_link.setdefault(b.link, []).append(b.id)
+    if args.json:
+        print(json.dumps({
+            "file": str(dep.path), "ok": True, "site": dep.site.name, "timezone": dep.site.timezone,
+            "boards": len(dep.boards), "groups": by_group, "drivers": by_driver,
+            "links": {name: {"url": dep.links[name].url, "boards": ids} for name, ids in by_link.items()},
+            "stations": {s.id: s.name for s in dep.stations.values()},
+        }, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{dep.path}: OK — {dep.site.name}, {len(dep.boards)} boards, time zone {dep.site.timezone}")
+    print("groups:")
+    for gid, ids in by_group.items():
+        print(f"  {gid:<20} {len(ids):>3}  {dep.groups[gid].name}")
+    print("drivers:")
+    for driver, ids in by_driver.items():
+        print(f"  {driver:<20} {len(ids):>3}")
+    shared = {k: v for k, v in by_link.items() if len(v) > 1}
+    print(f"links: {len(by_link)} in use, {len(shared)} shared")
+    for name, ids in shared.items():
+        print(f"  {name:<20} {len(ids):>3}  {dep.links[name].url}  {' '.join(ids)}")
+    return 0
+
+
+# -- aqi --------------------------------------------------------------------------------------
+
+def _concentration(flag: str, text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise UsageError(f"--{flag} {text!r}: not a number; give a concentration like 35 or 0.8") from None
+    if not value.is_finite():
+        raise UsageError(f"--{flag} {text!r}: not a finite number")
+    if value < 0:
+        raise UsageError(f"--{flag} {text}: a concentration cannot be negative")
+    return value
+
+
+def cmd_aqi(args: argparse.Namespace, clock: Clock) -> int:
+    values = {}
+    for param, attr in (("pm25", "pm25"), ("pm10", "pm10"), ("so2", "so2"), ("no2", "no2"),
+                        ("co", "co"), ("o3_8h", "o3_8h"), ("o3_1h", "o3_1h")):
+        raw = getattr(args, attr)
+        if raw is not None:
+            values[param] = _concentration(attr.replace("_", "-"), raw)
+    if not values:
+        raise UsageError("give at least one concentration, e.g. ledctl aqi --pm25 52 --pm10 78")
+    if args.standard:
+        standard = aqi_mod.STANDARDS[args.standard]
+    else:
+        day = args.date or clock.now().astimezone(SHANGHAI).date()
+        standard = aqi_mod.standard_for(day)
+    a = aqi_mod.assess_daily(values, standard)
+    iaqi = {aqi_mod.POLLUTANT_OF_COLUMN[c] + ("-1h" if c == "o3_1h" else ""): v
+            for c, v in a.iaqi.items()}
+    if args.json:
+        print(json.dumps({
+            "standard": a.standard, "aqi": a.aqi, "level": a.level, "category": a.category,
+            "color": a.colour, "primary": list(a.primary), "iaqi": iaqi,
+            "above_scale": a.above_scale, "display": a.display,
+        }, ensure_ascii=False))
+        return 0
+    primary = " ".join(a.primary) or "无 (AQI ≤ 50)"
+    print(f"AQI {a.display}  {a.level}级 {a.category}  {a.colour}  首要污染物 {primary}  [{a.standard}]")
+    for name, v in iaqi.items():
+        print(f"  IAQI {name:<7} {v:>4}")
+    return 0
+
+
+# -- preview ----------------------------------------------------------------------------------
+
+def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
+    from ledctl import pipeline, preview
+
+    dep = config_mod.load(args.config)
+    if args.board:
+        boards = (dep.board(args.board),)
+    elif args.group:
+        boards = dep.boards_in(args.group)
+    else:
+        boards = dep.boards
+    day = args.date or clock.now().astimezone(dep.tz).date()
+    now = pipeline.broadcast_instant(dep, day)
+    bulletin = pipeline.bulletin_at(dep, now)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"preview of the {now:%Y-%m-%d %H:%M} broadcast, {len(boards)} board(s) → {out}/")
+    results = pipeline.render_fleet(dep, boards, bulletin)
+    files: dict[str, list[tuple[str, str]]] = {}
+    failed = 0
+    for n, r in enumerate(results, start=1):
+        files[r.board.id] = preview.write_board(out, r)
+        sb = bulletin.stations[r.board.station]
+        if r.error:
+            failed += 1
+            state = f"ERROR {r.error}"
+        elif sb.assessment:
+            a = sb.assessment
+            state = f"AQI {a.display} {a.category} {' '.join(a.primary)} ({sb.station_name} {sb.day})"
+        else:
+            state = f"数据更新中 ({sb.station_name}: {sb.problem})"
+        pages = len(r.program.pages) if r.program else 0
+        print(f"[{n:>2}/{len(results)}] {r.board.id:<18} {r.board.size!s:>7} {r.board.colour:<9} "
+              f"{pages} page(s)  {state}")
+    index = preview.write_index(out, dep.site.name, bulletin, results, files)
+    print(f"\nopen {index.resolve()} to see every board; per-board pictures are in {out}/<board>/")
+    if failed:
+        print(f"ledctl: {failed} board(s) could not be rendered (see ERROR lines above)", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,437 @@
+"""The deployment configuration: one TOML file, checked whole before anything runs.
+
+Every problem names the file, the key path and the bad value, and says what is
+expected. All problems are collected, so one run shows everything to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ledctl.drivers import DRIVERS
+from ledctl.errors import ConfigError
+from ledctl.model import Board, ColourMode, Group, Link, Site, Size, Source, Station, StationKind
+from ledctl.sources import SOURCE_TYPES
+
+DEFAULT_CONFIG = Path("config/zhenhai.toml")
+ALL_GROUP = "all"  # every board belongs to it without saying so
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+_SERIAL_URL = re.compile(r"^(socket://|rfc2217://|loop://|spy://|/dev/|COM[0-9]+$)")
+_MQTT_URL = re.compile(r"^mqtts?://[^/:]+(:[0-9]{1,5})?/?$")
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BrightnessStep:
+    at: time
+    percent: int
+    groups: tuple[str, ...] = ()  # empty: every board
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    fetch: time = time(7, 30)
+    broadcast: time = time(8, 0)
+    data_max_age_hours: int = 36
+    screen_on: time | None = None
+    screen_off: time | None = None
+    brightness: tuple[BrightnessStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A checked configuration."""
+
+    path: Path
+    site: Site
+    sources: Mapping[str, Source]
+    stations: Mapping[str, Station]
+    links: Mapping[str, Link]
+    groups: Mapping[str, Group]
+    boards: tuple[Board, ...]
+    schedule: Schedule
+    font_dirs: tuple[Path, ...] = field(default=())
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.site.timezone)
+
+    def board(self, board_id: str) -> Board:
+        for b in self.boards:
+            if b.id == board_id:
+                return b
+        raise ConfigError([f"{self.path}: no board with id {board_id!r}"])
+
+    def boards_in(self, group: str) -> tuple[Board, ...]:
+        if group not in self.groups and group != ALL_GROUP:
+            raise ConfigError([f"{self.path}: no group with id {group!r}"])
+        if group == ALL_GROUP:
+            return self.boards
+        return tuple(b for b in self.boards if group in b.groups)
+
+
+def default_config_path() -> Path:
+    """`$LEDCTL_CONFIG`, then config/zhenhai.toml."""
+    env = os.environ.get("LEDCTL_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Deployment:
+    """Read and check a config file; raises ConfigError listing every problem."""
+    file = Path(path) if path else default_config_path()
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{file}: no such file (give -c FILE or set LEDCTL_CONFIG)"]) from None
+    except OSError as e:
+        raise ConfigError([f"{file}: cannot read: {e.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError([f"{file}: not UTF-8 text; save it as UTF-8"]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError([f"{file}: not valid TOML: {e}"]) from None
+    return parse(data, file)
+
+
+def show(value: object) -> str:
+    """A value as it would be written in TOML."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{…}"
+    return str(value)
+
+
+class _Problems:
+    def __init__(self, file: Path) -> None:
+        self.file = file
+        self.items: list[str] = []
+
+    def bad(self, path: str, value: object, expected: str) -> None:
+        self.items.append(f"{self.file}: {path} = {show(value)}: expected {expected}")
+
+    def add(self, path: str, message: str) -> None:
+        self.items.append(f"{self.file}: {path}: {message}")
+
+
+_MISSING = object()
+
+
+class _Table:
+    """Typed access to one TOML table; whatever is not read is an unknown key."""
+
+    def __init__(self, problems: _Problems, path: str, data: object) -> None:
+        self.p = problems
+        self.path = path
+        self.ok = isinstance(data, dict)
+        if not self.ok:
+            problems.bad(path, data, "a table")
+        self.data: dict[str, Any] = data if isinstance(data, dict) else {}
+        self.read: set[str] = set()
+
+    def key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def get(
+        self,
+        key: str,
+        kind: type[T] | tuple[type, ...],
+        expected: str,
+        default: object = _MISSING,
+        check: Callable[[Any], bool] | None = None,
+    ) -> Any:
+        self.read.add(key)
+        if key not in self.data:
+            if default is _MISSING:
+                if self.ok:
+                    self.p.add(self.key(key), f"missing; expected {expected}")
+                return None
+            return default
+        value = self.data[key]
+        good = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, float))
+        if good and check is not None:
+            good = check(value)
+        if not good:
+            self.p.bad(self.key(key), value, expected)
+            return None
+        return value
+
+    def text(self, key: str, default: object = _MISSING) -> Any:
+        return self.get(key, str, "a string", default, lambda v: v.strip() != "")
+
+    def string_list(self, key: str, default: object = _MISSING) -> tuple[str, ...] | None:
+        value = self.get(key, list, "a list of strings", default)
+        if value is None:
+            return None
+        if not all(isinstance(v, str) for v in value):
+            self.p.bad(self.key(key), value, "a list of strings")
+            return None
+        return tuple(value)
+
+    def sub(self, key: str) -> Iterator[tuple[str, _Table]]:
+        """The tables inside table `key` ([key.<name>]), by name."""
+        self.read.add(key)
+        inner = self.data.get(key, {})
+        if not isinstance(inner, dict):
+            self.p.bad(self.key(key), inner, "a table of named tables")
+            return
+        for name, value in inner.items():
+            path = self.key(f"{key}.{name}")
+            if not _ID.match(name):
+                self.p.add(path, "ids are letters, digits, '-' and '_', at most 64 characters")
+            yield name, _Table(self.p, path, value)
+
+    def finish(self) -> None:
+        for key in self.data:
+            if key not in self.read:
+                self.p.add(self.key(key), "unknown key (check its spelling; see README 'Configuration')")
+
+
+def _hhmm(table: _Table, key: str, default: object = _MISSING) -> time | None:
+    value = table.get(key, str, 'a time of day "HH:MM" like "07:30"', default,
+                      lambda v: bool(_HHMM.match(v)))
+    if isinstance(value, str):
+        return time(int(value[:2]), int(value[3:]))
+    return value if isinstance(value, time) else None
+
+
+def parse(data: dict[str, Any], file: Path) -> Deployment:
+    p = _Problems(file)
+    top = _Table(p, "", data)
+
+    site_t = _Table(p, "site", data.get("site", {}))
+    top.read.add("site")
+    site_name = site_t.text("name")
+    tz = site_t.text("timezone", "Asia/Shanghai")
+    if isinstance(tz, str):
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            p.bad("site.timezone", tz, 'an IANA time zone like "Asia/Shanghai"')
+            tz = None
+    site_t.finish()
+
+    sources: dict[str, Source] = {}
+    for name, t in top.sub("sources"):
+        kind = t.get("type", str, f"one of {', '.join(sorted(SOURCE_TYPES))}",
+                     check=lambda v: v in SOURCE_TYPES)
+        options: dict[str, object] = {}
+        if kind:
+            options = SOURCE_TYPES[kind].options_from_config(t, file.parent)
+        t.finish()
+        sources[name] = Source(name, kind or "?", options)
+
+    stations: dict[str, Station] = {}
+    for sid, t in top.sub("stations"):
+        sname = t.text("name")
+        src = t.text("source")
+        if isinstance(src, str) and src not in sources:
+            p.bad(t.key("source"), src, f"one of the [sources] ({', '.join(sources) or 'none defined'})")
+        location = t.text("location", "")
+        kind = t.get("kind", str, '"air" or "water"', "air", lambda v: v in ("air", "water"))
+        t.finish()
+        stations[sid] = Station(sid, sname or sid, src or "?", location or "",
+                                StationKind(kind or "air"))
+
+    links: dict[str, Link] = {}
+    for lname, t in top.sub("links"):
+        url = t.text("url")
+        if isinstance(url, str) and not (_SERIAL_URL.match(url) or _MQTT_URL.match(url)):
+            p.bad(t.key("url"), url, 'a serial port ("/dev/ttyUSB0"), a DTU ("socket://host:port"), '
+                  '"rfc2217://host:port" or a broker ("mqtt://host:1883")')
+        baud = t.get("baud", int, "a baud rate like 9600", 9600, lambda v: 300 <= v <= 4_000_000)
+        parity = t.get("parity", str, '"N", "E" or "O"', "N", lambda v: v in ("N", "E", "O"))
+        timeout = t.get("timeout", (int, float), "seconds, more than 0", 2.0, lambda v: 0 < v <= 120)
+        t.finish()
+        links[lname] = Link(lname, url or "", baud or 9600, parity or "N", float(timeout or 2.0))
+
+    groups: dict[str, Group] = {}
+    for gid, t in top.sub("groups"):
+        gname = t.text("name")
+        desc = t.text("description", "")
+        t.finish()
+        groups[gid] = Group(gid, gname or gid, desc or "")
+
+    boards = _boards(top, p, sources, stations, links, groups)
+    schedule = _schedule(top, p, groups)
+
+    font_dirs: tuple[Path, ...] = ()
+    if "fonts" in data:
+        fonts_t = _Table(p, "fonts", data["fonts"])
+        top.read.add("fonts")
+        dirs = fonts_t.string_list("paths", ())
+        font_dirs = tuple((file.parent / d) for d in dirs or ())
+        fonts_t.finish()
+
+    top.finish()
+    if not boards and not p.items:
+        p.add("boards", "no [[boards]] defined; a deployment needs at least one board")
+    if p.items:
+        raise ConfigError(p.items)
+    return Deployment(
+        path=file,
+        site=Site(site_name, tz),
+        sources=sources,
+        stations=stations,
+        links=links,
+        groups=groups,
+        boards=tuple(boards),
+        schedule=schedule,
+        font_dirs=font_dirs,
+    )
+
+
+def _boards(
+    top: _Table,
+    p: _Problems,
+    sources: Mapping[str, Source],
+    stations: Mapping[str, Station],
+    links: Mapping[str, Link],
+    groups: Mapping[str, Group],
+) -> list[Board]:
+    top.read.add("boards")
+    raw = top.data.get("boards", [])
+    if not isinstance(raw, list):
+        p.bad("boards", raw, "an array of tables: [[boards]]")
+        return []
+    boards: list[Board] = []
+    seen_ids: dict[str, int] = {}
+    seen_addr: dict[tuple[str, int], int] = {}
+    per_link: dict[str, list[int]] = {}
+    for i, item in enumerate(raw):
+        t = _Table(p, f"boards[{i}]", item)
+        bid = t.get("id", str, "an id of letters, digits, '-' and '_'",
+                    check=lambda v: bool(_ID.match(v)))
+        if isinstance(bid, str):
+            if bid in seen_ids:
+                p.bad(t.key("id"), bid, f"a unique id (boards[{seen_ids[bid]}] has it already)")
+            seen_ids.setdefault(bid, i)
+        name = t.text("name")
+        location = t.text("location", "")
+        area = t.text("area", "")
+        size_text = t.get("size", str, "WIDTHxHEIGHT like 128x32")
+        size: Size | None = None
+        if isinstance(size_text, str):
+            try:
+                size = Size.parse(size_text)
+            except ValueError:
+                p.bad(t.key("size"), size_text, "WIDTHxHEIGHT like 128x32")
+        colour_text = t.get("colour", str, '"mono-red", "red-green" or "full"',
+                            check=lambda v: v in {c.value for c in ColourMode})
+        colour = ColourMode(colour_text) if colour_text else None
+        driver_name = t.get("driver", str, f"one of {', '.join(DRIVERS)}",
+                            check=lambda v: v in DRIVERS)
+        driver = DRIVERS.get(driver_name or "")
+        link_name = t.text("link")
+        link = links.get(link_name) if isinstance(link_name, str) else None
+        if isinstance(link_name, str) and link is None:
+            p.bad(t.key("link"), link_name, f"one of the [links] ({', '.join(links) or 'none defined'})")
+        address = t.get("address", int, "an integer address", None)
+        board_groups = t.string_list("groups", ()) or ()
+        for g in board_groups:
+            if g not in groups and g != ALL_GROUP:
+                p.bad(t.key("groups"), g, f"one of the [groups] ({', '.join(groups)})")
+        station = t.text("station")
+        if isinstance(station, str):
+            st = stations.get(station)
+            if st is None:
+                p.bad(t.key("station"), station, f"one of the [stations] ({', '.join(stations)})")
+            elif st.kind is not StationKind.AIR:
+                p.bad(t.key("station"), station, "an air-quality station (this one is kind = \"water\")")
+        water = t.string_list("water_stations", ()) or ()
+        for w in water:
+            st = stations.get(w)
+            if st is None or st.kind is not StationKind.WATER:
+                p.bad(t.key("water_stations"), w, "a station with kind = \"water\"")
+        t.finish()
+
+        if driver and size and colour:
+            if colour not in driver.colours:
+                p.bad(t.key("colour"), colour.value,
+                      f"a colour mode {driver.name} supports ({', '.join(sorted(driver.colours))})")
+            else:
+                problem = driver.size_problem(size, colour)
+                if problem:
+                    p.bad(t.key("size"), str(size), f"a size {driver.name} can drive: {problem}")
+        if driver and link and link.transport != driver.transport:
+            p.bad(t.key("link"), link.name,
+                  f"a {driver.transport} link for driver {driver.name} (this link is {link.transport})")
+        if driver and driver.needs_address:
+            lo, hi = driver.address_range
+            if address is None and "address" not in t.data:
+                p.add(t.key("address"), f"missing; {driver.name} boards need an address {lo}..{hi}")
+            elif address is not None and not lo <= address <= hi:
+                p.bad(t.key("address"), address, f"an address {lo}..{hi} for {driver.name}")
+                address = None
+        elif driver and address is not None:
+            p.bad(t.key("address"), address, f"no address: {driver.name} boards are not addressed")
+        if link and address is not None:
+            prior = seen_addr.get((link.name, address))
+            if prior is not None:
+                p.bad(t.key("address"), address,
+                      f"an address not used on link {link.name} (boards[{prior}] has it)")
+            seen_addr.setdefault((link.name, address), i)
+        if link and driver:
+            per_link.setdefault(link.name, []).append(i)
+            if not driver.needs_address and link.transport == "serial" and len(per_link[link.name]) > 1:
+                p.bad(t.key("link"), link.name,
+                      f"a link of its own: {driver.name} has no addressing, so it cannot share a wire")
+
+        if bid and name and size and colour and driver_name and link_name and station:
+            boards.append(Board(
+                id=bid, name=name, size=size, colour=colour, driver=driver_name, link=link_name,
+                station=station, location=location or "", area=area or "", address=address,
+                groups=tuple(board_groups), water_stations=tuple(water),
+            ))
+    return boards
+
+
+def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedule:
+    top.read.add("schedule")
+    t = _Table(p, "schedule", top.data.get("schedule", {}))
+    fetch = _hhmm(t, "fetch", time(7, 30))
+    broadcast = _hhmm(t, "broadcast", time(8, 0))
+    max_age = t.get("data_max_age_hours", int, "hours, 1..240", 36, lambda v: 1 <= v <= 240)
+    screen_on = _hhmm(t, "screen_on", None)
+    screen_off = _hhmm(t, "screen_off", None)
+    steps: list[BrightnessStep] = []
+    t.read.add("brightness")
+    raw = t.data.get("brightness", [])
+    if not isinstance(raw, list):
+        p.bad(t.key("brightness"), raw, "an array of tables: [[schedule.brightness]]")
+        raw = []
+    for i, item in enumerate(raw):
+        s = _Table(p, f"schedule.brightness[{i}]", item)
+        at = _hhmm(s, "at")
+        percent = s.get("percent", int, "a brightness in percent, 1..100", check=lambda v: 1 <= v <= 100)
+        step_groups = s.string_list("groups", ()) or ()
+        for g in step_groups:
+            if g not in groups and g != ALL_GROUP:
+                p.bad(s.key("groups"), g, f"one of the [groups] ({', '.join(groups)})")
+        s.finish()
+        if at is not None and percent is not None:
+            steps.append(BrightnessStep(at, percent, tuple(step_groups)))
+    t.finish()
+    return Schedule(
+        fetch=fetch or time(7, 30),
+        broadcast=broadcast or time(8, 0),
+        data_max_age_hours=max_age or 36,
+        screen_on=screen_on,
+        screen_off=screen_off,
+        brightness=tuple(sorted(steps, key=lambda s: s.at)),
+    )

@@ -1,0 +1,1 @@
+"""What is to be said, independent of any board."""

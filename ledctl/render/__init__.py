@@ -1,0 +1,1 @@
+"""Pure rendering: bulletins and notices become pages at a board's exact size and colours."""

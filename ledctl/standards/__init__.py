@@ -1,0 +1,1 @@
+"""Official indices as pure functions: no I/O, no clock."""

@@ -1,0 +1,220 @@
+"""Air quality index per HJ 633 (2012 and 2026 tables), with exact arithmetic.
+
+IAQI_P = (IAQI_hi - IAQI_lo) / (BP_hi - BP_lo) * (C_P - BP_lo) + IAQI_lo, rounded up;
+AQI = max(IAQI_P). Computed with Fractions: binary floating point turns an exact
+55 into 55.00000000000001 and rounds it up to 56.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+from ledctl.errors import LedctlError
+from ledctl.model import Assessment
+
+IAQI_STEPS = (0, 50, 100, 150, 200, 300, 400, 500)
+
+# Column name → display name of the pollutant.
+POLLUTANT_OF_COLUMN = {
+    "so2_24h": "SO2",
+    "so2_1h": "SO2",
+    "no2_24h": "NO2",
+    "no2_1h": "NO2",
+    "pm10_24h": "PM10",
+    "co_24h": "CO",
+    "co_1h": "CO",
+    "o3_1h": "O3",
+    "o3_8h": "O3",
+    "pm25_24h": "PM2.5",
+}
+
+# For a daily report: reading parameter → table column.
+DAILY_COLUMNS = {
+    "pm25": "pm25_24h",
+    "pm10": "pm10_24h",
+    "so2": "so2_24h",
+    "no2": "no2_24h",
+    "co": "co_24h",
+    "o3_8h": "o3_8h",
+}
+
+_TABLE_2012: dict[str, tuple[int, ...]] = {
+    # µg/m³; CO in mg/m³. One entry per IAQI step; shorter columns end early.
+    "so2_24h": (0, 50, 150, 475, 800, 1600, 2100, 2620),
+    "so2_1h": (0, 150, 500, 650, 800),
+    "no2_24h": (0, 40, 80, 180, 280, 565, 750, 940),
+    "no2_1h": (0, 100, 200, 700, 1200, 2340, 3090, 3840),
+    "pm10_24h": (0, 50, 150, 250, 350, 420, 500, 600),
+    "co_24h": (0, 2, 4, 14, 24, 36, 48, 60),
+    "co_1h": (0, 5, 10, 35, 60, 90, 120, 150),
+    "o3_1h": (0, 160, 200, 300, 400, 800, 1000, 1200),
+    "o3_8h": (0, 100, 160, 215, 265, 800),
+    "pm25_24h": (0, 35, 75, 115, 150, 250, 350, 500),
+}
+
+_TABLE_2026 = dict(
+    _TABLE_2012,
+    pm25_24h=(0, 35, 60, 115, 150, 250, 350, 500),
+    pm10_24h=(0, 50, 120, 250, 350, 420, 500, 600),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Standard:
+    """One edition of HJ 633. `since` is the first day it applies."""
+
+    id: str
+    since: date
+    breakpoints: Mapping[str, tuple[int, ...]]
+
+
+HJ633_2012 = Standard("hj633-2012", date(2012, 2, 29), _TABLE_2012)
+# HJ 633-2026 keeps the 2012 rules above the short columns (SO2-1h > 800 uses the
+# 24-h value, O3-8h > 800 uses the 1-h value). Secondary sources claim fixed
+# IAQIs of 200/300 there instead; that is UNVERIFIED, so it is not applied.
+HJ633_2026 = Standard("hj633-2026", date(2026, 3, 1), _TABLE_2026)
+STANDARDS = {s.id: s for s in (HJ633_2012, HJ633_2026)}
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    number: int
+    top: int  # highest AQI of the level (None-free: level 6 is open-ended)
+    category: str
+    colour: str
+    colour_name: str
+
+
+LEVELS = (
+    Level(1, 50, "优", "#00E400", "绿色"),
+    Level(2, 100, "良", "#FFFF00", "黄色"),
+    Level(3, 150, "轻度污染", "#FF7E00", "橙色"),
+    Level(4, 200, "中度污染", "#FF0000", "红色"),
+    Level(5, 300, "重度污染", "#99004C", "紫色"),
+    Level(6, 10**9, "严重污染", "#7E0023", "褐红色"),
+)
+
+
+class AqiInputError(LedctlError):
+    pass
+
+
+def standard_for(day: date) -> Standard:
+    """The edition in force on `day` (the reading's date in Asia/Shanghai)."""
+    return HJ633_2026 if day >= HJ633_2026.since else HJ633_2012
+
+
+def level_of(aqi: int) -> Level:
+    for level in LEVELS:
+        if aqi <= level.top:
+            return level
+    raise AssertionError("unreachable: level 6 is open-ended")
+
+
+def _exact(value: Decimal | Fraction | int | str) -> Fraction:
+    if isinstance(value, Fraction | int):
+        return Fraction(value)
+    d = Decimal(value)
+    if not d.is_finite():
+        raise AqiInputError(f"concentration {value!r} is not a finite number")
+    return Fraction(d)
+
+
+def iaqi(standard: Standard, column: str, concentration: Decimal | Fraction | int | str) -> int | None:
+    """The sub-index of one pollutant, rounded up; None above the column's top breakpoint."""
+    c = _exact(concentration)
+    if c < 0:
+        raise AqiInputError(f"{column}: concentration {concentration} is negative")
+    bps = standard.breakpoints[column]
+    for i in range(1, len(bps)):
+        lo, hi = bps[i - 1], bps[i]
+        if c <= hi:
+            i_lo, i_hi = IAQI_STEPS[i - 1], IAQI_STEPS[i]
+            value = Fraction(i_hi - i_lo, hi - lo) * (c - lo) + i_lo
+            return math.ceil(value)
+    return None
+
+
+def assess(
+    concentrations: Mapping[str, Decimal | Fraction | int | str],
+    standard: Standard,
+) -> Assessment:
+    """AQI, level, category, colour and primary pollutant(s) from concentrations by column.
+
+    Columns are those of the table ("pm25_24h", "o3_8h", "o3_1h", …). Above a
+    short column's top (SO2-1h, O3-8h) the HJ 633 fall-backs apply; above any
+    other column's top the result is "> 500".
+    """
+    if not concentrations:
+        raise AqiInputError("no concentrations given: give at least one pollutant")
+    unknown = sorted(set(concentrations) - set(standard.breakpoints))
+    if unknown:
+        raise AqiInputError(f"unknown pollutant column(s): {', '.join(unknown)}")
+
+    sub: dict[str, int] = {}
+    above = False
+    for column, value in concentrations.items():
+        index = iaqi(standard, column, value)
+        if index is None:
+            index, above_here = _above_top(standard, column, concentrations)
+            above = above or above_here
+            if index is None:
+                continue
+        sub[column] = index
+
+    aqi = max(sub.values()) if sub else 500
+    if above:
+        aqi = 500
+    level = level_of(aqi)
+    primary: tuple[str, ...] = ()
+    if aqi > 50:
+        names = [POLLUTANT_OF_COLUMN[c] for c, v in sub.items() if v == aqi]
+        primary = tuple(dict.fromkeys(names))  # ties list all, once each
+    return Assessment(
+        standard=standard.id,
+        aqi=aqi,
+        level=level.number,
+        category=level.category,
+        colour=level.colour,
+        primary=primary,
+        iaqi=sub,
+        above_scale=above,
+    )
+
+
+def _above_top(
+    standard: Standard, column: str, concentrations: Mapping[str, Decimal | Fraction | int | str]
+) -> tuple[int | None, bool]:
+    """HJ 633 rules for a concentration above the column's top breakpoint.
+
+    Returns (IAQI to use for this column or None to drop it, whether AQI is "> 500").
+    """
+    if column == "so2_1h":
+        # SO2 1-h above 800: no 1-h sub-index; the 24-h sub-index is used.
+        if "so2_24h" not in concentrations:
+            raise AqiInputError("SO2 1-hour value is above 800 µg/m³: the 24-hour SO2 value is needed")
+        return None, False
+    if column == "o3_8h":
+        # O3 8-h above 800: no 8-h sub-index; the 1-h sub-index is used.
+        if "o3_1h" not in concentrations:
+            raise AqiInputError(
+                "O3 8-hour value is above 800 µg/m³: HJ 633 then uses the 1-hour O3 value; give it"
+            )
+        return None, False
+    return 500, True
+
+
+def assess_daily(values: Mapping[str, Decimal], standard: Standard) -> Assessment:
+    """Assess daily (24-h) values keyed by reading parameter (pm25, pm10, so2, no2, co, o3_8h, o3_1h)."""
+    columns: dict[str, Decimal] = {}
+    for param, value in values.items():
+        if param in DAILY_COLUMNS:
+            columns[DAILY_COLUMNS[param]] = value
+        elif param == "o3_1h":
+            columns["o3_1h"] = value
+    return assess(columns, standard)

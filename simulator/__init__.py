@@ -1,0 +1,1 @@
+"""Board emulators, fleet runner and fault injection (import name: ledctl.simulator)."""
