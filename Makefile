@@ -16,7 +16,7 @@ lint: venv
 	$(BIN)/ruff check .
 
 system-deps:
-	@tools/system-deps.sh
+	@PYTHON=$(PYTHON) tools/system-deps.sh
 
 venv: $(STAMP)
 

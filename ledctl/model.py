@@ -140,7 +140,7 @@ class Page:
     image: Image.Image = field(compare=False, repr=False)
     effect: str = "static"
     dwell_s: float = 8.0
-    texts: tuple[str, ...] = ()  # what the page says, for fit checks and the operator
+    texts: tuple[tuple[str, str], ...] = ()  # (font, text) of each line: what the page says
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,17 +3,20 @@
 # As root: install the missing ones with apt-get. Otherwise: print the exact command and fail.
 set -euo pipefail
 
-# package  file-that-proves-it-is-installed
+PYTHON=${PYTHON:-python3}
+
+# package|a check that passes when what we need from it is there
 required=(
-  "fonts-unifont /usr/share/fonts/opentype/unifont/unifont.otf"
-  "xfonts-wqy /usr/share/fonts/X11/misc/wenquanyi_12pt.pcf"
+  "fonts-unifont|test -e /usr/share/fonts/opentype/unifont/unifont.otf"
+  "xfonts-wqy|test -e /usr/share/fonts/X11/misc/wenquanyi_12pt.pcf"
+  "python3-venv|$PYTHON -c 'import ensurepip, venv'"
 )
 
 missing=()
 for entry in "${required[@]}"; do
-  pkg=${entry%% *}
-  file=${entry#* }
-  [ -e "$file" ] || missing+=("$pkg")
+  pkg=${entry%%|*}
+  check=${entry#*|}
+  eval "$check" >/dev/null 2>&1 || missing+=("$pkg")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then

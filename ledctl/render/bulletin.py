@@ -30,9 +30,14 @@ def _values(sb: StationBulletin) -> dict[str, str]:
     }
 
 
-def _primary(sb: StationBulletin) -> str:
-    assert sb.assessment is not None
-    return " ".join(sb.assessment.primary)
+def fitting(fonts: FontLoader, font: str, width: int, *candidates: str) -> str:
+    """The first candidate text that fits `width` in `font` (the last one if none does,
+    so the fit check reports it)."""
+    f = fonts(font)
+    for text in candidates:
+        if f.width(text) <= width:
+            return text
+    return candidates[-1]
 
 
 # -- outdoor full-colour screens ---------------------------------------------------------
@@ -50,6 +55,7 @@ def _outdoor(board: Board, sb: StationBulletin, fonts: FontLoader,
     number_w = fonts("cjk16").width(a.display) * big
     gap = 8
     room = board.size.width - (8 + number_w + gap)
+    primary = " ".join(a.primary) or "无"
     category_scale = 2 if fonts("cjk16").width(a.category) * 2 <= room else 1
     air = [
         *head,
@@ -58,8 +64,9 @@ def _outdoor(board: Board, sb: StationBulletin, fonts: FontLoader,
         Line((Run(a.category, a.colour),), "cjk16", 38 + (16 * big - 16 * category_scale) // 2,
              align="left",
              x=8 + number_w + gap, scale=category_scale),
-        line(Run("首要污染物 ", "label"), Run(_primary(sb) or "无"), font="cjk16",
-             y=38 + 16 * big + 4),
+        line(Run(fitting(fonts, "cjk16", board.size.width - fonts("cjk16").width(primary),
+                         "首要污染物 ", "首要 "), "label"),
+             Run(primary), font="cjk16", y=38 + 16 * big + 4),
     ]
     vals = _values(sb)
     rows = [("PM2.5", "PM10"), ("SO2", "NO2"), ("CO", "O3")]
@@ -87,14 +94,17 @@ def _community(board: Board, sb: StationBulletin, fonts: FontLoader) -> list[tup
                          line(Run(UPDATING, "warning"), font="cjk16", y=16)])]
     a = sb.assessment
     assert sb.day is not None
-    second = [Run("AQI ", "text"), Run(a.display, a.colour)]
-    if a.primary:
-        # Ties name the first and say there are more; the next page lists them all.
-        second.append(Run(f" {a.primary[0]}{'等' if len(a.primary) > 1 else ''}", "text"))
+    # Ties name the first and say there are more; a page of their own lists them all.
+    first = f" {a.primary[0]}{'等' if len(a.primary) > 1 else ''}" if a.primary else ""
+    width = board.size.width
+    label = fitting(fonts, "cjk16", width - fonts("cjk16").width(a.display + first), "AQI ", "AQI")
+    second = [Run(label, "text"), Run(a.display, a.colour)]
+    if first and fonts("cjk16").width(label + a.display + first) <= width:
+        second.append(Run(first, "text"))
     label = "空气质量 " if len(a.category) <= 2 else "空气 "
     pages = [("air", [line(Run(label, "title"), Run(a.category, a.colour), font="cjk16", y=0),
                       Line(tuple(second), "cjk16", 16)])]
-    if len(a.primary) > 1:
+    if len(a.primary) > 1 or (a.primary and len(second) == 2):
         pages.append(("primary", [line(Run("首要污染物", "title"), font="cjk16", y=0),
                                   line(" ".join(a.primary), font="cjk16", y=16)]))
     pages.append(("source", [line(Run(sb.station_name, "title"), font="cjk16", y=0),

@@ -71,7 +71,7 @@ def draw_page(
                            f"uses {chars}, not in font {font.name} of this board; reword it")
         _draw_line(page, board, name, ln, font)
     return Page(name=name, image=page, effect=effect, dwell_s=dwell_s,
-                texts=tuple(ln.text for ln in lines))
+                texts=tuple((ln.font, ln.text) for ln in lines))
 
 
 def _draw_line(page: Image.Image, board: Board, name: str, ln: Line, font: BoardFont) -> None:

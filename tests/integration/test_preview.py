@@ -1,0 +1,69 @@
+"""`ledctl preview` as a user runs it: the real config, the sample data, files on disk."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def preview(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ledctl", "preview", "--out", str(tmp_path / "pv"), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_whole_fleet(tmp_path: Path, zhenhai) -> None:
+    run = preview(tmp_path, "--date", "2026-11-25")
+    assert run.returncode == 0, run.stderr
+    board_lines = [ln for ln in run.stdout.splitlines() if re.match(r"\[\s*\d+/42\]", ln)]
+    assert len(board_lines) == 42
+    assert "AQI 84 良 PM2.5" in run.stdout  # zh-urban on 2026-11-24 (sample data, pinned)
+    index = (tmp_path / "pv" / "index.html").read_text(encoding="utf-8")
+    for board in zhenhai.boards:
+        assert f'id="{board.id}"' in index
+        pages = sorted((tmp_path / "pv" / board.id).glob("*.png"))
+        exact = [p for p in pages if not p.name.endswith(".led.png")]
+        look = [p for p in pages if p.name.endswith(".led.png")]
+        assert exact and len(exact) == len(look)
+        with Image.open(exact[0]) as im:
+            assert im.size == (board.size.width, board.size.height)
+        with Image.open(look[0]) as im:
+            assert im.width % board.size.width == 0 and im.width // board.size.width >= 3
+    for area in ("城区", "石化区", "招宝山街道"):
+        assert f"<h2>{area} " in index
+    assert "Traceback" not in run.stderr
+
+
+def test_one_board_and_one_group(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--date", "2026-11-25", "--board", "zbs-40")
+    assert run.returncode == 0 and "[ 1/1] zbs-40" in run.stdout
+    run = preview(tmp_path, "--date", "2026-11-25", "--group", "outdoor")
+    assert run.returncode == 0 and "/2]" in run.stdout and "outdoor-petrochem" in run.stdout
+
+
+def test_missing_values_show_updating(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--date", "2026-11-21", "--board", "zbs-01")
+    assert run.returncode == 0
+    assert "数据更新中" in run.stdout and "lacks PM2.5, CO" in run.stdout
+
+
+def test_no_data_for_the_day_shows_updating_everywhere(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--date", "2031-01-01")
+    assert run.returncode == 0
+    assert run.stdout.count("数据更新中") == 42
+
+
+def test_unknown_board_is_a_clear_error(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--board", "zbs-99")
+    assert run.returncode == 2
+    assert "zbs-99" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_bad_date_is_a_clear_error(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--date", "25/11/2026")
+    assert run.returncode == 2 and "2026-11-25" in run.stderr and "Traceback" not in run.stderr

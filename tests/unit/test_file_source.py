@@ -1,0 +1,105 @@
+"""The local file source: CSV and JSON, units, missing values, clear errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from ledctl.errors import DataError
+from ledctl.sources.file import FileSource
+
+
+def source(tmp_path: Path, name: str, text: str) -> FileSource:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return FileSource("test", path, "Asia/Shanghai")
+
+
+def test_csv_daily_rows(tmp_path: Path) -> None:
+    s = source(tmp_path, "a.csv", "station,date,pm25,pm10,co\nzh-urban,2026-11-24,52,78,0.7\n")
+    (r,) = s.readings()
+    assert r.station == "zh-urban" and r.period == "24h"
+    assert r.time.isoformat() == "2026-11-24T00:00:00+08:00"
+    assert r.values == {"pm25": Decimal(52), "pm10": Decimal(78), "co": Decimal("0.7")}
+
+
+def test_empty_cell_is_not_measured(tmp_path: Path) -> None:
+    (r,) = source(tmp_path, "a.csv", "station,date,pm25,co\nzh,2026-11-20,,0.7\n").readings()
+    assert "pm25" not in r.values and r.values["co"] == Decimal("0.7")
+
+
+def test_column_with_unit_is_converted(tmp_path: Path) -> None:
+    (r,) = source(tmp_path, "a.csv", "station,date,co[µg/m3]\nzh,2026-11-20,700\n").readings()
+    assert r.values["co"] == Decimal("0.7")  # canonical mg/m³
+
+
+def test_ppb_is_refused_not_guessed(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="ppb"):
+        source(tmp_path, "a.csv", "station,date,no2[ppb]\nzh,2026-11-20,20\n").readings()
+
+
+def test_hourly_rows_need_a_period(tmp_path: Path) -> None:
+    s = source(tmp_path, "a.csv", "station,time,period,pm25\nzh,2026-11-24T15:00+08:00,1h,40\n")
+    (r,) = s.readings()
+    assert r.period == "1h" and r.time.hour == 15
+    bad = source(tmp_path, "b.csv", "station,time,period,pm25\nzh,2026-11-24T15:00,2h,40\n")
+    with pytest.raises(DataError, match="period"):
+        bad.readings()
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", "empty file"),
+        ("station,pm25\nzh,3\n", "header needs"),
+        ("station,date,pm2.5\nzh,2026-11-24,3\n", "not a known parameter"),
+        ("station,date,pm25\nzh,24/11/2026,3\n", "YYYY-MM-DD"),
+        ("station,date,pm25\nzh,2026-11-24,abc\n", "not a number"),
+        ("station,date,pm25\nzh,2026-11-24,-3\n", "0 or more"),
+        ("station,date,pm25\nzh,2026-11-24,NaN\n", "0 or more"),
+        ("station,date,pm25\nzh,2026-11-24\n", "cells"),
+    ],
+)
+def test_bad_csv_names_file_line_and_fix(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(DataError, match=match) as err:
+        source(tmp_path, "bad.csv", text).readings()
+    assert "bad.csv" in str(err.value)
+
+
+def test_json_readings_with_units(tmp_path: Path) -> None:
+    text = """{"readings": [{"station": "zh", "date": "2026-11-24",
+                "values": {"pm25": 52, "co": {"value": 700, "unit": "ug/m3"}, "so2": null}}]}"""
+    (r,) = source(tmp_path, "a.json", text).readings()
+    assert r.values == {"pm25": Decimal(52), "co": Decimal("0.7")}
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{", "not valid JSON"),
+        ("[]", "readings"),
+        ('{"readings": [{"date": "2026-11-24"}]}', "station"),
+        ('{"readings": [{"station": "zh", "date": "2026-11-24", "values": {"pm1": 3}}]}', "pm1"),
+        ('{"readings": [{"station": "zh", "date": "2026-11-24", "values": {"pm25": true}}]}', "number"),
+    ],
+)
+def test_bad_json(tmp_path: Path, text: str, match: str) -> None:
+    with pytest.raises(DataError, match=match):
+        source(tmp_path, "bad.json", text).readings()
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="does not exist"):
+        FileSource("x", tmp_path / "nope.csv", "Asia/Shanghai").readings()
+
+
+def test_sample_data_set_is_complete(repo: Path) -> None:
+    air = FileSource("air", repo / "config/sample-data/air-daily.csv", "Asia/Shanghai").readings()
+    days = {r.day for r in air}
+    assert len(days) >= 40
+    assert {r.station for r in air} == {"zh-urban", "zh-jiaochuan", "zh-zhaobaoshan"}
+    assert any(len(r.values) < 6 for r in air), "the sample must include missing values"
+    water = FileSource("w", repo / "config/sample-data/water-daily.csv", "Asia/Shanghai").readings()
+    assert {"do", "codmn", "nh3n", "tp"} <= set().union(*(r.values for r in water))
