@@ -163,7 +163,9 @@ class _Table:
                 return None
             return default
         value = self.data[key]
-        good = isinstance(value, kind) and not (isinstance(value, bool) and kind in (int, float))
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML booleans are Python ints; a `true` is never a number here.
+        good = isinstance(value, kind) and not (isinstance(value, bool) and bool not in kinds)
         if good and check is not None:
             good = check(value)
         if not good:
@@ -199,7 +201,13 @@ class _Table:
     def finish(self) -> None:
         for key in self.data:
             if key not in self.read:
-                self.p.add(self.key(key), "unknown key (check its spelling; see README 'Configuration')")
+                known = ", ".join(sorted(self.read)) or "no keys"
+                self.p.add(self.key(key),
+                           f"unknown key; expected one of: {known} (see README 'Configuration')")
+
+    def skip_rest(self) -> None:
+        """Stop checking keys: the table's type is unknown, so its keys cannot be judged."""
+        self.read.update(self.data)
 
 
 def _hhmm(table: _Table, key: str, default: object = _MISSING) -> time | None:
@@ -221,7 +229,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
     if isinstance(tz, str):
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "Asia" is a folder, not a zone
             p.bad("site.timezone", tz, 'an IANA time zone like "Asia/Shanghai"')
             tz = None
     site_t.finish()
@@ -233,6 +241,8 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         options: dict[str, object] = {}
         if kind:
             options = SOURCE_TYPES[kind].options_from_config(t, file.parent)
+        else:
+            t.skip_rest()
         t.finish()
         sources[name] = Source(name, kind or "?", options)
 
@@ -312,7 +322,7 @@ def _boards(
     boards: list[Board] = []
     seen_ids: dict[str, int] = {}
     seen_addr: dict[tuple[str, int], int] = {}
-    per_link: dict[str, list[int]] = {}
+    per_link: dict[str, list[tuple[int, str]]] = {}
     for i, item in enumerate(raw):
         t = _Table(p, f"boards[{i}]", item)
         bid = t.get("id", str, "an id of letters, digits, '-' and '_'",
@@ -374,7 +384,8 @@ def _boards(
         if driver and driver.needs_address:
             lo, hi = driver.address_range
             if address is None and "address" not in t.data:
-                p.add(t.key("address"), f"missing; {driver.name} boards need an address {lo}..{hi}")
+                p.add(t.key("address"),
+                      f"missing; expected an address {lo}..{hi} ({driver.name} boards are addressed)")
             elif address is not None and not lo <= address <= hi:
                 p.bad(t.key("address"), address, f"an address {lo}..{hi} for {driver.name}")
                 address = None
@@ -386,11 +397,8 @@ def _boards(
                 p.bad(t.key("address"), address,
                       f"an address not used on link {link.name} (boards[{prior}] has it)")
             seen_addr.setdefault((link.name, address), i)
-        if link and driver:
-            per_link.setdefault(link.name, []).append(i)
-            if not driver.needs_address and link.transport == "serial" and len(per_link[link.name]) > 1:
-                p.bad(t.key("link"), link.name,
-                      f"a link of its own: {driver.name} has no addressing, so it cannot share a wire")
+        if link and driver and link.transport == "serial":
+            per_link.setdefault(link.name, []).append((i, driver.name))
 
         if bid and name and size and colour and driver_name and link_name and station:
             boards.append(Board(
@@ -398,6 +406,15 @@ def _boards(
                 station=station, location=location or "", area=area or "", address=address,
                 groups=tuple(board_groups), water_stations=tuple(water),
             ))
+    for link_name, members in per_link.items():
+        lone = next((d for _, d in members if not DRIVERS[d].needs_address), None)
+        if lone is None or len(members) < 2:
+            continue
+        first = members[0][0]
+        for i, _ in members[1:]:
+            p.bad(f"boards[{i}].link", link_name,
+                  f"a link of its own: {lone} boards have no addressing, so nothing can share "
+                  f"their wire (boards[{first}] uses it)")
     return boards
 
 
