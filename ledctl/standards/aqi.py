@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from ledctl.errors import LedctlError
@@ -116,10 +116,16 @@ def level_of(aqi: int) -> Level:
     raise AssertionError("unreachable: level 6 is open-ended")
 
 
-def _exact(value: Decimal | Fraction | int | str) -> Fraction:
+def _exact(value: Decimal | Fraction | int | float | str) -> Fraction:
+    if isinstance(value, bool):
+        raise AqiInputError(f"concentration {value!r} is not a number")
     if isinstance(value, Fraction | int):
         return Fraction(value)
-    d = Decimal(value)
+    try:
+        # A float goes through its shortest text form: 2.2 means 2.2, not 2.2000000000000001776…
+        d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        raise AqiInputError(f"concentration {value!r} is not a number") from None
     if not d.is_finite():
         raise AqiInputError(f"concentration {value!r} is not a finite number")
     return Fraction(d)
@@ -127,6 +133,8 @@ def _exact(value: Decimal | Fraction | int | str) -> Fraction:
 
 def iaqi(standard: Standard, column: str, concentration: Decimal | Fraction | int | str) -> int | None:
     """The sub-index of one pollutant, rounded up; None above the column's top breakpoint."""
+    if column not in standard.breakpoints:
+        raise AqiInputError(f"unknown pollutant column {column!r}; known: {', '.join(standard.breakpoints)}")
     c = _exact(concentration)
     if c < 0:
         raise AqiInputError(f"{column}: concentration {concentration} is negative")
