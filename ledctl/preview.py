@@ -67,6 +67,7 @@ def write_index(out: Path, title: str, bulletin: Bulletin, results: Sequence[Boa
         ".boards{display:flex;flex-wrap:wrap;gap:1.2em}",
         ".board{background:#1b1b1b;padding:.6em;border-radius:6px}",
         ".board img{display:block;margin:.3em 0;max-width:100%}",
+        ".pages{display:flex;flex-wrap:wrap;gap:.5em}",
         ".exact{image-rendering:pixelated}",
         ".meta{font-size:.8em;color:#999}.err{color:#f66;white-space:pre-wrap}",
         "table{border-collapse:collapse}td,th{padding:.2em .6em;border-bottom:1px solid #333}",
@@ -101,8 +102,12 @@ def write_index(out: Path, title: str, bulletin: Bulletin, results: Sequence[Boa
             )
             if r.error:
                 parts.append(f"<div class=err>{e(r.error)}</div>")
+            shown = max(256, min(512, b.size.width * 3))  # on-screen width of one page
+            parts.append("<div class=pages>")
             for exact, look in files.get(b.id, []):
-                parts.append(f'<a href="{e(exact)}"><img src="{e(look)}" alt="{e(exact)}"></a>')
+                parts.append(f'<a href="{e(exact)}"><img src="{e(look)}" alt="{e(exact)}" '
+                             f'style="width:{shown}px"></a>')
+            parts.append("</div>")
             parts.append("</div>")
         parts.append("</div>")
     parts.append("</body></html>")
