@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--board", metavar="ID")
     which.add_argument("--group", metavar="G")
     pv.add_argument("--out", metavar="DIR", type=Path, default=Path("out/preview"))
+    pv.add_argument("--notice", metavar="TEXT",
+                    help="preview this notice text instead of the bulletin (fit-checked on every board)")
+    pv.add_argument("--notice-title", metavar="TITLE", default="紧急通知",
+                    help="the notice's title (default 紧急通知)")
+    pv.add_argument("--blink", action="store_true", help="the notice blinks")
     return p
 
 
@@ -182,6 +187,16 @@ def cmd_aqi(args: argparse.Namespace, clock: Clock) -> int:
 
 # -- preview ----------------------------------------------------------------------------------
 
+def _notice_text(text: str, flag: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise UsageError(f"{flag}: the text is empty")
+    bad = [c for c in cleaned if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+    if bad:
+        raise UsageError(f"{flag}: control character U+{ord(bad[0]):04X} in the text; remove it")
+    return cleaned
+
+
 def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl import pipeline, preview
 
@@ -197,16 +212,26 @@ def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
     bulletin = pipeline.bulletin_at(dep, now)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    print(f"preview of the {now:%Y-%m-%d %H:%M} broadcast, {len(boards)} board(s) → {out}/")
-    results = pipeline.render_fleet(dep, boards, bulletin)
+    if args.notice is not None:
+        text = _notice_text(args.notice, "--notice")
+        title = _notice_text(args.notice_title, "--notice-title")
+        print(f"preview of notice {title!r} ({len(text)} characters), {len(boards)} board(s) → {out}/")
+        results = pipeline.render_notice_fleet(dep, boards, title=title, body=text, day=day,
+                                               blink=args.blink)
+    else:
+        print(f"preview of the {now:%Y-%m-%d %H:%M} broadcast, {len(boards)} board(s) → {out}/")
+        results = pipeline.render_fleet(dep, boards, bulletin)
     files: dict[str, list[tuple[str, str]]] = {}
+    gifs: dict[str, Path] = {}
     failed = 0
     for n, r in enumerate(results, start=1):
-        files[r.board.id] = preview.write_board(out, r)
+        files[r.board.id] = preview.write_board(out, r, gifs)
         sb = bulletin.stations[r.board.station]
         if r.error:
             failed += 1
             state = f"ERROR {r.error}"
+        elif args.notice is not None and r.program:
+            state = "notice: " + ", ".join(f"{p.name} {p.effect} {p.dwell_s:g}s" for p in r.program.pages)
         elif sb.assessment:
             a = sb.assessment
             state = f"AQI {a.display} {a.category} {' '.join(a.primary)} ({sb.station_name} {sb.day})"

@@ -63,6 +63,7 @@ class Deployment:
     boards: tuple[Board, ...]
     schedule: Schedule
     font_dirs: tuple[Path, ...] = field(default=())
+    layouts_dir: Path = Path("config/layouts")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -288,6 +289,13 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         font_dirs = tuple((file.parent / d) for d in dirs or ())
         fonts_t.finish()
 
+    layouts_dir = file.parent / "layouts"
+    if "layouts" in data:
+        layouts_t = _Table(p, "layouts", data["layouts"])
+        top.read.add("layouts")
+        layouts_dir = file.parent / (layouts_t.text("dir", "layouts") or "layouts")
+        layouts_t.finish()
+
     top.finish()
     if not boards and not p.items:
         p.add("boards", "no [[boards]] defined; a deployment needs at least one board")
@@ -303,6 +311,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         boards=tuple(boards),
         schedule=schedule,
         font_dirs=font_dirs,
+        layouts_dir=layouts_dir,
     )
 
 
@@ -363,6 +372,7 @@ def _boards(
                 p.bad(t.key("station"), station, f"one of the [stations] ({', '.join(stations)})")
             elif st.kind is not StationKind.AIR:
                 p.bad(t.key("station"), station, "an air-quality station (this one is kind = \"water\")")
+        layout = t.get("layout", str, "the name of a layout in the layouts folder", "")
         water = t.string_list("water_stations", ()) or ()
         for w in water:
             st = stations.get(w)
@@ -404,7 +414,7 @@ def _boards(
             boards.append(Board(
                 id=bid, name=name, size=size, colour=colour, driver=driver_name, link=link_name,
                 station=station, location=location or "", area=area or "", address=address,
-                groups=tuple(board_groups), water_stations=tuple(water),
+                groups=tuple(board_groups), water_stations=tuple(water), layout=layout or "",
             ))
     for link_name, members in per_link.items():
         lone = next((d for _, d in members if not DRIVERS[d].needs_address), None)

@@ -111,6 +111,7 @@ class Board:
     address: int | None = None
     groups: tuple[str, ...] = ()
     water_stations: tuple[str, ...] = ()
+    layout: str = ""  # a layout by name; "" picks one by size
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ class Page:
     effect: str = "static"
     dwell_s: float = 8.0
     texts: tuple[tuple[str, str], ...] = ()  # (font, text) of each line: what the page says
+    speed_px_s: float = 0.0  # scrolling pages: how fast the board moves the image
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +159,7 @@ class Program:
         h = hashlib.sha256()
         h.update(self.board.encode())
         for page in self.pages:
-            h.update(f"|{page.name}|{page.effect}|{page.dwell_s}|{page.image.mode}|".encode())
+            h.update(f"|{page.name}|{page.effect}|{page.dwell_s}|{page.speed_px_s}|{page.image.mode}|".encode())
             h.update(f"{page.image.width}x{page.image.height}|".encode())
             h.update(page.image.tobytes())
         for t in (self.valid_from, self.valid_to):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ledctl import fonts
 from ledctl.config import Deployment
 from ledctl.content.bulletin import build_bulletin
-from ledctl.errors import LedctlError
+from ledctl.errors import ConfigError, LedctlError
 from ledctl.model import Board, Bulletin, Program, Reading
+from ledctl.render import layout as layout_mod
 from ledctl.render.bulletin import render_bulletin
+from ledctl.render.cache import PageCache
+from ledctl.render.canvas import FontLoader
+from ledctl.render.notice import render_notice
 from ledctl.sources import SOURCE_TYPES
 
 
@@ -43,16 +48,53 @@ class BoardResult:
     error: str = ""
 
 
-def render_fleet(dep: Deployment, boards: tuple[Board, ...], bulletin: Bulletin) -> list[BoardResult]:
-    """Each board's bulletin program, or the reason it could not be made."""
+def font_loader(dep: Deployment) -> FontLoader:
     def load_font(name: str) -> fonts.BoardFont:
         return fonts.load(name, dep.font_dirs)
 
+    return load_font
+
+
+def render_fleet(
+    dep: Deployment, boards: tuple[Board, ...], bulletin: Bulletin, cache: PageCache | None = None,
+) -> list[BoardResult]:
+    """Each board's bulletin program, or the reason it could not be made.
+
+    The layouts folder is checked first: a broken layout stops everything with a
+    ConfigError rather than failing board by board.
+    """
+    cache = cache if cache is not None else PageCache()
+
+    def make(board: Board, layout: layout_mod.Layout, load_font: FontLoader) -> Program:
+        return render_bulletin(board, bulletin.stations[board.station], load_font, layout, cache)
+
+    return _each_board(dep, boards, make)
+
+
+def render_notice_fleet(
+    dep: Deployment, boards: tuple[Board, ...], *, title: str, body: str, day: date,
+    blink: bool = False,
+) -> list[BoardResult]:
+    """Each board's pages for a notice, or why it cannot show it (too long, a missing glyph …)."""
+    def make(board: Board, layout: layout_mod.Layout, load_font: FontLoader) -> Program:
+        pages = render_notice(board, layout, load_font, title=title, body=body, day=day, blink=blink)
+        return Program(board=board.id, pages=tuple(pages))
+
+    return _each_board(dep, boards, make)
+
+
+def _each_board(
+    dep: Deployment, boards: tuple[Board, ...],
+    make: Callable[[Board, layout_mod.Layout, FontLoader], Program],
+) -> list[BoardResult]:
+    layouts = layout_mod.load_dir(dep.layouts_dir)
+    load_font = font_loader(dep)
     results = []
     for board in boards:
-        sb = bulletin.stations[board.station]
         try:
-            results.append(BoardResult(board, render_bulletin(board, sb, load_font)))
+            results.append(BoardResult(board, make(board, layout_mod.layout_for(board, layouts), load_font)))
+        except ConfigError as e:
+            results.append(BoardResult(board, None, "; ".join(e.problems)))
         except LedctlError as e:
             results.append(BoardResult(board, None, str(e)))
     return results

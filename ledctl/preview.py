@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import html
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from ledctl.model import Board, Bulletin
+from ledctl.model import Board, Bulletin, Program
 from ledctl.pipeline import BoardResult
+from ledctl.render.effects import program_frames
 
 UNLIT = (28, 28, 28)  # an LED that is off still shows as a dark dot
 
@@ -38,20 +40,61 @@ def led_look(image: Image.Image, scale: int) -> Image.Image:
     return out
 
 
-def write_board(out: Path, result: BoardResult) -> list[tuple[str, str]]:
-    """Write one board's pages; returns (1:1 file, LED-look file) per page, relative to `out`."""
-    files = []
+def write_board(out: Path, result: BoardResult, gifs: dict[str, Path] | None = None) -> list[tuple[str, str]]:
+    """Write one board's pages and its loop as a GIF; returns (1:1 file, LED-look file) per page.
+
+    `gifs` remembers GIFs already made by program content, so identical loops are encoded once.
+    """
+    files: list[tuple[str, str]] = []
     if result.program is None:
         return files
     folder = out / result.board.id
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.png"):
+        stale.unlink()
     for i, page in enumerate(result.program.pages, start=1):
         exact = folder / f"{i:02d}-{page.name}.png"
         look = folder / f"{i:02d}-{page.name}.led.png"
         page.image.save(exact, optimize=True)
         led_look(page.image, led_scale(result.board)).save(look, optimize=True)
         files.append((exact.relative_to(out).as_posix(), look.relative_to(out).as_posix()))
+    gif = folder / "loop.gif"
+    key = _content_key(result)
+    if gifs is not None and key in gifs:
+        shutil.copyfile(gifs[key], gif)
+    else:
+        write_gif(gif, result.program, result.board)
+        if gifs is not None:
+            gifs[key] = gif
     return files
+
+
+def _content_key(result: BoardResult) -> str:
+    """What decides the GIF's pixels: the pages and the board's size, not the board's id."""
+    assert result.program is not None
+    anonymous = Program(board="", pages=result.program.pages)
+    return f"{anonymous.content_hash()}@{result.board.size}"
+
+
+GIF_FPS = 12.5
+
+
+def write_gif(path: Path, program: Program, board: Board) -> None:
+    """The program loop as an animated LED-look GIF, with its effects and dwell times."""
+    scale = max(2, led_scale(board) // 2)
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    previous: Image.Image | None = None
+    for frame in program_frames(program, board.size, fps=GIF_FPS):
+        ms = max(20, round(frame.duration_s * 1000))
+        if previous is not None and frame.image is previous:
+            durations[-1] += ms  # the same frame again (a blink's repeat): just show it longer
+            continue
+        frames.append(led_look(frame.image, scale))
+        durations.append(ms)
+        previous = frame.image
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                   optimize=False, disposal=1)
 
 
 def write_index(out: Path, title: str, bulletin: Bulletin, results: Sequence[BoardResult],
@@ -108,6 +151,9 @@ def write_index(out: Path, title: str, bulletin: Bulletin, results: Sequence[Boa
                 parts.append(f'<a href="{e(exact)}"><img src="{e(look)}" alt="{e(exact)}" '
                              f'style="width:{shown}px"></a>')
             parts.append("</div>")
+            if files.get(b.id):
+                parts.append(f'<div class=meta><a href="{e(b.id)}/loop.gif">'
+                             "▶ 播放循环 play the loop (GIF)</a></div>")
             parts.append("</div>")
         parts.append("</div>")
     parts.append("</body></html>")

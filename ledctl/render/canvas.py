@@ -1,15 +1,16 @@
 """Drawing lines of text onto a page, with the fit check built in.
 
-A page is a list of lines; a line is a row of coloured text runs in one font.
-Before a pixel is drawn, every character is checked against the font and every
-line's ink against the board: a missing glyph or clipped text is a FitError
-naming the board, page and text — never a tofu box, never a silent clip.
+A page is a list of lines. A line has one or more alternatives — the first one
+that fits the board is drawn — and each alternative is a row of runs: text in
+one colour, font and integer scale. Before a pixel is drawn, every character is
+checked against its font and every run's ink against the board: a missing glyph
+or clipped text is a FitError naming the board, page and text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -22,32 +23,147 @@ from ledctl.render.colour import reduce
 @dataclass(frozen=True, slots=True)
 class Run:
     text: str
-    colour: str = "text"  # a meaning or "#RRGGBB"
+    colour: str = "text"  # a meaning ("title", "text", "level" resolved by the caller) or "#RRGGBB"
+    font: str | None = None  # None: the line's font
+    scale: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class Line:
-    """One line of text: its runs, font, top row, alignment and integer scale."""
+    """One line of a page: the first alternative that fits is drawn."""
 
-    runs: tuple[Run, ...]
+    alternatives: tuple[tuple[Run, ...], ...]
     font: str
     y: int
     align: str = "center"  # "left", "center", "right"
     x: int = 0  # left edge for "left", right margin for "right", offset for "center"
-    scale: int = 1
+    valign: str = "bottom"  # where runs of different heights sit: "top", "middle", "bottom"
 
     @property
     def text(self) -> str:
-        return "".join(r.text for r in self.runs)
+        return "".join(r.text for r in self.alternatives[0])
 
 
 def line(*runs: Run | str, font: str, y: int, **kw: object) -> Line:
-    """Shorthand: plain strings become runs in the default text colour."""
+    """Shorthand for a line with one alternative; plain strings become runs in the text colour."""
     parts = tuple(r if isinstance(r, Run) else Run(r) for r in runs)
-    return Line(parts, font, y, **kw)  # type: ignore[arg-type]
+    return Line((parts,), font, y, **kw)  # type: ignore[arg-type]
 
 
 FontLoader = Callable[[str], BoardFont]
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    mask: Image.Image
+    ink: tuple[int, int, int, int] | None
+    width: int
+    height: int  # the run's line box
+
+
+@dataclass
+class Canvas:
+    """Draws lines on one page image; remembers the rendered runs for speed."""
+
+    board: Board
+    page: str
+    fonts: FontLoader
+    image: Image.Image = field(init=False)
+    texts: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.image = Image.new("RGB", (self.board.size.width, self.board.size.height), (0, 0, 0))
+
+    def draw(self, ln: Line) -> None:
+        problem: FitError | None = None
+        for alternative in ln.alternatives:
+            try:
+                placed = [self._place(run, ln.font) for run in alternative]
+                x0, top = self._position(ln, alternative, placed)
+            except FitError as e:
+                problem = e  # the last, most compact form's reason is the one to report
+                continue
+            self._paint(ln, alternative, placed, x0, top)
+            self.texts.append((ln.font, "".join(r.text for r in alternative)))
+            return
+        assert problem is not None
+        raise problem
+
+    def _fail(self, text: str, reason: str) -> FitError:
+        return FitError(self.board.id, self.page, text, reason)
+
+    def _place(self, run: Run, line_font: str) -> _Placed:
+        font = self.fonts(run.font or line_font)
+        missing = font.missing(run.text)
+        if missing:
+            chars = " ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
+            raise self._fail(run.text, f"uses {chars}, not in font {font.name} of this board; reword it")
+        mask, ink = _rendered(font, run.text, run.scale)
+        return _Placed(mask, ink, font.width(run.text) * run.scale, font.line_height * run.scale)
+
+    def _position(self, ln: Line, runs: Sequence[Run], placed: Sequence[_Placed]) -> tuple[int, int]:
+        text = "".join(r.text for r in runs)
+        total = sum(p.width for p in placed)
+        width, height = self.image.size
+        if ln.align == "left":
+            x0 = ln.x
+        elif ln.align == "right":
+            x0 = width - ln.x - total
+        else:
+            x0 = (width - total) // 2 + ln.x
+        box = max(p.height for p in placed)
+        if x0 < 0 or x0 + total > width:
+            raise self._fail(text, f"is {total} px wide; the board is {width} px wide")
+        if ln.y < 0 or ln.y + box > height:
+            raise self._fail(text, f"needs rows {ln.y}..{ln.y + box - 1}; the board has rows 0..{height - 1}")
+        x = x0
+        for run, p in zip(runs, placed, strict=True):
+            if p.ink is not None:
+                _, _, ink_right, ink_bottom = p.ink
+                if ink_bottom > p.height or x + ink_right > width:
+                    raise self._fail(text, f"{run.text!r} has ink outside its line in font "
+                                           f"{run.font or ln.font}: a descender or wide glyph "
+                                           "would be clipped")
+            x += p.width
+        return x0, ln.y
+
+    def _paint(self, ln: Line, runs: Sequence[Run], placed: Sequence[_Placed], x0: int, top: int) -> None:
+        box = max(p.height for p in placed)
+        x = x0
+        for run, p in zip(runs, placed, strict=True):
+            if p.ink is not None:
+                colour = reduce(run.colour, self.board.colour)
+                self.image.paste(colour, (x, top + _offset(ln.valign, box, p.height)), p.mask)
+            x += p.width
+
+    def page_value(self, *, effect: str = "static", dwell_s: float = 8.0, speed: float = 0.0) -> Page:
+        return Page(name=self.page, image=self.image, effect=effect, dwell_s=dwell_s,
+                    texts=tuple(self.texts), speed_px_s=speed)
+
+
+def _offset(valign: str, box: int, height: int) -> int:
+    if valign == "top":
+        return 0
+    if valign == "middle":
+        return (box - height) // 2
+    return box - height
+
+
+_RUN_CACHE: dict[tuple[str, str, int], tuple[Image.Image, tuple[int, int, int, int] | None]] = {}
+
+
+def _rendered(font: BoardFont, text: str, scale: int) -> tuple[Image.Image, tuple[int, int, int, int] | None]:
+    """A run's 1-bit mask and its ink box; the same text in the same font is drawn once."""
+    key = (str(font.path) + f"@{font.spec.size}/{font.spec.offset}", text, scale)
+    hit = _RUN_CACHE.get(key)
+    if hit is None:
+        mask = font.render(text)
+        if scale > 1:
+            mask = mask.resize((mask.width * scale, mask.height * scale), Image.Resampling.NEAREST)
+        if len(_RUN_CACHE) > 4096:
+            _RUN_CACHE.clear()
+        hit = _RUN_CACHE[key] = (mask, mask.getbbox())
+    return hit
 
 
 def draw_page(
@@ -60,50 +176,7 @@ def draw_page(
     dwell_s: float = 8.0,
 ) -> Page:
     """Render `lines` onto a page of the board's exact size; FitError if anything does not fit."""
-    width, height = board.size.width, board.size.height
-    page = Image.new("RGB", (width, height), (0, 0, 0))
+    canvas = Canvas(board, name, fonts)
     for ln in lines:
-        font = fonts(ln.font)
-        missing = font.missing(ln.text)
-        if missing:
-            chars = " ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
-            raise FitError(board.id, name, ln.text,
-                           f"uses {chars}, not in font {font.name} of this board; reword it")
-        _draw_line(page, board, name, ln, font)
-    return Page(name=name, image=page, effect=effect, dwell_s=dwell_s,
-                texts=tuple((ln.font, ln.text) for ln in lines))
-
-
-def _draw_line(page: Image.Image, board: Board, name: str, ln: Line, font: BoardFont) -> None:
-    s = ln.scale
-    masks = [font.render(run.text) for run in ln.runs]
-    widths = [font.width(run.text) * s for run in ln.runs]
-    total = sum(widths)
-    if ln.align == "left":
-        x0 = ln.x
-    elif ln.align == "right":
-        x0 = page.width - ln.x - total
-    else:
-        x0 = (page.width - total) // 2 + ln.x
-    box_top, box_bottom = ln.y, ln.y + font.line_height * s
-    if x0 < 0 or x0 + total > page.width:
-        raise FitError(board.id, name, ln.text,
-                       f"is {total} px wide in font {font.name}"
-                       f"{f' x{s}' if s > 1 else ''}; the board is {page.width} px wide")
-    if box_top < 0 or box_bottom > page.height:
-        raise FitError(board.id, name, ln.text,
-                       f"needs rows {box_top}..{box_bottom - 1}; the board has rows 0..{page.height - 1}")
-    x = x0
-    for run, mask, w in zip(ln.runs, masks, widths, strict=True):
-        if s > 1:
-            mask = mask.resize((mask.width * s, mask.height * s), Image.Resampling.NEAREST)
-        ink = mask.getbbox()
-        if ink is not None:
-            _, top, right, bottom = ink
-            if top + box_top < box_top or bottom + box_top > box_bottom or x + right > page.width:
-                raise FitError(board.id, name, ln.text,
-                               f"has ink outside its line (rows {box_top}..{box_bottom - 1}) "
-                               f"in font {font.name}: a descender or tall glyph would be clipped")
-            colour = reduce(run.colour, board.colour)
-            page.paste(colour, (x, box_top), mask)
-        x += w
+        canvas.draw(ln)
+    return canvas.page_value(effect=effect, dwell_s=dwell_s)

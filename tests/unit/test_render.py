@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,9 +15,11 @@ from PIL import Image
 from ledctl import fonts
 from ledctl.errors import FitError
 from ledctl.model import Board, ColourMode, Size, StationBulletin
-from ledctl.render.bulletin import render_bulletin
+from ledctl.render import layout as layout_mod
+from ledctl.render.bulletin import render_bulletin as render_with
 from ledctl.render.canvas import Run, draw_page, line
 from ledctl.render.colour import palette
+from ledctl.render.notice import render_notice
 from ledctl.standards.aqi import HJ633_2012, HJ633_2026, assess_daily
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
@@ -25,6 +28,13 @@ TZ_DAY = date(2026, 11, 24)
 
 def load_font(name: str) -> fonts.BoardFont:
     return fonts.load(name)
+
+
+LAYOUTS = layout_mod.load_dir(Path(__file__).resolve().parents[2] / "config" / "layouts")
+
+
+def render_bulletin(board: Board, sb: StationBulletin, fonts_: object = None):
+    return render_with(board, sb, load_font, layout_mod.layout_for(board, LAYOUTS))
 
 
 def values(**kw: object) -> dict[str, Decimal]:
@@ -156,22 +166,53 @@ def test_program_hash_changes_with_content(zhenhai) -> None:
 # -- reference pictures, compared pixel for pixel -------------------------------------------------
 # Regenerate after an intended change with: LEDCTL_UPDATE_GOLDEN=1 make test (then look at them).
 
-GOLDEN_CASES = [
-    ("outdoor-urban", "level2"),
-    ("outdoor-petrochem", "level5"),
-    ("zbs-01", "level2"),
-    ("zbs-01", "tie-two"),
-    ("zbs-40", "level4"),
-    ("zbs-40", "updating"),
-]
+BOARD_CLASSES = ["outdoor-urban", "outdoor-petrochem", "zbs-01", "zbs-40"]  # one board per layout
+
+SHORT = "今日空气质量良好，适宜户外活动。"
+LONG = "受重污染天气影响，今日PM2.5浓度较高。请减少户外活动，儿童、老人及呼吸系统疾病患者注意防护。" * 2
 
 
-@pytest.mark.parametrize(("board_id", "situation"), GOLDEN_CASES)
-def test_reference_pictures(zhenhai, board_id: str, situation: str) -> None:
-    sb = UPDATING if situation == "updating" else station_bulletin(situation)
-    program = render_bulletin(zhenhai.board(board_id), sb, load_font)
-    for i, page in enumerate(program.pages, start=1):
-        path = GOLDEN / f"{board_id}-{situation}-{i:02d}-{page.name}.png"
+def notice_pages(board: Board, case: str) -> list:
+    layout = layout_mod.layout_for(board, LAYOUTS)
+    if case == "notice-scroll-up":
+        flow = dataclasses.replace(layout.notice.flow, overflow="scroll-up")
+        layout = dataclasses.replace(layout, notice=dataclasses.replace(layout.notice, flow=flow))
+    elif case == "notice-scroll-left":
+        flow = dataclasses.replace(layout.notice.flow, overflow="scroll-left")
+        layout = dataclasses.replace(layout, notice=dataclasses.replace(layout.notice, flow=flow))
+    elif case == "notice-paged":
+        flow = dataclasses.replace(layout.notice.flow, overflow="page")
+        layout = dataclasses.replace(layout, notice=dataclasses.replace(layout.notice, flow=flow))
+    body = SHORT if case in ("notice-static", "notice-blink") else LONG
+    if board.size.width >= 256 and case not in ("notice-static", "notice-blink"):
+        body = LONG * 2  # the large screen holds LONG on one page
+    if board.size.width <= 64:
+        body = "注意防护" if case in ("notice-static", "notice-blink") else SHORT
+    return render_notice(board, layout, load_font, title="重污染预警" if board.size.width > 64 else "预警",
+                         body=body, day=TZ_DAY, blink=case == "notice-blink")
+
+
+CASES = ["level2", "level5", "tie-two", "updating", "notice-static", "notice-blink", "notice-paged",
+         "notice-scroll-left", "notice-scroll-up"]
+EXPECTED_EFFECTS = {"notice-blink": "blink", "notice-scroll-left": "scroll-left",
+                    "notice-scroll-up": "scroll-up"}
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("board_id", BOARD_CLASSES)
+def test_reference_pictures(zhenhai, board_id: str, case: str) -> None:
+    board = zhenhai.board(board_id)
+    if case.startswith("notice"):
+        pages = notice_pages(board, case)
+    else:
+        sb = UPDATING if case == "updating" else station_bulletin(case)
+        pages = list(render_bulletin(board, sb).pages)
+    if case in EXPECTED_EFFECTS:
+        assert EXPECTED_EFFECTS[case] in {p.effect for p in pages}
+    if case == "notice-paged":
+        assert len(pages) >= 2 and {p.effect for p in pages} == {"static"}
+    for i, page in enumerate(pages, start=1):
+        path = GOLDEN / f"{board_id}-{case}-{i:02d}-{page.name}-{page.effect}.png"
         if os.environ.get("LEDCTL_UPDATE_GOLDEN"):
             page.image.save(path)
         expected = Image.open(path).convert("RGB")
@@ -179,6 +220,7 @@ def test_reference_pictures(zhenhai, board_id: str, situation: str) -> None:
         assert expected.tobytes() == page.image.tobytes(), f"{path.name} differs from the render"
 
 
-def test_golden_dates_are_fixed() -> None:
-    # The reference pictures show this day; a change here must regenerate them.
-    assert datetime(2026, 11, 24).date() == TZ_DAY
+def test_no_stray_reference_pictures() -> None:
+    # Every file in tests/golden belongs to a case above (a renamed page leaves no orphan behind).
+    names = {p.name.split("-")[0] for p in GOLDEN.glob("*.png")}
+    assert names <= {"outdoor", "zbs"}
