@@ -4,13 +4,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint system-deps venv clean
+.PHONY: demo test lint bench system-deps venv clean
 
 demo: system-deps venv
 	$(BIN)/ledctl preview --out out/preview
 
 test: system-deps venv lint
 	$(BIN)/python -m pytest
+
+bench: system-deps venv
+	@{ echo "# ledctl benchmarks"; echo; echo "Measured $$(date -u +%Y-%m-%dT%H:%MZ) on $$(nproc) cores."; echo; \
+	  for b in bench/*.py; do $(BIN)/python $$b || exit 1; echo; done; } | tee bench/results.md
 
 lint: venv
 	$(BIN)/ruff check .

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import freetype
 from PIL import Image, ImageDraw, ImageFont
@@ -39,6 +40,7 @@ class FontSpec:
     description: str = ""
 
 
+@functools.cache
 def catalogue() -> dict[str, FontSpec]:
     text = resources.files(__name__).joinpath("catalogue.toml").read_text(encoding="utf-8")
     return {
@@ -77,6 +79,22 @@ class BoardFont:
 
     def width(self, text: str) -> int:
         return round(self.pil.getlength(text))
+
+    def ink(self, text: str) -> tuple[Any, tuple[int, int, int, int]] | None:
+        """`text`'s glyphs as a 1-bit core mask cropped to the ink, and where that ink sits
+        relative to the top-left of its line box; None when there is no ink (spaces).
+
+        The box can reach outside the line (a descender, a tall glyph): callers check.
+        """
+        if not text:
+            return None
+        core, (ox, oy) = self.pil.getmask2(text, mode="1", anchor="la")
+        box = core.getbbox()
+        if box is None:
+            return None
+        left, top, right, bottom = box
+        dy = oy - self.spec.offset
+        return core.crop(box), (ox + left, dy + top, ox + right, dy + bottom)
 
     def render(self, text: str) -> Image.Image:
         """`text` as a 1-bit image one line high; ink outside the line box is kept below/right.

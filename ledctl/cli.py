@@ -111,7 +111,19 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
 # -- config check ----------------------------------------------------------------------------
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from ledctl.render import layout as layout_mod
+
     dep = config_mod.load(args.config)
+    layouts = layout_mod.load_dir(dep.layouts_dir)
+    chosen: dict[str, str] = {}
+    problems: list[str] = []
+    for board in dep.boards:
+        try:
+            chosen[board.id] = layout_mod.layout_for(board, layouts).name
+        except ConfigError as e:
+            problems.extend(f"{dep.path}: {p}" for p in e.problems)
+    if problems:
+        raise ConfigError(problems)
     by_group = {gid: [b.id for b in dep.boards_in(gid)] for gid in dep.groups}
     by_driver: dict[str, list[str]] = {}
     by_link: dict[str, list[str]] = {}
@@ -124,6 +136,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
             "boards": len(dep.boards), "groups": by_group, "drivers": by_driver,
             "links": {name: {"url": dep.links[name].url, "boards": ids} for name, ids in by_link.items()},
             "stations": {s.id: s.name for s in dep.stations.values()},
+            "layouts": {name: sorted(b for b, n in chosen.items() if n == name) for name in layouts},
         }, ensure_ascii=False, indent=2))
         return 0
     print(f"{dep.path}: OK — {dep.site.name}, {len(dep.boards)} boards, time zone {dep.site.timezone}")
@@ -133,6 +146,9 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print("drivers:")
     for driver, ids in by_driver.items():
         print(f"  {driver:<20} {len(ids):>3}")
+    print(f"layouts ({dep.layouts_dir}):")
+    for name in layouts:
+        print(f"  {name:<20} {sum(1 for n in chosen.values() if n == name):>3}")
     shared = {k: v for k, v in by_link.items() if len(v) > 1}
     print(f"links: {len(by_link)} in use, {len(shared)} shared")
     for name, ids in shared.items():
@@ -231,7 +247,7 @@ def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
             failed += 1
             state = f"ERROR {r.error}"
         elif args.notice is not None and r.program:
-            state = "notice: " + ", ".join(f"{p.name} {p.effect} {p.dwell_s:g}s" for p in r.program.pages)
+            state = "notice: " + ", ".join(f"{p.name} {p.effect} {p.dwell_s:.3g}s" for p in r.program.pages)
         elif sb.assessment:
             a = sb.assessment
             state = f"AQI {a.display} {a.category} {' '.join(a.primary)} ({sb.station_name} {sb.day})"

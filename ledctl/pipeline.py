@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from ledctl import fonts
 from ledctl.config import Deployment
@@ -49,14 +51,29 @@ class BoardResult:
 
 
 def font_loader(dep: Deployment) -> FontLoader:
+    """Fonts by logical name, looked up in the deployment's font folders first.
+
+    One loader per set of folders, so renders that share fonts share their caches.
+    """
+    return _loader(dep.font_dirs)
+
+
+@functools.cache
+def _loader(font_dirs: tuple[Path, ...]) -> FontLoader:
+    loaded: dict[str, fonts.BoardFont] = {}
+
     def load_font(name: str) -> fonts.BoardFont:
-        return fonts.load(name, dep.font_dirs)
+        font = loaded.get(name)
+        if font is None:
+            font = loaded[name] = fonts.load(name, font_dirs)
+        return font
 
     return load_font
 
 
 def render_fleet(
     dep: Deployment, boards: tuple[Board, ...], bulletin: Bulletin, cache: PageCache | None = None,
+    layouts: Mapping[str, layout_mod.Layout] | None = None,
 ) -> list[BoardResult]:
     """Each board's bulletin program, or the reason it could not be made.
 
@@ -68,7 +85,7 @@ def render_fleet(
     def make(board: Board, layout: layout_mod.Layout, load_font: FontLoader) -> Program:
         return render_bulletin(board, bulletin.stations[board.station], load_font, layout, cache)
 
-    return _each_board(dep, boards, make)
+    return _each_board(dep, boards, make, layouts)
 
 
 def render_notice_fleet(
@@ -86,8 +103,10 @@ def render_notice_fleet(
 def _each_board(
     dep: Deployment, boards: tuple[Board, ...],
     make: Callable[[Board, layout_mod.Layout, FontLoader], Program],
+    layouts: Mapping[str, layout_mod.Layout] | None = None,
 ) -> list[BoardResult]:
-    layouts = layout_mod.load_dir(dep.layouts_dir)
+    if layouts is None:
+        layouts = layout_mod.load_dir(dep.layouts_dir)
     load_font = font_loader(dep)
     results = []
     for board in boards:

@@ -105,7 +105,7 @@ def write_index(out: Path, title: str, bulletin: Bulletin, results: Sequence[Boa
         '<html lang="zh-CN"><head><meta charset="utf-8">',
         f"<title>{e(title)} — 预览 preview</title>",
         "<style>",
-        "body{background:#111;color:#ddd;font-family:sans-serif;margin:1.5em}",
+        "body{background:#111;color:#ddd;font-family:sans-serif;margin:1.5em}a{color:#8cf}",
         "h1{font-size:1.4em}h2{border-bottom:1px solid #444;padding-bottom:.2em}",
         ".boards{display:flex;flex-wrap:wrap;gap:1.2em}",
         ".board{background:#1b1b1b;padding:.6em;border-radius:6px}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image
 
@@ -54,9 +55,17 @@ FontLoader = Callable[[str], BoardFont]
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedLine:
+    """A line laid out: each run's colour, box on the page and ink mask (a Pillow core image)."""
+
+    pastes: tuple[tuple[tuple[int, int, int], tuple[int, int, int, int], Any], ...]
+    said: tuple[str, str]  # (font, text) as shown
+
+
+@dataclass(frozen=True, slots=True)
 class _Placed:
-    mask: Image.Image
-    ink: tuple[int, int, int, int] | None
+    ink_mask: Any  # Pillow core mask cropped to the ink; None for a run with no ink (spaces)
+    ink: tuple[int, int, int, int] | None  # where that ink sits, relative to the run's top-left
     width: int
     height: int  # the run's line box
 
@@ -70,11 +79,35 @@ class Canvas:
     fonts: FontLoader
     image: Image.Image = field(init=False)
     texts: list[tuple[str, str]] = field(default_factory=list)
+    _core: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.image = Image.new("RGB", (self.board.size.width, self.board.size.height), (0, 0, 0))
+        self._core = self.image.im
 
     def draw(self, ln: Line) -> None:
+        self.apply(self.plan(ln))
+
+    def plan(self, ln: Line) -> PlannedLine:
+        """Lay out a line (cached by everything that decides its pixels); FitError if it cannot fit."""
+        key = (ln, self.image.size, self.board.colour, self.fonts)
+        planned = _LINE_CACHE.get(key)
+        if planned is None:
+            planned = self._layout(ln)
+            if len(_LINE_CACHE) > 8192:
+                _LINE_CACHE.clear()
+            _LINE_CACHE[key] = planned
+        return planned
+
+    def apply(self, planned: PlannedLine) -> None:
+        core = self._core
+        for colour, box, mask in planned.pastes:
+            # The core paste skips Pillow's per-call checks; the fit check has placed it inside.
+            core.paste(colour, box, mask)
+        self.texts.append(planned.said)
+
+    def _layout(self, ln: Line) -> PlannedLine:
+        """The first alternative that fits, drawn into one line image."""
         problem: FitError | None = None
         for alternative in ln.alternatives:
             try:
@@ -83,9 +116,7 @@ class Canvas:
             except FitError as e:
                 problem = e  # the last, most compact form's reason is the one to report
                 continue
-            self._paint(ln, alternative, placed, x0, top)
-            self.texts.append((ln.font, "".join(r.text for r in alternative)))
-            return
+            return self._paint(ln, alternative, placed, x0, top)
         assert problem is not None
         raise problem
 
@@ -94,12 +125,11 @@ class Canvas:
 
     def _place(self, run: Run, line_font: str) -> _Placed:
         font = self.fonts(run.font or line_font)
-        missing = font.missing(run.text)
+        placed, missing = _rendered(font, run.text, run.scale)
         if missing:
             chars = " ".join(f"{c!r} (U+{ord(c):04X})" for c in missing)
             raise self._fail(run.text, f"uses {chars}, not in font {font.name} of this board; reword it")
-        mask, ink = _rendered(font, run.text, run.scale)
-        return _Placed(mask, ink, font.width(run.text) * run.scale, font.line_height * run.scale)
+        return placed
 
     def _position(self, ln: Line, runs: Sequence[Run], placed: Sequence[_Placed]) -> tuple[int, int]:
         text = "".join(r.text for r in runs)
@@ -119,22 +149,28 @@ class Canvas:
         x = x0
         for run, p in zip(runs, placed, strict=True):
             if p.ink is not None:
-                _, _, ink_right, ink_bottom = p.ink
-                if ink_bottom > p.height or x + ink_right > width:
+                ink_left, ink_top, ink_right, ink_bottom = p.ink
+                if ink_top < 0 or ink_bottom > p.height or x + ink_left < 0 or x + ink_right > width:
                     raise self._fail(text, f"{run.text!r} has ink outside its line in font "
                                            f"{run.font or ln.font}: a descender or wide glyph "
                                            "would be clipped")
             x += p.width
         return x0, ln.y
 
-    def _paint(self, ln: Line, runs: Sequence[Run], placed: Sequence[_Placed], x0: int, top: int) -> None:
+    def _paint(self, ln: Line, runs: Sequence[Run], placed: Sequence[_Placed], x0: int,
+               top: int) -> PlannedLine:
+        said = (ln.font, "".join(r.text for r in runs))
         box = max(p.height for p in placed)
+        pieces = []
         x = x0
         for run, p in zip(runs, placed, strict=True):
-            if p.ink is not None:
-                colour = reduce(run.colour, self.board.colour)
-                self.image.paste(colour, (x, top + _offset(ln.valign, box, p.height)), p.mask)
+            if p.ink is not None and p.ink_mask is not None:
+                left, ink_top, _, _ = p.ink
+                y = top + _offset(ln.valign, box, p.height) + ink_top
+                pieces.append((reduce(run.colour, self.board.colour), x + left, y, p.ink_mask))
             x += p.width
+        return PlannedLine(tuple((colour, (px, py, px + m.size[0], py + m.size[1]), m)
+                                 for colour, px, py, m in pieces), said)
 
     def page_value(self, *, effect: str = "static", dwell_s: float = 8.0, speed: float = 0.0) -> Page:
         return Page(name=self.page, image=self.image, effect=effect, dwell_s=dwell_s,
@@ -149,21 +185,38 @@ def _offset(valign: str, box: int, height: int) -> int:
     return box - height
 
 
-_RUN_CACHE: dict[tuple[str, str, int], tuple[Image.Image, tuple[int, int, int, int] | None]] = {}
+# A drawn line, by everything that decides its pixels: the line, page size, colour mode and fonts.
+_LINE_CACHE: dict[tuple[object, ...], PlannedLine] = {}
+
+_RunKey = tuple[int, str, int]
+_RUN_CACHE: dict[_RunKey, tuple[_Placed, tuple[str, ...], BoardFont]] = {}
 
 
-def _rendered(font: BoardFont, text: str, scale: int) -> tuple[Image.Image, tuple[int, int, int, int] | None]:
-    """A run's 1-bit mask and its ink box; the same text in the same font is drawn once."""
-    key = (str(font.path) + f"@{font.spec.size}/{font.spec.offset}", text, scale)
+def _rendered(font: BoardFont, text: str, scale: int) -> tuple[_Placed, tuple[str, ...]]:
+    """A run drawn once per font, text and scale: its ink mask and box, width, and missing glyphs.
+
+    Board text repeats ("空气质量", "AQI", labels), so most runs of a page are cache hits.
+    """
+    key = (id(font), text, scale)
     hit = _RUN_CACHE.get(key)
-    if hit is None:
-        mask = font.render(text)
-        if scale > 1:
-            mask = mask.resize((mask.width * scale, mask.height * scale), Image.Resampling.NEAREST)
-        if len(_RUN_CACHE) > 4096:
+    if hit is None or hit[2] is not font:  # the font reference keeps the id from being reused
+        missing = tuple(font.missing(text))
+        drawn = None if missing else font.ink(text)
+        mask, ink = (None, None) if drawn is None else drawn
+        if mask is not None and ink is not None and scale > 1:
+            mask = mask.resize((mask.size[0] * scale, mask.size[1] * scale), Image.Resampling.NEAREST)
+            ink = (ink[0] * scale, ink[1] * scale, ink[2] * scale, ink[3] * scale)
+        placed = _Placed(mask, ink, font.width(text) * scale, font.line_height * scale)
+        if len(_RUN_CACHE) > 8192:
             _RUN_CACHE.clear()
-        hit = _RUN_CACHE[key] = (mask, mask.getbbox())
-    return hit
+        hit = _RUN_CACHE[key] = (placed, missing, font)
+    return hit[0], hit[1]
+
+
+def clear_caches() -> None:
+    """Forget every drawn run and line (benchmarks measure cold rendering with it)."""
+    _RUN_CACHE.clear()
+    _LINE_CACHE.clear()
 
 
 def draw_page(

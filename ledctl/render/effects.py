@@ -24,7 +24,12 @@ class Frame:
 
 
 def frames(page: Page, size: Size, fps: float = 25.0) -> Iterator[Frame]:
-    """The frames of one page on a board of `size`; their durations add up to the page's dwell."""
+    """The frames of one page on a board of `size`.
+
+    Static and blinking pages last exactly their dwell. A scroll lasts its travel
+    (image plus board) at its speed, plus one last step in which the board is dark
+    before the next page.
+    """
     if page.effect == "static":
         yield Frame(page.image, page.dwell_s)
     elif page.effect == "blink":
@@ -50,7 +55,8 @@ def _scroll(page: Page, size: Size, fps: float) -> Iterator[Frame]:
     speed = page.speed_px_s or travel / max(page.dwell_s, 1e-3)
     step = max(1, round(speed / fps))  # pixels per frame
     duration = step / speed
-    for offset in range(0, travel + 1, step):
+    offsets = [*range(0, travel, step), travel]  # always end with the image gone
+    for offset in offsets:
         frame = Image.new(page.image.mode, (size.width, size.height))
         if horizontal:
             frame.paste(page.image.crop((0, 0, page.image.width, size.height)), (size.width - offset, 0))

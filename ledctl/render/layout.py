@@ -11,6 +11,7 @@ A new board size needs a new layout file, not a code change.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 import tomllib
@@ -22,7 +23,8 @@ from typing import Any
 from ledctl.errors import ConfigError, FitError
 from ledctl.fonts import catalogue
 from ledctl.model import Board, Page, Size
-from ledctl.render.canvas import Canvas, FontLoader, Line, Run
+from ledctl.render.canvas import Canvas, FontLoader, Line, PlannedLine, Run
+from ledctl.render.canvas import clear_caches as canvas_clear_caches
 from ledctl.render.text import wrap
 
 MEANINGS = ("title", "text", "label", "warning", "level")
@@ -124,8 +126,13 @@ class _Checker:
     def unknown(self, table: Mapping[str, Any], known: Sequence[str], where: str) -> None:
         for key in table:
             if key not in known:
-                self.problems.append(f"{self.path}: {where}.{key}: unknown key; expected one of: "
+                path = f"{where}.{key}" if where else key
+                self.problems.append(f"{self.path}: {path}: unknown key; expected one of: "
                                      f"{', '.join(known)}")
+
+    def positive(self, value: Any, where: str, expected: str) -> None:
+        if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+            self.bad(where, value, expected)
 
 
 def load_dir(folder: Path) -> dict[str, Layout]:
@@ -147,7 +154,8 @@ def load_dir(folder: Path) -> dict[str, Layout]:
     if problems:
         raise ConfigError(problems)
     if not layouts:
-        raise ConfigError([f"{folder}: no layout files (*.toml) in it"])
+        raise ConfigError([f"{folder}: no layout files (*.toml) in it; copy the ones in config/layouts "
+                           "or set [layouts] dir in the config"])
     return layouts
 
 
@@ -163,9 +171,11 @@ def load_file(path: Path) -> Layout:
     head = c.need(data, "layout", dict, "layout", "a [layout] table", {}) or {}
     c.unknown(head, ("name", "description", "min_size"), "layout")
     name = c.need(head, "name", str, "layout", "a name")
+    if name is not None and not name.strip():
+        c.bad("layout.name", name, "a name boards can refer to, like \"community\"")
     size_text = c.need(head, "min_size", str, "layout", "WIDTHxHEIGHT like 128x32")
     min_size = Size(1, 1)
-    if size_text:
+    if size_text is not None:
         try:
             min_size = Size.parse(size_text)
         except ValueError:
@@ -174,6 +184,8 @@ def load_file(path: Path) -> Layout:
     c.unknown(rules, ("min_dwell_per_char", "scroll_speed"), "rules")
     min_dwell = c.need(rules, "min_dwell_per_char", (int, float), "rules", "seconds per character", 0.25)
     speed = c.need(rules, "scroll_speed", (int, float), "rules", "pixels per second", 24.0)
+    c.positive(min_dwell, "rules.min_dwell_per_char", "seconds per character, more than 0")
+    c.positive(speed, "rules.scroll_speed", "pixels per second, more than 0")
     pages_raw = c.need(data, "bulletin", list, "bulletin", "an array of pages: [[bulletin]]", [])
     pages = tuple(_page(c, p, f"bulletin[{i}]", BULLETIN_FIELDS) for i, p in enumerate(pages_raw))
     if not pages_raw:
@@ -197,6 +209,7 @@ def _page(c: _Checker, raw: Any, where: str, fields: frozenset[str]) -> PageSpec
     when = _choice(c, raw, "when", CONDITIONS, where, "always")
     effect = _choice(c, raw, "effect", EFFECTS, where, "static")
     dwell = c.need(raw, "dwell", (int, float), where, "seconds", 8.0)
+    c.positive(dwell, f"{where}.dwell", "seconds, more than 0")
     lines = c.need(raw, "lines", list, where, "a list of lines", [])
     slots = tuple(_slot(c, s, f"{where}.lines[{i}]", fields) for i, s in enumerate(lines))
     return PageSpec(name, slots, float(dwell), effect, when)
@@ -230,10 +243,14 @@ def _notice(c: _Checker, raw: Any) -> NoticeSpec | None:
         return None
     c.unknown(raw, ("dwell", "lines", "flow"), "notice")
     dwell = c.need(raw, "dwell", (int, float), "notice", "seconds", 10.0)
+    c.positive(dwell, "notice.dwell", "seconds, more than 0")
     lines = c.need(raw, "lines", list, "notice", "a list of lines", [])
     slots = tuple(_slot(c, s, f"notice.lines[{i}]", NOTICE_FIELDS) for i, s in enumerate(lines))
-    flow_raw = c.need(raw, "flow", dict, "notice", "a flow table { y, height, font, overflow }", {}) or {}
+    flow_raw = c.need(raw, "flow", dict, "notice", "a flow table { y, height, font, overflow }")
+    if flow_raw is None:
+        return None  # reported above; its keys cannot be judged
     c.unknown(flow_raw, ("y", "height", "font", "colour", "overflow"), "notice.flow")
+    c.positive(flow_raw.get("height"), "notice.flow.height", "rows, more than 0")
     flow = Flow(
         y=c.need(flow_raw, "y", int, "notice.flow", "a row number", 0),
         height=c.need(flow_raw, "height", int, "notice.flow", "rows"),
@@ -301,15 +318,24 @@ def layout_for(board: Board, layouts: Mapping[str, Layout]) -> Layout:
 
 def parse_markup(text: str, fields: Mapping[str, str], colours: Mapping[str, str]) -> tuple[Run, ...]:
     """`[level x3]{aqi}[text] {primary}` with fields filled in → runs."""
-    runs: list[Run] = []
+    runs = []
+    for colour, font, scale, chunk in _segments(text):
+        value = chunk.format_map(fields)
+        if value:
+            runs.append(Run(value, colours.get(colour, colour), font, scale))
+    return tuple(runs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _segments(text: str) -> tuple[tuple[str, str | None, int, str], ...]:
+    """The markup split into (colour, font, scale, text with {fields}); parsed once per template text."""
+    out: list[tuple[str, str | None, int, str]] = []
     colour, font, scale = "text", None, 1
     pos = 0
     for m in [*_TAG.finditer(text), None]:
         chunk = text[pos:m.start() if m else len(text)]
         if chunk:
-            value = chunk.format_map(fields)
-            if value:
-                runs.append(Run(value, colours.get(colour, colour), font, scale))
+            out.append((colour, font, scale, chunk))
         if m is None:
             break
         colour, font, scale = "text", None, 1
@@ -321,7 +347,7 @@ def parse_markup(text: str, fields: Mapping[str, str], colours: Mapping[str, str
             else:
                 font = word
         pos = m.end()
-    return tuple(runs)
+    return tuple(out)
 
 
 def holds(condition: str, facts: Mapping[str, bool]) -> bool:
@@ -333,9 +359,51 @@ def slot_line(slot: Slot, fields: Mapping[str, str], colours: Mapping[str, str])
     return Line(alternatives, slot.font, slot.y, slot.align, slot.x, slot.valign)
 
 
+_SLOT_CACHE: dict[tuple[object, ...], tuple[Slot, PlannedLine]] = {}
+
+
+def _planned_slot(canvas: Canvas, slot: Slot, fields: Mapping[str, str],
+                  colours: Mapping[str, str]) -> PlannedLine:
+    """A slot laid out, cached by the slot and just the field values it uses (cheap to key)."""
+    key = (id(slot), *[fields.get(n, "") for n in _slot_fields(slot)], colours.get("level"),
+           canvas.image.size, canvas.board.colour, canvas.fonts)
+    hit = _SLOT_CACHE.get(key)
+    if hit is None or hit[0] is not slot:  # holding the slot keeps its id from being reused
+        planned = canvas.plan(slot_line(slot, fields, colours))
+        if len(_SLOT_CACHE) > 8192:
+            _SLOT_CACHE.clear()
+        hit = _SLOT_CACHE[key] = (slot, planned)
+    return hit[1]
+
+
+_FIELDS_OF: dict[int, tuple[Slot, tuple[str, ...]]] = {}
+
+
+def _slot_fields(slot: Slot) -> tuple[str, ...]:
+    """The field names a slot uses, worked out once per slot."""
+    hit = _FIELDS_OF.get(id(slot))
+    if hit is None or hit[0] is not slot:
+        hit = _FIELDS_OF[id(slot)] = (slot, _field_names(slot))
+    return hit[1]
+
+
+def _field_names(slot: Slot) -> tuple[str, ...]:
+    names: list[str] = []
+    for text in slot.texts:
+        for *_, chunk in _segments(text):
+            names.extend(n for _, n, _, _ in string.Formatter().parse(chunk) if n)
+    return tuple(dict.fromkeys(names))
+
+
+def clear_caches() -> None:
+    """Forget every laid-out slot and line (benchmarks measure cold rendering with it)."""
+    _SLOT_CACHE.clear()
+    canvas_clear_caches()
+
+
 def check_dwell(board: Board, page: Page, layout: Layout) -> None:
     """A page must stay long enough to be read: `min_dwell_per_char` seconds per character."""
-    chars = sum(len(text.replace(" ", "")) for _, text in page.texts)
+    chars = sum(len(text) - text.count(" ") for _, text in page.texts)
     needed = chars * layout.min_dwell_per_char
     if page.dwell_s + 1e-9 < needed:
         said = " / ".join(text for _, text in page.texts)
@@ -355,7 +423,7 @@ def render_pages(
         canvas = Canvas(board, spec.name, fonts)
         for slot in spec.slots:
             if holds(slot.when, facts):
-                canvas.draw(slot_line(slot, fields, colours))
+                canvas.apply(_planned_slot(canvas, slot, fields, colours))
         page = canvas.page_value(effect=spec.effect, dwell_s=spec.dwell_s)
         check_dwell(board, page, layout)
         pages.append(page)

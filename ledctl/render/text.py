@@ -70,12 +70,16 @@ def _wrap_paragraph(text: str, measure: Measure, width: int) -> list[str]:
 
 
 def _respect_punctuation(tokens: list[str], start: int, end: int) -> int:
-    """Move the break at `end` back so that no line starts or ends with forbidden punctuation."""
+    """Move the break at `end` back so that no line starts or ends with forbidden punctuation.
+
+    Spaces at a break are dropped, so the rules look past them.
+    """
     candidate = end
-    while candidate > start + 1 and (
-        tokens[candidate][0] in NO_LINE_START or tokens[candidate - 1][-1] in NO_LINE_END
-        or (tokens[candidate].isspace() and candidate + 1 < len(tokens)
-        and tokens[candidate + 1][0] in NO_LINE_START)
-    ):
-        candidate -= 1
+    while candidate > start + 1:
+        before = next((t for t in reversed(tokens[start:candidate]) if not t.isspace()), "")
+        after = next((t for t in tokens[candidate:] if not t.isspace()), "")
+        if (after and after[0] in NO_LINE_START) or (before and before[-1] in NO_LINE_END):
+            candidate -= 1
+            continue
+        break
     return candidate
