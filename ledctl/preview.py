@@ -28,7 +28,10 @@ def led_look(image: Image.Image, scale: int) -> Image.Image:
     base = Image.composite(rgb, Image.new("RGB", rgb.size, UNLIT), lit)
     big = base.resize((rgb.width * scale, rgb.height * scale), Image.Resampling.NEAREST)
     dot = Image.new("L", (scale, scale), 0)
-    ImageDraw.Draw(dot).ellipse((0, 0, scale - 2, scale - 2), fill=255)
+    if scale >= 4:
+        ImageDraw.Draw(dot).ellipse((0, 0, scale - 2, scale - 2), fill=255)
+    else:  # too small to be round: a square dot with a one-pixel gap
+        ImageDraw.Draw(dot).rectangle((0, 0, scale - 2, scale - 2), fill=255)
     row = Image.new("L", (big.width, scale), 0)
     for x in range(0, big.width, scale):
         row.paste(dot, (x, 0))

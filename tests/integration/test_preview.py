@@ -67,3 +67,37 @@ def test_unknown_board_is_a_clear_error(tmp_path: Path) -> None:
 def test_bad_date_is_a_clear_error(tmp_path: Path) -> None:
     run = preview(tmp_path, "--date", "25/11/2026")
     assert run.returncode == 2 and "2026-11-25" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_each_board_gets_a_loop_gif(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--date", "2026-11-25", "--group", "outdoor")
+    assert run.returncode == 0
+    with Image.open(tmp_path / "pv" / "outdoor-urban" / "loop.gif") as gif:
+        assert gif.n_frames == 2  # two static pages
+        durations = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+        assert durations == [10_000, 15_000]  # the layout's dwell times
+    index = (tmp_path / "pv" / "index.html").read_text(encoding="utf-8")
+    assert 'href="outdoor-urban/loop.gif"' in index
+
+
+def test_notice_preview_scrolls_on_small_boards(tmp_path: Path) -> None:
+    text = "受重污染天气影响，今日PM2.5浓度较高，请减少户外活动。"
+    run = preview(tmp_path, "--board", "zbs-40", "--notice", text, "--notice-title", "重污染天气预警")
+    assert run.returncode == 0, run.stderr
+    assert "scroll-left" in run.stdout
+    with Image.open(tmp_path / "pv" / "zbs-40" / "loop.gif") as gif:
+        assert gif.n_frames > 50  # the text moves across the board
+
+
+def test_notice_with_a_glyph_no_board_has_is_refused_per_board(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--group", "outdoor", "--notice", "请注意 😀")
+    assert run.returncode == 2
+    assert "U+1F600" in run.stdout and "Traceback" not in run.stderr
+
+
+def test_notice_with_control_characters_is_refused(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--notice", "请注意\x07")
+    assert run.returncode == 2 and "U+0007" in run.stderr and "Traceback" not in run.stderr
