@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -63,6 +64,28 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--notice-title", metavar="TITLE", default="紧急通知",
                     help="the notice's title (default 紧急通知)")
     pv.add_argument("--blink", action="store_true", help="the notice blinks")
+    sim = sub.add_parser("sim", help="run the simulated boards of a config (until Ctrl-C)")
+    _config_arg(sim)
+    sim.add_argument("--json", action="store_true", help="one JSON object per board when ready")
+    sim.add_argument("--corrupt", type=float, metavar="P", default=0.0,
+                     help="damage this fraction of bytes on every wire (e.g. 0.01)")
+    sim.add_argument("--offline", metavar="ID", action="append", default=[],
+                     help="this board does not answer (repeatable)")
+    sim.add_argument("--pty", action="store_true", help="serve each wire on a pseudo-terminal, not TCP")
+    sim.add_argument("--snapshot-every", type=float, metavar="S", default=2.0,
+                     help="write what each board shows as PNG to STATE/sim every S seconds")
+
+    bc = sub.add_parser("broadcast", help="render today's bulletin and deliver it to the boards")
+    _config_arg(bc)
+    which = bc.add_mutually_exclusive_group()
+    which.add_argument("--board", metavar="ID")
+    which.add_argument("--group", metavar="G")
+    bc.add_argument("--date", type=_date, help="the day of the broadcast (default: today)")
+    bc.add_argument("--dry-run", action="store_true", help="render and count bytes; send nothing")
+    bc.add_argument("--text", metavar="TEXT",
+                    help="send this text for the card's own font instead (fast path for urgent notices)")
+    bc.add_argument("--timeout", type=int, metavar="S", default=3600,
+                    help="with --text: the board removes the text after S seconds (default 3600)")
     return p
 
 
@@ -82,6 +105,9 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     clock = clock or SystemClock()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    if os.environ.get("LEDCTL_TRACE"):
+        logging.getLogger("ledctl.link.trace").setLevel(logging.DEBUG)  # every byte, in hex
     try:
         if args.command == "config" and args.config_command == "check":
             return cmd_config_check(args)
@@ -89,6 +115,10 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
             return cmd_aqi(args, clock)
         if args.command == "preview":
             return cmd_preview(args, clock)
+        if args.command == "sim":
+            return cmd_sim(args, clock)
+        if args.command == "broadcast":
+            return cmd_broadcast(args, clock)
     except ConfigError as e:
         print("ledctl: the configuration has problems:", file=sys.stderr)
         for problem in e.problems:
@@ -262,3 +292,95 @@ def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
         print(f"ledctl: {failed} board(s) could not be rendered (see ERROR lines above)", file=sys.stderr)
         return 2
     return 0
+
+
+# -- sim --------------------------------------------------------------------------------------
+
+def cmd_sim(args: argparse.Namespace, clock: Clock) -> int:
+    import signal
+    import threading
+
+    from ledctl.simulator.fleet import Fleet
+    from ledctl.state import state_dir
+
+    dep = config_mod.load(args.config)
+    fleet = Fleet(dep, clock=clock.now)
+    fleet.build()
+    for board_id in args.offline:
+        fleet.set_fault(board_id, offline=True)
+    for wire in fleet.wires.values():
+        wire.faults.corrupt = args.corrupt
+    fleet.start(pty=args.pty)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        for board in dep.boards:
+            sim = fleet.boards.get(board.id)
+            listen = sim.listen if sim else dep.links[board.link].url
+            note = "" if sim else "not simulated here (MQTT boards: see the MQTT simulator)"
+            if args.json:
+                print(json.dumps({"board": board.id, "driver": board.driver, "listen": listen,
+                                  "address": board.address, "simulated": sim is not None},
+                                 ensure_ascii=False), flush=True)
+            else:
+                address = f" #{board.address}" if board.address is not None else ""
+                print(f"{board.id:<18} {board.driver:<12} {listen}{address} {note}".rstrip(), flush=True)
+        snapshots = state_dir(args.state) / "sim"
+        if not args.json:
+            print(f"ready: {len(fleet.boards)} simulated boards on {len(fleet.wires)} wires; "
+                  f"snapshots in {snapshots}/; Ctrl-C stops", flush=True)
+        while not stop.wait(args.snapshot_every):
+            fleet.write_snapshots(snapshots)
+        fleet.write_snapshots(snapshots)
+    finally:
+        fleet.stop()
+    return 0
+
+
+# -- broadcast ----------------------------------------------------------------------------------
+
+def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
+    import time
+
+    from ledctl import pipeline
+    from ledctl.broadcast import Content, deliver
+
+    dep = config_mod.load(args.config)
+    if args.board:
+        boards = (dep.board(args.board),)
+    elif args.group:
+        boards = dep.boards_in(args.group)
+    else:
+        boards = dep.boards
+    contents: dict[str, Content] = {}
+    failed_render: dict[str, str] = {}
+    if args.text is not None:
+        text = _notice_text(args.text, "--text")
+        for b in boards:
+            contents[b.id] = Content(text=text, text_timeout_s=args.timeout)
+    else:
+        day = args.date or clock.now().astimezone(dep.tz).date()
+        bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, day))
+        for r in pipeline.render_fleet(dep, boards, bulletin):
+            if r.program is None:
+                failed_render[r.board.id] = r.error
+            else:
+                contents[r.board.id] = Content(program=r.program)
+    for board_id, error in failed_render.items():
+        print(f"ledctl: {board_id}: not sent: {error}", file=sys.stderr)
+    ready = tuple(b for b in boards if b.id in contents)
+    wires = {b.link for b in ready}
+    if args.dry_run:
+        print(f"dry run: {len(ready)} board(s) on {len(wires)} wire(s); nothing sent")
+        return 2 if failed_render else 0
+    print(f"delivering to {len(ready)} board(s) on {len(wires)} wire(s) …", flush=True)
+    start = time.monotonic()
+    results = deliver(dep, ready, contents, progress=lambda line: print("  " + line, flush=True))
+    took = time.monotonic() - start
+    print(f"\n{'board':<18} {'result':<40} {'mode':<7} {'bytes':>7} {'seconds':>8}")
+    for d in results:
+        print(f"{d.board:<18} {d.result[:40]:<40} {d.mode:<7} {d.bytes_sent:>7} {d.seconds:>8.1f}")
+    confirmed = sum(1 for d in results if d.ok)
+    print(f"\n{confirmed}/{len(boards)} confirmed in {took:.1f} s")
+    return 0 if confirmed == len(boards) else 1

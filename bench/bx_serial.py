@@ -1,0 +1,66 @@
+"""Serial benchmark: the 40 community boards on simulated 9600-baud wires.
+
+Prints, for a bitmap broadcast and for a short urgent text, the time until every
+board confirmed, against the physical minimum: the bytes that crossed each wire
+(both directions: RS-485 is half duplex) × 10 bits / 9600 baud, wires in parallel.
+
+    python bench/bx_serial.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from ledctl import config, pipeline
+from ledctl.broadcast import Content, deliver
+from ledctl.simulator.fleet import Fleet
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(fleet: Fleet, contents: dict[str, Content]) -> tuple[float, float, int, int]:
+    for wire in fleet.wires.values():
+        wire.stats.bytes_to_devices = wire.stats.bytes_from_devices = 0
+    dep = fleet.rewired()
+    boards = dep.boards_in("community")
+    start = time.monotonic()
+    results = deliver(dep, boards, contents)
+    took = time.monotonic() - start
+    physical = max((w.stats.bytes_to_devices + w.stats.bytes_from_devices) * 10 / w.baud
+                   for w in fleet.wires.values())
+    total = sum(w.stats.bytes_to_devices + w.stats.bytes_from_devices for w in fleet.wires.values())
+    return took, physical, sum(1 for r in results if r.ok), total
+
+
+def main() -> int:
+    dep = config.load(REPO / "config" / "zhenhai.toml")
+    fleet = Fleet(dep, clock=lambda: datetime.now(UTC))
+    fleet.build({b.id for b in dep.boards_in("community")})
+    fleet.start(ephemeral=True)
+    try:
+        boards = dep.boards_in("community")
+        bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, date(2026, 11, 25)))
+        rendered = pipeline.render_fleet(dep, boards, bulletin)
+        programs = {r.board.id: Content(program=r.program) for r in rendered}
+        took, physical, ok, total = run(fleet, programs)
+        busiest = max(fleet.wires.values(), key=lambda w: w.stats.bytes_to_devices)
+        print("## serial (40 community boards, simulated 9600-baud wires)")
+        print(f"- bitmap broadcast: {ok}/40 confirmed in {took:.2f} s; physical minimum {physical:.2f} s "
+              f"(busiest wire {busiest.name}: {len(busiest.devices)} boards); "
+              f"ratio {took / physical:.3f} (goal <= 1.15); {total:,} bytes on all wires")
+        text = {b.id: Content(text="重污染天气预警 减少户外活动", text_timeout_s=3600) for b in boards}
+        took_t, physical_t, ok_t, total_t = run(fleet, text)
+        print(f"- urgent text (card font, fast path): {ok_t}/40 confirmed in {took_t:.2f} s "
+              f"(goal <= 2 s); physical minimum {physical_t:.2f} s; ratio {took_t / physical_t:.3f}; "
+              f"{total_t:,} bytes on all wires")
+        good = ok == 40 and ok_t == 40 and took / physical <= 1.15 and took_t <= 2.0
+    finally:
+        fleet.stop()
+    return 0 if good else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

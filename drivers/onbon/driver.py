@@ -1,0 +1,246 @@
+"""Driving one Onbon BX card: exchanges with retries, bitmap pages, text, housekeeping.
+
+Every frame is addressed to one card and confirmed by its ACK. Line noise is
+expected: a frame the card NACKs for its checksum, or that gets no reply, is
+sent again, and under noise the bitmap goes in smaller blocks (which are more
+likely to cross intact). A card that does not answer after the retries is
+reported offline. The card switches to a new bitmap only after its last block,
+so an interrupted transfer never shows a torn image.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from PIL import Image
+
+from ledctl.drivers.link import LinkError, SerialLink
+from ledctl.drivers.onbon import commands
+from ledctl.drivers.onbon.bitmap import page_bitmap
+from ledctl.drivers.onbon.frame import HOST_ADDRESS, Frame, FrameDecoder, FrameError, encode
+from ledctl.errors import LedctlError
+from ledctl.model import Board
+
+log = logging.getLogger("ledctl.drivers.onbon")
+
+ERR_CHECKSUM = 5
+ERR_BUSY = 3
+ERR_FILE_BLOCK_NUM = 16
+REPLY_BYTES = 31  # an ACK/NACK frame on the wire (nine A5, header, five data bytes, CRC, end)
+MIN_BLOCK = 16
+
+
+class DeliveryError(LedctlError):
+    """The card could not be made to confirm. `kind`: offline, nack, link."""
+
+    def __init__(self, board: str, kind: str, message: str) -> None:
+        self.board, self.kind = board, kind
+        super().__init__(f"board {board}: {message}")
+
+
+@dataclass
+class ExchangeStats:
+    frames: int = 0
+    retries: int = 0
+    bytes_out: int = 0
+    nacks: int = 0
+    timeouts: int = 0
+
+
+@dataclass
+class BxCard:
+    """The host's handle on one card on a (possibly shared) serial link."""
+
+    board: Board
+    link: SerialLink
+    buffer: int = 512  # the card's receive buffer (data field): 512 on BX-5K, 1024 on BX-6K
+    retries: int = 10
+    reply_margin_s: float = 0.25  # the card's processing time on top of the wire time
+    plane_order: str = "RG"
+    lit_bit: int = 0
+    device_type: int = 0xFE
+    sleep: Callable[[float], None] = time.sleep
+    stats: ExchangeStats = field(default_factory=ExchangeStats)
+    block: int = field(default=0, init=False)  # current bitmap block size (adapts to noise)
+
+    def __post_init__(self) -> None:
+        # A4 03 adds 8 bytes in front of each block. Noise is a property of the wire, so start
+        # from the block size the last transfer on this wire ended with.
+        self.block = min(self.buffer - 8, self.link.hints.get("bx-block", self.buffer - 8))
+
+    @property
+    def address(self) -> int:
+        assert self.board.address is not None, "onbon-bx boards have addresses (config check)"
+        return self.board.address
+
+    # -- one request, one confirmed reply ------------------------------------------------------
+
+    def exchange(self, data: bytes) -> commands.Reply:
+        """Send one request and return the card's reply; retry on noise, timeouts and busy."""
+        frame = encode(Frame(dst=self.address, src=HOST_ADDRESS, data=data, device_type=self.device_type))
+        last = "no reply"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats.retries += 1
+            try:
+                reply = self._once(frame)
+            except LinkError as e:
+                last = str(e)
+                self.sleep(min(2.0, 0.1 * 2 ** attempt))
+                continue
+            if reply is None:
+                self.stats.timeouts += 1
+                last = "no reply (timeout)"
+                continue
+            if commands.is_ack(reply) or reply.group != 0xA0:
+                return reply
+            self.stats.nacks += 1
+            last = commands.nack_reason(reply)
+            if reply.error == ERR_BUSY:
+                if attempt < self.retries:
+                    self.sleep(min(2.0, 0.2 * 2 ** attempt))  # give the card time, more each time
+                continue
+            if reply.error == ERR_CHECKSUM:
+                continue
+            return reply  # a refusal retrying cannot fix: the caller decides
+        kind = "offline" if last.startswith("no reply") else "link" if "link" in last else "nack"
+        raise DeliveryError(self.board.id, kind, f"{last} after {self.retries + 1} attempts")
+
+    def _once(self, frame: bytes) -> commands.Reply | None:
+        """One frame out, the card's reply back (None: nothing usable before the deadline)."""
+        decoder = FrameDecoder()
+        with self.link.exclusive():
+            self.link.discard_input()
+            self.link.write(frame)
+            self.stats.frames += 1
+            self.stats.bytes_out += len(frame)
+            wait = self.link.byte_time(len(frame) + REPLY_BYTES) + self.reply_margin_s
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                chunk = self.link.read(deadline)
+                for item in decoder.feed(chunk):
+                    if isinstance(item, FrameError):
+                        # A damaged reply: the card did answer. Wait only as long as the rest of
+                        # a reply would take, not the whole margin, before trying again.
+                        deadline = min(deadline, time.monotonic() + self.link.byte_time(REPLY_BYTES)
+                                       + 0.02)
+                        continue
+                    if item.src == self.address and item.dst == HOST_ADDRESS:
+                        return commands.parse_reply(item.data)
+        return None
+
+    def _confirm(self, data: bytes, what: str) -> None:
+        reply = self.exchange(data)
+        if not commands.is_ack(reply):
+            raise DeliveryError(self.board.id, "nack", f"{what}: {commands.nack_reason(reply)}")
+
+    # -- what a board can be asked to do --------------------------------------------------------
+
+    def ping(self) -> None:
+        self._confirm(commands.ping(), "ping")
+
+    def sync_time(self, now: datetime) -> None:
+        self._confirm(commands.set_time(now), "time sync")
+
+    def set_brightness(self, percent: int) -> None:
+        """Brightness in percent, mapped onto the card's 16 steps (0 stays dark, 1 % is step 1)."""
+        level = 0 if percent <= 0 else max(1, round(percent * 15 / 100))
+        self._confirm(commands.brightness(level), "brightness")
+
+    def power(self, on: bool) -> None:
+        self._confirm(commands.screen(on), "screen on/off")
+
+    def show_bitmap(self, image: Image.Image) -> None:
+        """Show one page: set up the special area, then the bitmap in blocks, each one ACKed.
+
+        A block the card NACKs for its checksum, or that gets no reply, goes again
+        from the same offset — smaller, since under noise small blocks cross intact
+        more often; clean replies let the size grow back. If the card loses track
+        (a lost ACK made us repeat a block) the transfer starts over. The card keeps
+        its old picture until the last block, so a failed transfer never shows.
+        """
+        width, height = image.size
+        bitmap = page_bitmap(image, self.board.colour.value, plane_order=self.plane_order,
+                             lit_bit=self.lit_bit)
+        setup = commands.special_area_setup(0, 0, width // 8, height, bitmap=True)
+        for _ in range(self.retries + 1):
+            self._confirm(setup, "special area set-up")
+            done = self._send_blocks(bitmap)
+            self.link.hints["bx-block"] = self.block
+            if done:
+                return
+        raise DeliveryError(self.board.id, "offline", "bitmap transfer kept failing; the card keeps "
+                                                      "its previous picture")
+
+    def _send_blocks(self, bitmap: bytes) -> bool:
+        """True when the card has the whole bitmap; False when the transfer must start over.
+
+        The host keeps the set of offsets the card may have reached. An ACK settles it;
+        a lost reply adds a possibility (the block may have arrived); NACK
+        ERR_FILE_BLOCK_NUM rules one out; a NACK for the checksum changes nothing. The
+        next block always goes at the furthest possible offset, so a lost ACK costs one
+        short exchange, not a restart. Under noise blocks shrink (small ones cross intact
+        more often); clean replies let them grow back.
+        """
+        end = len(bitmap)
+        positions = {0}  # where the card may be; `end` means it has switched to the new bitmap
+        failures = 0  # in a row
+        limit = 4 * (self.retries + 1)
+        while positions != {end}:
+            offset = max(p for p in positions if p < end)
+            size = min(self.block, end - offset)
+            last = offset + size >= end
+            data = commands.request(0xA4, 0x03, bytes((1 if last else 0,)) + offset.to_bytes(2, "little")
+                                    + bitmap[offset:offset + size])
+            try:
+                reply = self._once(encode(Frame(dst=self.address, src=HOST_ADDRESS, data=data,
+                                                device_type=self.device_type)))
+            except LinkError:
+                reply = None
+                self.sleep(min(2.0, 0.1 * 2 ** failures))
+            if reply is not None and commands.is_ack(reply):
+                positions = {offset + size}
+                failures = 0
+                self.block = min(self.buffer - 8, self.block * 2)
+                continue
+            if reply is not None and reply.error == ERR_FILE_BLOCK_NUM:
+                positions.discard(offset)  # the card is not there
+                if not positions:
+                    return False  # it lost track entirely: start over
+                continue
+            if reply is not None and reply.error not in (ERR_CHECKSUM, ERR_BUSY):
+                raise DeliveryError(self.board.id, "nack", f"bitmap block: {commands.nack_reason(reply)}")
+            failures += 1
+            self.stats.retries += 1
+            if reply is None:
+                self.stats.timeouts += 1
+                positions.add(offset + size)  # it may have arrived; only the reply was lost
+            else:
+                self.stats.nacks += 1
+                if reply.error == ERR_BUSY:
+                    self.sleep(min(2.0, 0.2 * 2 ** failures))
+                    continue
+            self.block = max(MIN_BLOCK, self.block // 2)
+            if failures > limit:
+                kind = "offline" if reply is None else "nack"
+                why = "no reply" if reply is None else commands.nack_reason(reply)
+                raise DeliveryError(self.board.id, kind, f"bitmap block at byte {offset}: {why} "
+                                                         f"after {failures} attempts")
+        return True
+
+    def show_text(self, text: str, *, timeout_s: int, scroll: bool = False) -> None:
+        """Fast path: the card draws `text` with its own font in dynamic area 0, for `timeout_s`."""
+        try:
+            payload = commands.encode_text(text)
+        except commands.TextNotEncodable as e:
+            raise DeliveryError(self.board.id, "content",
+                                f"the card's font cannot show this text: {e}") from None
+        width, height = self.board.size.width, self.board.size.height
+        data = commands.dynamic_text(0, 0, 0, width, height, payload, timeout_s=timeout_s, run_mode=2,
+                                     effect=0x03 if scroll else 0x01, auto_wrap=not scroll,
+                                     single_line=scroll, process_mode=1)
+        self._confirm(data, "text")

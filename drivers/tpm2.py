@@ -1,0 +1,125 @@
+"""TPM2 over serial: raw RGB frames for WLED, Glediator-style receivers and DIY boards.
+
+A data frame is `C9 DA <size, big-endian> <R G B …> 36`; a ping is `C9 AA 00 00 36`
+and a receiver answers it with the single byte `AC`. There is no address, checksum
+or acknowledgement of a frame, so a TPM2 board counts as confirmed only as far as
+the protocol allows: a ping answered after the frame. The host plays the program.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ledctl.drivers.link import SerialLink
+
+START = 0xC9
+DATA = 0xDA
+COMMAND = 0xAA
+END = 0x36
+PING_REPLY = 0xAC
+MAX_PAYLOAD = 0xFFFF  # 21,845 RGB pixels
+
+ORDERS = ("row-major", "serpentine")
+
+
+class Tpm2Error(ValueError):
+    pass
+
+
+def pixels(image: Image.Image, order: str = "row-major") -> bytes:
+    """The image's pixels as R G B bytes in the receiver's order.
+
+    "serpentine": every other row runs right to left, as on snake-wired matrices.
+    """
+    if order not in ORDERS:
+        raise Tpm2Error(f"pixel order {order!r}: expected one of {', '.join(ORDERS)}")
+    rgb = image.convert("RGB")
+    width, height = rgb.size
+    raw = rgb.tobytes()
+    if order == "row-major":
+        return raw
+    rows = []
+    stride = width * 3
+    for y in range(height):
+        row = raw[y * stride:(y + 1) * stride]
+        if y % 2:
+            row = b"".join(row[x * 3:x * 3 + 3] for x in range(width - 1, -1, -1))
+        rows.append(row)
+    return b"".join(rows)
+
+
+def data_frame(payload: bytes) -> bytes:
+    if len(payload) > MAX_PAYLOAD:
+        raise Tpm2Error(f"a TPM2 frame carries at most {MAX_PAYLOAD} bytes; this one has {len(payload)}")
+    return bytes((START, DATA, len(payload) >> 8, len(payload) & 0xFF)) + payload + bytes((END,))
+
+
+def ping_frame() -> bytes:
+    return bytes((START, COMMAND, 0x00, 0x00, END))
+
+
+@dataclass(frozen=True, slots=True)
+class Tpm2Frame:
+    packet_type: int
+    payload: bytes
+
+
+class Tpm2Decoder:
+    """Receiver-side framing, byte by byte, for tests and tools (the simulator has its own)."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[Tpm2Frame]:
+        self._buffer += chunk
+        frames = []
+        while True:
+            start = self._buffer.find(bytes((START,)))
+            if start < 0:
+                self._buffer.clear()
+                return frames
+            del self._buffer[:start]
+            if len(self._buffer) < 4:
+                return frames
+            size = (self._buffer[2] << 8) | self._buffer[3]
+            if len(self._buffer) < 4 + size + 1:
+                return frames
+            if self._buffer[4 + size] != END or self._buffer[1] not in (DATA, COMMAND):
+                del self._buffer[:1]  # not a frame after all: look for the next start byte
+                continue
+            frames.append(Tpm2Frame(self._buffer[1], bytes(self._buffer[4:4 + size])))
+            del self._buffer[:4 + size + 1]
+
+
+@dataclass
+class Tpm2Board:
+    """The host side of one TPM2 receiver: send a frame, then confirm with a ping."""
+
+    width: int
+    height: int
+    link: SerialLink
+    order: str = "row-major"
+    reply_margin_s: float = 0.25
+    bytes_out: int = 0
+
+    def show(self, image: Image.Image) -> bool:
+        """Send `image` and ping; True when the receiver answered the ping after the frame.
+
+        That is all TPM2 can confirm: the frame has no checksum or acknowledgement.
+        """
+        if image.size != (self.width, self.height):
+            image = image.crop((0, 0, self.width, self.height))
+        frame = data_frame(pixels(image, self.order)) + ping_frame()
+        link = self.link
+        with link.exclusive():
+            link.discard_input()
+            link.write(frame)
+            self.bytes_out += len(frame)
+            deadline = time.monotonic() + link.byte_time(len(frame) + 1) + self.reply_margin_s
+            while time.monotonic() < deadline:
+                if bytes((PING_REPLY,)) in link.read(deadline):
+                    return True
+        return False

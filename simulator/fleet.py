@@ -1,0 +1,145 @@
+"""The simulated fleet: every serial board of a config as an emulator on its wire.
+
+Each link of the config becomes a simulated wire listening where the link's URL
+points (a `socket://127.0.0.1:PORT` DTU), with one emulated card per board on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from PIL import Image
+
+from ledctl.config import Deployment
+from ledctl.errors import LedctlError
+from ledctl.model import Board
+from ledctl.simulator.bx_card import BxCard
+from ledctl.simulator.tpm2_receiver import Tpm2Receiver
+from ledctl.simulator.wire import SimulatedWire, WireFaults
+
+log = logging.getLogger("ledctl.simulator")
+
+
+class SimError(LedctlError):
+    pass
+
+
+@dataclass
+class SimBoard:
+    board: Board
+    device: BxCard | Tpm2Receiver
+    wire: SimulatedWire | None  # None: not simulated here (MQTT boards have their own simulator)
+
+    @property
+    def listen(self) -> str:
+        return self.wire.url if self.wire else ""
+
+    def snapshot(self) -> Image.Image:
+        return self.device.snapshot()
+
+
+@dataclass
+class Fleet:
+    deployment: Deployment
+    clock: Callable[[], datetime]
+    pace: bool = True
+    seed: int = 0
+    boards: dict[str, SimBoard] = field(default_factory=dict)
+    wires: dict[str, SimulatedWire] = field(default_factory=dict)
+
+    def build(self, only: set[str] | None = None) -> None:
+        """Make the emulators and wires (nothing listens yet)."""
+        dep = self.deployment
+        by_link: dict[str, list[Board]] = {}
+        for board in dep.boards:
+            if only is not None and board.id not in only:
+                continue
+            if dep.links[board.link].transport == "serial":
+                by_link.setdefault(board.link, []).append(board)
+        for link_name, boards in by_link.items():
+            link = dep.links[link_name]
+            devices = [self._device(b) for b in boards]
+            wire = SimulatedWire(link_name, devices, baud=link.baud, pace=self.pace,
+                                 rng=random.Random(f"{self.seed}:{link_name}"), faults=WireFaults())
+            self.wires[link_name] = wire
+            for board, device in zip(boards, devices, strict=True):
+                self.boards[board.id] = SimBoard(board, device, wire)
+
+    def _device(self, board: Board) -> BxCard | Tpm2Receiver:
+        if board.driver == "onbon-bx":
+            assert board.address is not None
+            return BxCard(board.address, board.size.width, board.size.height, board.colour.value,
+                          clock=self.clock)
+        if board.driver == "tpm2":
+            return Tpm2Receiver(board.size.width, board.size.height)
+        raise SimError(f"board {board.id}: no serial simulator for driver {board.driver}")
+
+    def start(self, *, pty: bool = False, ephemeral: bool = False) -> None:
+        """Listen where each link's URL points (socket://HOST:PORT), on fresh ptys, or on free
+        loopback ports (`ephemeral`, for tests and benchmarks; see `rewired`)."""
+        for name, wire in self.wires.items():
+            url = self.deployment.links[name].url
+            if pty:
+                wire.listen_pty()
+                continue
+            if ephemeral:
+                wire.host, wire.port = "127.0.0.1", 0
+                wire.listen_tcp()
+                continue
+            parts = urlsplit(url)
+            if parts.scheme != "socket" or not parts.port:
+                raise SimError(f"link {name}: the simulator listens on socket://HOST:PORT URLs, not {url}")
+            if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+                raise SimError(f"link {name}: the simulator only listens on loopback, not {parts.hostname}")
+            wire.host, wire.port = parts.hostname, parts.port
+            try:
+                wire.listen_tcp()
+            except OSError as e:
+                self.stop()
+                raise SimError(f"link {name}: cannot listen on {url}: {e.strerror} "
+                               "(is another simulator running?)") from None
+
+    def stop(self) -> None:
+        for wire in self.wires.values():
+            wire.signal_stop()
+        for wire in self.wires.values():
+            wire.join()
+
+    def rewired(self) -> Deployment:
+        """The deployment with each simulated link pointing at where its wire listens now."""
+        links = {name: replace(link, url=self.wires[name].url) if name in self.wires else link
+                 for name, link in self.deployment.links.items()}
+        return replace(self.deployment, links=links)
+
+    # -- faults ----------------------------------------------------------------------------
+
+    def set_fault(self, board_id: str, *, offline: bool | None = None, corrupt: float | None = None,
+                  delay_s: float | None = None, nack_busy: bool | None = None) -> None:
+        """Faults by board: offline and busy affect the card; corruption and delay its whole wire."""
+        sim = self.boards.get(board_id)
+        if sim is None:
+            raise SimError(f"no simulated board {board_id!r}")
+        if offline is not None:
+            sim.device.offline = offline
+        if nack_busy is not None and isinstance(sim.device, BxCard):
+            sim.device.nack_busy = nack_busy
+        if sim.wire is not None:
+            if corrupt is not None:
+                sim.wire.faults.corrupt = corrupt
+            if delay_s is not None:
+                sim.wire.faults.reply_delay_s = delay_s
+
+    def write_snapshots(self, folder: Path) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        out = []
+        for board_id, sim in self.boards.items():
+            path = folder / f"{board_id}.png"
+            sim.snapshot().save(path)
+            out.append(path)
+        return out

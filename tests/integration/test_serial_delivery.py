@@ -1,0 +1,183 @@
+"""Delivery over real TCP and pty links to the simulated cards: confirmation, noise, faults, shared buses."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime
+
+import pytest
+
+from ledctl import config, pipeline
+from ledctl.broadcast import Content, Links, deliver
+from ledctl.drivers.onbon.bitmap import page_bitmap
+from ledctl.drivers.onbon.driver import BxCard as HostCard
+from ledctl.drivers.onbon.driver import DeliveryError
+from ledctl.simulator.bx_card import BxCard as SimCard
+from ledctl.simulator.fleet import Fleet
+
+
+def now() -> datetime:
+    return datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def community(zhenhai):
+    """The 40 community boards, simulated; wires fast (no baud pacing) so noise tests stay quick."""
+    fleet = Fleet(zhenhai, clock=now, pace=False)
+    fleet.build({b.id for b in zhenhai.boards_in("community")})
+    fleet.start(ephemeral=True)
+    yield fleet
+    fleet.stop()
+
+
+def bulletin_contents(dep, boards):
+    bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, date(2026, 11, 25)))
+    return {r.board.id: Content(program=r.program) for r in pipeline.render_fleet(dep, boards, bulletin)}
+
+
+def expected_bitmap(board, content) -> bytes:
+    return page_bitmap(content.program.pages[0].image, board.colour.value)
+
+
+def test_all_40_confirm_and_show_exactly_the_page(community) -> None:
+    dep = community.rewired()
+    boards = dep.boards_in("community")
+    contents = bulletin_contents(dep, boards)
+    results = deliver(dep, boards, contents)
+    assert [r.result for r in results] == ["confirmed"] * 40
+    for board in boards:
+        card = community.boards[board.id].device
+        assert card.bitmap == expected_bitmap(board, contents[board.id]), board.id
+        # What the emulator shows is the rendered page, pixel for pixel.
+        assert card.snapshot().tobytes() == contents[board.id].program.pages[0].image.tobytes(), board.id
+
+
+def test_one_percent_corruption_all_confirm_and_no_torn_image(community) -> None:
+    dep = community.rewired()
+    boards = dep.boards_in("community")
+    contents = bulletin_contents(dep, boards)
+    seen: dict[str, set[bytes | None]] = {b.id: set() for b in boards}
+    for board in boards:
+        card = community.boards[board.id].device
+        original = card.receive
+
+        def watching(chunk: bytes, card: SimCard = card, board_id: str = board.id,
+                     original=original) -> bytes:
+            reply = original(chunk)
+            seen[board_id].add(card.bitmap)  # every picture the card ever showed
+            return reply
+
+        card.receive = watching  # type: ignore[method-assign]
+    for wire in community.wires.values():
+        wire.faults.corrupt = 0.01
+    results = deliver(dep, boards, contents)
+    assert [r.board for r in results if not r.ok] == []
+    assert sum(w.stats.corrupted for w in community.wires.values()) > 100  # the noise was real
+    for board in boards:
+        # Never a partial image: only "nothing yet" or the complete page.
+        assert seen[board.id] <= {None, expected_bitmap(board, contents[board.id])}, board.id
+        assert community.boards[board.id].device.bitmap == expected_bitmap(board, contents[board.id])
+
+
+def test_offline_board_is_reported_and_the_rest_confirm(community) -> None:
+    community.set_fault("zbs-02", offline=True)
+    dep = community.rewired()
+    boards = dep.boards_in("community")[:7]  # both shared buses
+    results = {r.board: r for r in deliver(dep, boards, bulletin_contents(dep, boards))}
+    assert results["zbs-02"].ok is False and results["zbs-02"].result.startswith("offline")
+    assert all(r.ok for b, r in results.items() if b != "zbs-02")
+
+
+def test_busy_card_is_a_clear_nack(community) -> None:
+    community.set_fault("zbs-10", nack_busy=True)
+    dep = community.rewired()
+    links = Links(dep)
+    waits: list[float] = []
+    card = HostCard(dep.board("zbs-10"), links.get("dtu-10"), sleep=waits.append)
+    with pytest.raises(DeliveryError, match="ERR_BUSY") as err:
+        card.ping()
+    links.close()
+    assert err.value.kind == "nack"
+    assert len(waits) == card.retries and waits == sorted(waits)  # it backed off, more each time
+
+
+def test_boards_on_one_bus_never_interleave(community) -> None:
+    dep = community.rewired()
+    bus = [b for b in dep.boards if b.link == "bus-a"]
+    links = Links(dep)
+    contents = bulletin_contents(dep, bus)
+    errors: list[BaseException] = []
+
+    def send(board) -> None:
+        try:
+            HostCard(board, links.get("bus-a")).show_bitmap(contents[board.id].program.pages[0].image)
+        except BaseException as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in bus]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    links.close()
+    assert errors == []
+    for board in bus:
+        card = community.boards[board.id].device
+        assert card.stats.frames_bad_crc == 0  # a frame cut into by another would fail its CRC
+        assert card.bitmap == expected_bitmap(board, contents[board.id])
+
+
+def test_urgent_text_fast_path(community) -> None:
+    dep = community.rewired()
+    boards = dep.boards_in("community")
+    text = {b.id: Content(text="重污染天气预警", text_timeout_s=600) for b in boards}
+    results = deliver(dep, boards, text)
+    assert all(r.ok and r.mode == "text" for r in results)
+    assert max(r.bytes_sent for r in results) < 120  # tens of bytes, not a kilobyte bitmap
+    card = community.boards["zbs-01"].device
+    assert "重污染天气预警" in "".join(card.text_areas.values())
+
+
+def test_text_the_card_cannot_draw_is_refused(community) -> None:
+    dep = community.rewired()
+    boards = (dep.board("zbs-01"),)
+    (result,) = deliver(dep, boards, {"zbs-01": Content(text="注意 😀", text_timeout_s=60)})
+    assert not result.ok and "U+1F600" in result.result
+
+
+def test_pty_link(zhenhai) -> None:
+    fleet = Fleet(zhenhai, clock=now, pace=False)
+    fleet.build({"zbs-12"})
+    fleet.start(pty=True)
+    try:
+        dep = fleet.rewired()
+        assert dep.links["dtu-12"].url.startswith("/dev/")
+        boards = (dep.board("zbs-12"),)
+        (result,) = deliver(dep, boards, bulletin_contents(dep, boards))
+        assert result.ok, result.result
+    finally:
+        fleet.stop()
+
+
+def test_tpm2_board_over_tcp(tmp_path, repo) -> None:
+    text = (repo / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+    text = text.replace('driver = "onbon-bx"\nlink = "dtu-12"\naddress = 1',
+                        'driver = "tpm2"\nlink = "dtu-12"')
+    text = text.replace('path = "sample-data/', f'path = "{repo}/config/sample-data/')
+    text += f'\n[layouts]\ndir = "{repo}/config/layouts"\n'
+    (tmp_path / "t.toml").write_text(text, encoding="utf-8")
+    dep = config.load(tmp_path / "t.toml")
+    assert dep.board("zbs-12").driver == "tpm2"
+    fleet = Fleet(dep, clock=now, pace=False)
+    fleet.build({"zbs-12"})
+    fleet.start(ephemeral=True)
+    try:
+        dep2 = fleet.rewired()
+        boards = (dep2.board("zbs-12"),)
+        contents = bulletin_contents(dep2, boards)
+        (result,) = deliver(dep2, boards, contents)
+        assert result.ok and "ping" in result.result
+        shown = fleet.boards["zbs-12"].device.snapshot()
+        assert shown.tobytes() == contents["zbs-12"].program.pages[0].image.tobytes()
+    finally:
+        fleet.stop()
