@@ -46,7 +46,7 @@ class SerialLink:
     timeout_s: float = 2.0
     opener: Callable[..., serial.SerialBase] = serial.serial_for_url
     sleep: Callable[[float], None] = time.sleep
-    max_backoff_s: float = 30.0
+    max_backoff_s: float = 5.0
     stats: LinkStats = field(default_factory=LinkStats)
     hints: dict[str, int] = field(default_factory=dict)  # what drivers learned about this wire
     _port: serial.SerialBase | None = field(default=None, init=False, repr=False)

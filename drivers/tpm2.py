@@ -8,12 +8,16 @@ the protocol allows: a ping answered after the frame. The host plays the program
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image
 
 from ledctl.drivers.link import SerialLink
+from ledctl.model import Program, Size
+from ledctl.render.effects import program_frames
 
 START = 0xC9
 DATA = 0xDA
@@ -121,5 +125,40 @@ class Tpm2Board:
             deadline = time.monotonic() + link.byte_time(len(frame) + 1) + self.reply_margin_s
             while time.monotonic() < deadline:
                 if bytes((PING_REPLY,)) in link.read(deadline):
+                    return True
+        return False
+
+    def play(self, program: Program, *, fps: float = 25.0, loops: int = 1,
+             stop: threading.Event | None = None, sleep: Callable[[float], None] = time.sleep) -> int:
+        """Play the program the way the board cannot: every frame of every page, for its time.
+
+        Returns the number of frames sent. Ends after `loops` passes or when `stop` is set;
+        each pass ends with a ping, so a receiver that went away is noticed.
+        """
+        sent = 0
+        for _ in range(loops):
+            for frame in program_frames(program, Size(self.width, self.height), fps):
+                if stop is not None and stop.is_set():
+                    return sent
+                started = time.monotonic()
+                with self.link.exclusive():
+                    data = data_frame(pixels(frame.image, self.order))
+                    self.link.write(data)
+                    self.bytes_out += len(data)
+                sent += 1
+                rest = frame.duration_s - (time.monotonic() - started)
+                if rest > 0:
+                    sleep(rest)
+            if not self.ping():
+                raise Tpm2Error("the receiver stopped answering pings")
+        return sent
+
+    def ping(self) -> bool:
+        with self.link.exclusive():
+            self.link.discard_input()
+            self.link.write(ping_frame())
+            deadline = time.monotonic() + self.link.byte_time(6) + self.reply_margin_s
+            while time.monotonic() < deadline:
+                if bytes((PING_REPLY,)) in self.link.read(deadline):
                     return True
         return False

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ledctl.config import Deployment
 from ledctl.drivers.link import LinkError, SerialLink
+from ledctl.drivers.onbon import commands
 from ledctl.drivers.onbon.driver import BxCard, DeliveryError
 from ledctl.drivers.tpm2 import Tpm2Board
 from ledctl.errors import LedctlError
@@ -39,6 +40,17 @@ class Content:
     program: Program | None = None
     text: str | None = None
     text_timeout_s: int = 0
+
+
+def card_can_draw(board: Board, text: str) -> bool:
+    """Whether the fast path applies: a BX card whose own GB2312 font has every character."""
+    if board.driver != "onbon-bx":
+        return False
+    try:
+        commands.encode_text(text)
+    except commands.TextNotEncodable:
+        return False
+    return True
 
 
 class Links:
@@ -109,7 +121,9 @@ def _deliver_one(board: Board, link: SerialLink, content: Content) -> Delivery:
     mode = "text" if content.text is not None else "bitmap"
     try:
         if content.text is not None:
-            card.show_text(content.text, timeout_s=content.text_timeout_s)
+            # The card's 16-dot font: beyond what fits in rows of 16 px, the text scrolls instead.
+            fits = (board.size.width // 16) * (board.size.height // 16)
+            card.show_text(content.text, timeout_s=content.text_timeout_s, scroll=len(content.text) > fits)
         else:
             assert content.program is not None and content.program.pages
             card.show_bitmap(content.program.pages[0].image)

@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="damage this fraction of bytes on every wire (e.g. 0.01)")
     sim.add_argument("--offline", metavar="ID", action="append", default=[],
                      help="this board does not answer (repeatable)")
+    sim.add_argument("--faults", metavar="FILE", type=Path,
+                     help="faults by board, re-read while running (default STATE/sim/faults.toml): "
+                          "[zbs-01] offline = true / busy = true / corrupt = 0.05 / delay = 0.5")
     sim.add_argument("--pty", action="store_true", help="serve each wire on a pseudo-terminal, not TCP")
     sim.add_argument("--snapshot-every", type=float, metavar="S", default=2.0,
                      help="write what each board shows as PNG to STATE/sim every S seconds")
@@ -300,16 +303,25 @@ def cmd_sim(args: argparse.Namespace, clock: Clock) -> int:
     import signal
     import threading
 
-    from ledctl.simulator.fleet import Fleet
+    from ledctl.simulator.fleet import Fleet, apply_faults, read_faults
     from ledctl.state import state_dir
 
     dep = config_mod.load(args.config)
     fleet = Fleet(dep, clock=clock.now)
     fleet.build()
-    for board_id in args.offline:
-        fleet.set_fault(board_id, offline=True)
-    for wire in fleet.wires.values():
-        wire.faults.corrupt = args.corrupt
+    snapshots = state_dir(args.state) / "sim"
+    faults_file: Path = args.faults or snapshots / "faults.toml"
+
+    def faults_now() -> dict[str, dict[str, object]]:
+        faults = read_faults(faults_file)
+        for board_id in args.offline:
+            faults.setdefault(board_id, {})["offline"] = True
+        if args.corrupt:
+            for board_id in fleet.boards:
+                faults.setdefault(board_id, {}).setdefault("corrupt", args.corrupt)
+        return faults
+
+    apply_faults(fleet, faults_now())
     fleet.start(pty=args.pty)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -326,12 +338,15 @@ def cmd_sim(args: argparse.Namespace, clock: Clock) -> int:
             else:
                 address = f" #{board.address}" if board.address is not None else ""
                 print(f"{board.id:<18} {board.driver:<12} {listen}{address} {note}".rstrip(), flush=True)
-        snapshots = state_dir(args.state) / "sim"
         if not args.json:
             print(f"ready: {len(fleet.boards)} simulated boards on {len(fleet.wires)} wires; "
-                  f"snapshots in {snapshots}/; Ctrl-C stops", flush=True)
+                  f"snapshots in {snapshots}/; faults from {faults_file}; Ctrl-C stops", flush=True)
         while not stop.wait(args.snapshot_every):
             fleet.write_snapshots(snapshots)
+            try:
+                apply_faults(fleet, faults_now())  # faults can change while the simulator runs
+            except LedctlError as e:
+                print(f"ledctl sim: {e}", file=sys.stderr, flush=True)
         fleet.write_snapshots(snapshots)
     finally:
         fleet.stop()
@@ -344,7 +359,7 @@ def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
     import time
 
     from ledctl import pipeline
-    from ledctl.broadcast import Content, deliver
+    from ledctl.broadcast import Content, card_can_draw, deliver
 
     dep = config_mod.load(args.config)
     if args.board:
@@ -355,12 +370,21 @@ def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
         boards = dep.boards
     contents: dict[str, Content] = {}
     failed_render: dict[str, str] = {}
+    day = args.date or clock.now().astimezone(dep.tz).date()
     if args.text is not None:
+        # Per board: the card's own font where it can draw the text (tens of bytes), else a
+        # rendered page (a bitmap), fit-checked like every page.
         text = _notice_text(args.text, "--text")
+        drawn = tuple(b for b in boards if not card_can_draw(b, text))
         for b in boards:
-            contents[b.id] = Content(text=text, text_timeout_s=args.timeout)
+            if b not in drawn:
+                contents[b.id] = Content(text=text, text_timeout_s=args.timeout)
+        for r in pipeline.render_notice_fleet(dep, drawn, title="通知", body=text, day=day):
+            if r.program is None:
+                failed_render[r.board.id] = r.error
+            else:
+                contents[r.board.id] = Content(program=r.program)
     else:
-        day = args.date or clock.now().astimezone(dep.tz).date()
         bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, day))
         for r in pipeline.render_fleet(dep, boards, bulletin):
             if r.program is None:

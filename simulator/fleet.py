@@ -143,3 +143,46 @@ class Fleet:
             sim.snapshot().save(path)
             out.append(path)
         return out
+
+
+FAULT_KEYS = {"offline": bool, "busy": bool, "corrupt": float, "delay": float}
+
+
+def read_faults(path: Path) -> dict[str, dict[str, object]]:
+    """Faults by board from a TOML file, e.g. `[zbs-01]` `offline = true` `corrupt = 0.05`.
+
+    The running simulator re-reads the file, so faults can be switched on and off at run time.
+    """
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
+        raise SimError(f"{path}: cannot read faults: {e}") from None
+    faults: dict[str, dict[str, object]] = {}
+    for board, table in data.items():
+        if not isinstance(table, dict):
+            raise SimError(f"{path}: [{board}] must be a table of faults ({', '.join(FAULT_KEYS)})")
+        for key, value in table.items():
+            kind = FAULT_KEYS.get(key)
+            is_bool = isinstance(value, bool)
+            if kind is None or not isinstance(value, int | float) or (kind is bool) != is_bool:
+                raise SimError(f"{path}: {board}.{key} = {value!r}: expected one of "
+                               "offline/busy = true|false, corrupt = 0.0..1.0, delay = seconds")
+        faults[board] = dict(table)
+    return faults
+
+
+def apply_faults(fleet: Fleet, faults: dict[str, dict[str, object]]) -> None:
+    """Set every simulated board's faults to what `faults` says (absent: no fault)."""
+    for board_id in fleet.boards:
+        f = faults.get(board_id, {})
+        fleet.set_fault(board_id, offline=bool(f.get("offline", False)), nack_busy=bool(f.get("busy", False)))
+    for wire in fleet.wires.values():
+        wire.faults.corrupt, wire.faults.reply_delay_s = 0.0, 0.0
+    for board_id, f in faults.items():
+        if board_id not in fleet.boards:
+            raise SimError(f"faults: no simulated board {board_id!r}")
+        fleet.set_fault(board_id, corrupt=float(f.get("corrupt", 0.0)), delay_s=float(f.get("delay", 0.0)))

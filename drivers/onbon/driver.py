@@ -83,14 +83,19 @@ class BxCard:
         """Send one request and return the card's reply; retry on noise, timeouts and busy."""
         frame = encode(Frame(dst=self.address, src=HOST_ADDRESS, data=data, device_type=self.device_type))
         last = "no reply"
+        link_errors = 0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
             try:
                 reply = self._once(frame)
             except LinkError as e:
+                # The wire itself is down (a DTU refusing connections): a few tries, not the
+                # whole retry budget meant for line noise.
                 last = str(e)
-                self.sleep(min(2.0, 0.1 * 2 ** attempt))
+                link_errors += 1
+                if link_errors > 2:
+                    break
                 continue
             if reply is None:
                 self.stats.timeouts += 1

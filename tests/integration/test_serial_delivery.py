@@ -181,3 +181,31 @@ def test_tpm2_board_over_tcp(tmp_path, repo) -> None:
         assert shown.tobytes() == contents["zbs-12"].program.pages[0].image.tobytes()
     finally:
         fleet.stop()
+
+
+def test_tpm2_host_plays_the_loop(zhenhai) -> None:
+    from PIL import Image
+
+    from ledctl.drivers.link import SerialLink
+    from ledctl.drivers.tpm2 import Tpm2Board
+    from ledctl.model import Page, Program
+    from ledctl.simulator.tpm2_receiver import Tpm2Receiver
+    from ledctl.simulator.wire import SimulatedWire
+
+    receiver = Tpm2Receiver(8, 4, order="serpentine")
+    wire = SimulatedWire("strip", [receiver], baud=115200, pace=False)
+    url = wire.listen_tcp()
+    try:
+        red, green = Image.new("RGB", (8, 4), (255, 0, 0)), Image.new("RGB", (8, 4), (0, 255, 0))
+        pages = (Page("a", red, dwell_s=0.2), Page("b", green, effect="blink", dwell_s=1.0))
+        program = Program("strip", pages)
+        link = SerialLink("strip", url, baud=115200)
+        waits: list[float] = []
+        sent = Tpm2Board(8, 4, link, order="serpentine").play(program, sleep=waits.append)
+        link.close()
+        assert sent == 1 + 2  # red once; the blink: on, off (a second at one blink per second)
+        assert receiver.stats.frames_shown == sent and receiver.stats.pings == 1
+        assert sum(waits) == pytest.approx(1.2, abs=0.1)  # the program's own timing
+        assert receiver.snapshot().getpixel((0, 0)) == (0, 0, 0)  # it ended on the blink's dark half
+    finally:
+        wire.stop()

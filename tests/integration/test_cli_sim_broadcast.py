@@ -1,0 +1,104 @@
+"""`ledctl sim` and `ledctl broadcast` as a user runs them, in two processes, over TCP."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """The Zhenhai config with every link on a free loopback port (so tests never collide)."""
+    text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+    text = re.sub(r"socket://127\.0\.0\.1:\d+", lambda m: f"socket://127.0.0.1:{free_port()}", text)
+    text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+    text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def ledctl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ledctl", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.fixture
+def simulator(site: Path, tmp_path: Path):
+    proc = subprocess.Popen([sys.executable, "-m", "ledctl", "--state", str(tmp_path / "state"), "sim",
+                             "-c", str(site), "--json", "--snapshot-every", "0.2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    lines = [json.loads(proc.stdout.readline()) for _ in range(42)]
+    yield proc, lines
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, site, tmp_path) -> None:
+    proc, lines = simulator
+    assert {line["board"] for line in lines} >= {f"zbs-{n:02d}" for n in range(1, 41)}
+    community = [line for line in lines if line["board"].startswith("zbs-")]
+    assert all(line["simulated"] and line["listen"].startswith("socket://127.0.0.1:") for line in community)
+    assert {line["driver"] for line in community} == {"onbon-bx"}
+
+    run = ledctl("broadcast", "-c", str(site), "--group", "community", "--date", "2026-11-25", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "40/40 confirmed" in run.stdout
+    assert run.stdout.count(" confirmed ") >= 40  # the table, one row per board
+
+    # The simulator's snapshot shows the page that was rendered, pixel for pixel.
+    shot = tmp_path / "state" / "sim" / "zbs-01.png"
+    preview = ledctl("preview", "-c", str(site), "--board", "zbs-01", "--date", "2026-11-25",
+                     "--out", str(tmp_path / "pv"), cwd=tmp_path)
+    assert preview.returncode == 0
+    expected = Image.open(tmp_path / "pv" / "zbs-01" / "01-air.png").convert("RGB").tobytes()
+    for _ in range(50):
+        if shot.exists() and Image.open(shot).convert("RGB").tobytes() == expected:
+            break
+        time.sleep(0.2)
+    assert Image.open(shot).convert("RGB").tobytes() == expected
+
+    # Urgent text: the cards' own font, tens of bytes each.
+    run = ledctl("broadcast", "-c", str(site), "--group", "community", "--text", "重污染天气预警",
+                 "--timeout", "600", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert re.search(r"zbs-01\s+confirmed\s+text", run.stdout)
+
+    # A fault switched on while the simulator runs: that board is reported, not assumed.
+    (tmp_path / "state" / "sim" / "faults.toml").write_text("[zbs-05]\noffline = true\n")
+    time.sleep(1.0)
+    run = ledctl("broadcast", "-c", str(site), "--board", "zbs-05", "--date", "2026-11-25", cwd=tmp_path)
+    assert run.returncode == 1
+    assert "offline" in run.stdout and "0/1 confirmed" in run.stdout
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+
+
+def test_broadcast_without_a_simulator_says_offline(site, tmp_path) -> None:
+    run = ledctl("broadcast", "-c", str(site), "--board", "zbs-12", "--date", "2026-11-25", cwd=tmp_path)
+    assert run.returncode == 1
+    assert "link error" in run.stdout and "Traceback" not in run.stderr
+
+
+def test_dry_run_sends_nothing(site, tmp_path) -> None:
+    run = ledctl("broadcast", "-c", str(site), "--group", "community", "--dry-run", cwd=tmp_path)
+    assert run.returncode == 0 and "nothing sent" in run.stdout
