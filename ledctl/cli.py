@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from ledctl import __version__
 from ledctl import config as config_mod
 from ledctl.clock import Clock, SystemClock
 from ledctl.errors import ConfigError, LedctlError
+from ledctl.model import Bulletin
 from ledctl.standards import aqi as aqi_mod
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -45,12 +46,30 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("aqi", help="HJ 633 AQI from daily (24-h) concentrations")
     when = a.add_mutually_exclusive_group()
     when.add_argument("--date", type=_date, help="the day the values are for; picks the standard")
-    when.add_argument("--standard", choices=sorted(aqi_mod.STANDARDS))
+    when.add_argument("--standard", choices=[*sorted(aqi_mod.STANDARDS), aqi_mod.US_EPA])
     for flag, unit in (("pm25", "µg/m³"), ("pm10", "µg/m³"), ("so2", "µg/m³"), ("no2", "µg/m³"),
                        ("co", "mg/m³"), ("o3-8h", "µg/m³ (daily max 8-h)"),
                        ("o3-1h", "µg/m³ (daily max 1-h, optional)")):
         a.add_argument(f"--{flag}", metavar="X", help=unit)
     a.add_argument("--json", action="store_true")
+
+    w = sub.add_parser("water", help="GB 3838-2002 surface-water class from measured values (mg/L)")
+    for flag, what in (("do", "dissolved oxygen"), ("codmn", "permanganate index"), ("cod", "COD"),
+                       ("bod5", "BOD5"), ("nh3n", "ammonia nitrogen"), ("tp", "total phosphorus"),
+                       ("tn", "total nitrogen (assessed for lakes)")):
+        w.add_argument(f"--{flag}", metavar="X", help=f"{what}, mg/L")
+    w.add_argument("--lake", action="store_true", help="a lake or reservoir (its TP limits; TN assessed)")
+    w.add_argument("--json", action="store_true")
+
+    data = sub.add_parser("data", help="fetch and show the monitoring data behind the bulletin")
+    data_sub = data.add_subparsers(dest="data_command", metavar="ACTION")
+    for action, what in (("fetch", "read every source now and keep the valid readings in the store"),
+                         ("show", "readings per station, the indices computed, freshness and rejections")):
+        d = data_sub.add_parser(action, help=what)
+        _config_arg(d)
+        d.add_argument("--date", type=_date, help="as of this day's broadcast (default: today)")
+        if action == "show":
+            d.add_argument("--json", action="store_true")
 
     pv = sub.add_parser("preview", help="render what each board shows, as pictures and index.html")
     _config_arg(pv)
@@ -116,6 +135,10 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
             return cmd_config_check(args)
         if args.command == "aqi":
             return cmd_aqi(args, clock)
+        if args.command == "water":
+            return cmd_water(args)
+        if args.command == "data" and args.data_command in ("fetch", "show"):
+            return cmd_data(args, clock)
         if args.command == "preview":
             return cmd_preview(args, clock)
         if args.command == "sim":
@@ -212,12 +235,15 @@ def cmd_aqi(args: argparse.Namespace, clock: Clock) -> int:
             values[param] = _concentration(attr.replace("_", "-"), raw)
     if not values:
         raise UsageError("give at least one concentration, e.g. ledctl aqi --pm25 52 --pm10 78")
-    if args.standard:
-        standard = aqi_mod.STANDARDS[args.standard]
+    if args.standard == aqi_mod.US_EPA:
+        a = aqi_mod.assess_us_epa(values)
     else:
-        day = args.date or clock.now().astimezone(SHANGHAI).date()
-        standard = aqi_mod.standard_for(day)
-    a = aqi_mod.assess_daily(values, standard)
+        if args.standard:
+            standard = aqi_mod.STANDARDS[args.standard]
+        else:
+            day = args.date or clock.now().astimezone(SHANGHAI).date()
+            standard = aqi_mod.standard_for(day)
+        a = aqi_mod.assess_daily(values, standard)
     iaqi = {aqi_mod.POLLUTANT_OF_COLUMN[c] + ("-1h" if c == "o3_1h" else ""): v
             for c, v in a.iaqi.items()}
     if args.json:
@@ -232,6 +258,104 @@ def cmd_aqi(args: argparse.Namespace, clock: Clock) -> int:
     for name, v in iaqi.items():
         print(f"  IAQI {name:<7} {v:>4}")
     return 0
+
+
+# -- water --------------------------------------------------------------------------------------
+
+def cmd_water(args: argparse.Namespace) -> int:
+    from ledctl.standards import water as water_mod
+
+    values = {}
+    for param in ("do", "codmn", "cod", "bod5", "nh3n", "tp", "tn"):
+        raw = getattr(args, param)
+        if raw is not None:
+            values[param] = _concentration(param, raw)
+    if not values:
+        raise UsageError("give at least one value, e.g. ledctl water --do 6.2 --nh3n 0.8 --tp 0.15")
+    if "tn" in values and not args.lake:
+        print("note: TN is a reference item for rivers (reported, not assessed); use --lake for a lake",
+              file=sys.stderr)
+    a = water_mod.assess_section(values, lake=args.lake)
+    if args.json:
+        print(json.dumps({"class": a.label, "category": a.category, "limiting": list(a.limiting),
+                          "per_item": {k: water_mod.class_info(v).label for k, v in a.per_item.items()},
+                          "missing": list(a.missing), "color": a.colour, "lake": a.lake},
+                         ensure_ascii=False))
+        return 0
+    names = {item.id: item.name_zh for item in water_mod.ITEMS}
+    limiting = "、".join(names.get(p, p) for p in a.limiting) or "—"
+    print(f"{a.label}类 {a.category}  定类项目 {limiting}  {'湖库' if a.lake else '河流'}")
+    for param, cls in a.per_item.items():
+        print(f"  {names.get(param, param):<8} {water_mod.class_info(cls).label}")
+    if a.missing:
+        print(f"  not measured: {', '.join(a.missing)}")
+    return 0
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+def cmd_data(args: argparse.Namespace, clock: Clock) -> int:
+    from ledctl import pipeline
+    from ledctl.state import state_dir
+    from ledctl.store import Store
+
+    dep = config_mod.load(args.config)
+    store = Store(state_dir(args.state) / "ledctl.sqlite")
+    day = args.date or clock.now().astimezone(dep.tz).date()
+    now = pipeline.broadcast_instant(dep, day) if args.date else clock.now().astimezone(dep.tz)
+    readings, problems = pipeline.gather(dep, store, now)
+    for problem in problems:
+        print(f"ledctl: {problem} (using the last good data kept in the store)", file=sys.stderr)
+    if args.data_command == "fetch":
+        print(f"{len(readings)} readings from {len({s.source for s in dep.stations.values()})} source(s); "
+              f"kept in {store.path}")
+        return 1 if problems else 0
+    from ledctl.content.bulletin import build_bulletin
+
+    bulletin = build_bulletin(readings, dep.stations, now,
+                              max_age=timedelta(hours=dep.schedule.data_max_age_hours),
+                              validation=dep.validation)
+    if args.json:
+        print(json.dumps(_bulletin_json(bulletin), ensure_ascii=False, indent=2))
+        return 0
+    print(f"as of {now:%Y-%m-%d %H:%M} ({dep.validation.bulletin} bulletin)")
+    for sb in bulletin.stations.values():
+        a = sb.assessment
+        if a is None:
+            print(f"  {sb.station_name:<8} 数据更新中 — {sb.problem}")
+            continue
+        note = f"  (最近有效; {sb.problem})" if sb.last_valid else ""
+        values = " ".join(f"{k}={v}" for k, v in sb.values.items())
+        print(f"  {sb.station_name:<8} {sb.day} AQI {a.display} {a.category} {' '.join(a.primary)} "
+              f"[{a.standard}]  {values}{note}")
+    for w in bulletin.water.values():
+        state = f"{w.label}类 {w.category} (定类 {', '.join(w.limiting)})" if not w.updating else \
+            f"数据更新中 — {w.problem}"
+        print(f"  {w.station_name:<8} {w.day or '—'} {state}")
+    for r in bulletin.rejections[-20:]:
+        print(f"  rejected {r.station} {r.time:%Y-%m-%d %H:%M}: {r.reason}")
+    return 0
+
+
+def _bulletin_json(bulletin: Bulletin) -> dict[str, object]:
+    air = {}
+    for sid, sb in bulletin.stations.items():
+        a = sb.assessment
+        air[sid] = {
+            "name": sb.station_name, "day": sb.day.isoformat() if sb.day else None,
+            "updating": sb.updating, "last_valid": sb.last_valid, "problem": sb.problem,
+            "values": {k: str(v) for k, v in sb.values.items()},
+            "aqi": a.aqi if a else None, "display": a.display if a else None,
+            "level": a.level if a else None, "category": a.category if a else None,
+            "primary": list(a.primary) if a else [], "standard": a.standard if a else None,
+        }
+    water = {sid: {"name": w.station_name, "day": w.day.isoformat() if w.day else None,
+                   "class": w.label or None, "category": w.category or None, "limiting": list(w.limiting),
+                   "missing": list(w.missing), "problem": w.problem}
+             for sid, w in bulletin.water.items()}
+    rejections = [{"station": r.station, "time": r.time.isoformat(), "reason": r.reason}
+                  for r in bulletin.rejections]
+    return {"issued": bulletin.issued.isoformat(), "air": air, "water": water, "rejections": rejections}
 
 
 # -- preview ----------------------------------------------------------------------------------

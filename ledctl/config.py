@@ -13,13 +13,26 @@ import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledctl.drivers import DRIVERS
 from ledctl.errors import ConfigError
-from ledctl.model import Board, ColourMode, Group, Link, Site, Size, Source, Station, StationKind
+from ledctl.model import (
+    DEFAULT_BOUNDS,
+    Board,
+    ColourMode,
+    Group,
+    Link,
+    Site,
+    Size,
+    Source,
+    Station,
+    StationKind,
+    Validation,
+)
 from ledctl.sources import SOURCE_TYPES
 
 DEFAULT_CONFIG = Path("config/zhenhai.toml")
@@ -64,6 +77,7 @@ class Deployment:
     schedule: Schedule
     font_dirs: tuple[Path, ...] = field(default=())
     layouts_dir: Path = Path("config/layouts")
+    validation: Validation = field(default_factory=Validation)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -255,9 +269,10 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
             p.bad(t.key("source"), src, f"one of the [sources] ({', '.join(sources) or 'none defined'})")
         location = t.text("location", "")
         kind = t.get("kind", str, '"air" or "water"', "air", lambda v: v in ("air", "water"))
+        lake = t.get("lake", bool, "true for a lake or reservoir (water stations)", False)
         t.finish()
         stations[sid] = Station(sid, sname or sid, src or "?", location or "",
-                                StationKind(kind or "air"))
+                                StationKind(kind or "air"), bool(lake))
 
     links: dict[str, Link] = {}
     for lname, t in top.sub("links"):
@@ -289,6 +304,8 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         font_dirs = tuple((file.parent / d) for d in dirs or ())
         fonts_t.finish()
 
+    validation = _validation(top, p)
+
     layouts_dir = file.parent / "layouts"
     if "layouts" in data:
         layouts_t = _Table(p, "layouts", data["layouts"])
@@ -312,6 +329,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         schedule=schedule,
         font_dirs=font_dirs,
         layouts_dir=layouts_dir,
+        validation=validation,
     )
 
 
@@ -426,6 +444,36 @@ def _boards(
                   f"a link of its own: {lone} boards have no addressing, so nothing can share "
                   f"their wire (boards[{first}] uses it)")
     return boards
+
+
+def _validation(top: _Table, p: _Problems) -> Validation:
+    if "validation" not in top.data:
+        return Validation()
+    top.read.add("validation")
+    t = _Table(p, "validation", top.data["validation"])
+    show = t.get("show_last_valid", bool, "true or false", False)
+    days = t.get("last_valid_days", int, "days, 1..60", 7, lambda v: 1 <= v <= 60)
+    bulletin = t.get("bulletin", str, '"daily" or "hourly"', "daily", lambda v: v in ("daily", "hourly"))
+    bounds = dict(DEFAULT_BOUNDS)
+    t.read.add("bounds")
+    raw = t.data.get("bounds", {})
+    if not isinstance(raw, dict):
+        p.bad("validation.bounds", raw, "a table of parameter = [low, high]")
+        raw = {}
+    for param, pair in raw.items():
+        where = f"validation.bounds.{param}"
+        if param not in DEFAULT_BOUNDS:
+            p.bad(where, param, f"one of {', '.join(DEFAULT_BOUNDS)}")
+            continue
+        numbers = isinstance(pair, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+        ok = numbers and len(pair) == 2 and pair[0] < pair[1]
+        if not ok:
+            p.bad(where, pair, "[low, high] with low < high, in the parameter's unit")
+            continue
+        bounds[param] = (Decimal(str(pair[0])), Decimal(str(pair[1])))
+    t.finish()
+    return Validation(bounds, bool(show), days or 7, bulletin or "daily")
 
 
 def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedule:

@@ -80,6 +80,7 @@ class Station:
     source: str
     location: str = ""
     kind: StationKind = StationKind.AIR
+    lake: bool = False  # water: a lake or reservoir (its own TP limits, and TN is assessed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,26 @@ class Board:
     groups: tuple[str, ...] = ()
     water_stations: tuple[str, ...] = ()
     layout: str = ""  # a layout by name; "" picks one by size
+
+
+DEFAULT_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
+    # Plausible ranges (canonical units); a value outside is a fault of the data, not air or water.
+    "pm25": (Decimal(0), Decimal(1000)), "pm10": (Decimal(0), Decimal(2000)),
+    "so2": (Decimal(0), Decimal(3000)), "no2": (Decimal(0), Decimal(2000)),
+    "co": (Decimal(0), Decimal(100)), "o3_8h": (Decimal(0), Decimal(1200)),
+    "o3_1h": (Decimal(0), Decimal(1500)), "do": (Decimal(0), Decimal(20)),
+    "codmn": (Decimal(0), Decimal(100)), "cod": (Decimal(0), Decimal(500)),
+    "bod5": (Decimal(0), Decimal(200)), "nh3n": (Decimal(0), Decimal(50)),
+    "tp": (Decimal(0), Decimal(10)), "tn": (Decimal(0), Decimal(50)),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    bounds: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=lambda: dict(DEFAULT_BOUNDS))
+    show_last_valid: bool = False  # show "最近有效 <date>" and the last valid figures instead of 数据更新中
+    last_valid_days: int = 7  # … but only while they are at most this old
+    bulletin: str = "daily"  # "daily" (24-h means) or "hourly" (1-h values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +221,39 @@ class StationBulletin:
     assessment: Assessment | None  # None: stale or invalid data — show "数据更新中"
     values: Mapping[str, Decimal] = field(default_factory=dict)
     problem: str = ""  # why there is no assessment, for the operator (never shown on a board)
+    last_valid: bool = False  # the figures are the last valid ones, older than the freshness window
 
     @property
     def updating(self) -> bool:
         return self.assessment is None
+
+
+@dataclass(frozen=True, slots=True)
+class WaterBulletin:
+    """What is to be said about one water section: its GB 3838 class, or why there is none."""
+
+    station: str
+    station_name: str
+    day: date | None
+    label: str = ""  # "I" … "V", "劣V"; "" when there is no valid assessment
+    category: str = ""  # 优, 良好, 轻度污染, 中度污染, 重度污染
+    colour: str = ""
+    limiting: tuple[str, ...] = ()  # the items that set the class
+    missing: tuple[str, ...] = ()  # core items that were not measured
+    problem: str = ""
+
+    @property
+    def updating(self) -> bool:
+        return not self.label
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A reading that failed validation: never shown, always explained."""
+
+    station: str
+    time: datetime
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,3 +262,5 @@ class Bulletin:
 
     issued: datetime
     stations: Mapping[str, StationBulletin]
+    rejections: tuple[Rejection, ...] = ()
+    water: Mapping[str, WaterBulletin] = field(default_factory=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -11,7 +12,7 @@ from pathlib import Path
 from ledctl import fonts
 from ledctl.config import Deployment
 from ledctl.content.bulletin import build_bulletin
-from ledctl.errors import ConfigError, LedctlError
+from ledctl.errors import ConfigError, DataError, LedctlError
 from ledctl.model import Board, Bulletin, Program, Reading
 from ledctl.render import layout as layout_mod
 from ledctl.render.bulletin import render_bulletin
@@ -19,16 +20,46 @@ from ledctl.render.cache import PageCache
 from ledctl.render.canvas import FontLoader
 from ledctl.render.notice import render_notice
 from ledctl.sources import SOURCE_TYPES
+from ledctl.store import Store
+
+log = logging.getLogger("ledctl.pipeline")
 
 
 def read_all(dep: Deployment) -> list[Reading]:
     """Every reading of every source a station uses. Raises DataError naming the source."""
+    readings, problems = gather(dep)
+    if problems:
+        raise DataError("; ".join(problems))
+    return readings
+
+
+def gather(dep: Deployment, store: Store | None = None,
+           now: datetime | None = None) -> tuple[list[Reading], list[str]]:
+    """Readings of every source, and what went wrong: a failed source never stops a broadcast.
+
+    With a store, fresh readings are kept there, and a source that fails gives its last
+    good readings from the store instead (the bulletin then judges how old they are).
+    """
     used = {s.source for s in dep.stations.values()}
     readings: list[Reading] = []
+    problems: list[str] = []
     for name in sorted(used):
         source = dep.sources[name]
-        readings.extend(SOURCE_TYPES[source.type].from_options(name, source.options).readings())
-    return readings
+        try:
+            fresh = SOURCE_TYPES[source.type].from_options(name, source.options).readings()
+        except DataError as e:
+            log.warning("source %s failed: %s", name, e)
+            problems.append(str(e))
+            if store is not None:
+                if now is not None:
+                    store.record_fetch(name, now, False, str(e))
+                readings.extend(store.readings(name))
+            continue
+        if store is not None and now is not None:
+            store.save_readings(name, fresh, now)
+            store.record_fetch(name, now, True, f"{len(fresh)} readings")
+        readings.extend(fresh)
+    return readings, problems
 
 
 def broadcast_instant(dep: Deployment, day: date) -> datetime:
@@ -36,11 +67,20 @@ def broadcast_instant(dep: Deployment, day: date) -> datetime:
     return datetime.combine(day, dep.schedule.broadcast, dep.tz)
 
 
-def bulletin_at(dep: Deployment, now: datetime, standard: str | None = None) -> Bulletin:
-    return build_bulletin(
-        read_all(dep), dep.stations, now,
+def bulletin_at(dep: Deployment, now: datetime, standard: str | None = None,
+                store: Store | None = None) -> Bulletin:
+    """The bulletin as of `now`. Rejected readings are logged with their reason."""
+    readings, _ = gather(dep, store, now)
+    bulletin = build_bulletin(
+        readings, dep.stations, now,
         max_age=timedelta(hours=dep.schedule.data_max_age_hours), standard=standard,
+        validation=dep.validation,
     )
+    recent = now - timedelta(days=7)  # older faults were reported when they were news
+    for r in bulletin.rejections:
+        if r.time >= recent:
+            log.warning("rejected %s %s: %s", r.station, r.time.isoformat(), r.reason)
+    return bulletin
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +123,8 @@ def render_fleet(
     cache = cache if cache is not None else PageCache()
 
     def make(board: Board, layout: layout_mod.Layout, load_font: FontLoader) -> Program:
-        return render_bulletin(board, bulletin.stations[board.station], load_font, layout, cache)
+        water = tuple(bulletin.water[w] for w in board.water_stations if w in bulletin.water)
+        return render_bulletin(board, bulletin.stations[board.station], load_font, layout, cache, water)
 
     return _each_board(dep, boards, make, layouts)
 

@@ -113,6 +113,9 @@ AIR_PINS: dict[tuple[date, str], dict[str, float | None]] = {
     (date(2026, 11, 24), "zh-urban"): _air(52, 78, 8, 41, 0.7, 96),
     (date(2026, 11, 24), "zh-jiaochuan"): _air(58, 90, 14, 52, 0.8, 88),
     (date(2026, 11, 24), "zh-zhaobaoshan"): _air(47, 70, 7, 36, 0.6, 99),
+    # An instrument fault: a PM2.5 value no real air has (above the plausible 1000 µg/m³); the
+    # bulletin must reject it and show 数据更新中, never the figure.
+    (date(2026, 11, 10), "zh-jiaochuan"): {"pm25": 1850.0},
     # Missing values: only these two cells are forced empty, the rest is generated.
     (date(2026, 11, 20), "zh-zhaobaoshan"): {"pm25": None, "co": None},
     # Peak of a heavy (重度, level 5) PM2.5 episode; no missing cells.

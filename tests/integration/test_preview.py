@@ -73,12 +73,12 @@ def test_each_board_gets_a_loop_gif(tmp_path: Path) -> None:
     run = preview(tmp_path, "--date", "2026-11-25", "--group", "outdoor")
     assert run.returncode == 0
     with Image.open(tmp_path / "pv" / "outdoor-urban" / "loop.gif") as gif:
-        assert gif.n_frames == 2  # two static pages
+        assert gif.n_frames == 3  # three static pages: air, pollutants, water
         durations = []
         for i in range(gif.n_frames):
             gif.seek(i)
             durations.append(gif.info["duration"])
-        assert durations == [10_000, 15_000]  # the layout's dwell times
+        assert durations == [10_000, 15_000, 10_000]  # the layout's dwell times
     index = (tmp_path / "pv" / "index.html").read_text(encoding="utf-8")
     assert 'href="outdoor-urban/loop.gif"' in index
 
@@ -101,3 +101,12 @@ def test_notice_with_a_glyph_no_board_has_is_refused_per_board(tmp_path: Path) -
 def test_notice_with_control_characters_is_refused(tmp_path: Path) -> None:
     run = preview(tmp_path, "--notice", "请注意\x07")
     assert run.returncode == 2 and "U+0007" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_implausible_sample_value_shows_updating_never_the_number(tmp_path: Path) -> None:
+    run = preview(tmp_path, "--date", "2026-11-11", "--board", "outdoor-petrochem")
+    assert run.returncode == 0
+    assert "数据更新中" in run.stdout and "rejected: pm25 = 1850 outside the plausible" in run.stdout
+    page = (tmp_path / "pv" / "outdoor-petrochem" / "01-air.png")
+    assert page.exists()
+    assert "1850" not in run.stdout.split("数据更新中")[0]

@@ -61,3 +61,64 @@ def test_standard_follows_the_reading_date() -> None:
     after = build_bulletin([mar], STATIONS, datetime(2026, 3, 2, 8, tzinfo=TZ), timedelta(hours=36))
     assert before.stations["a"].assessment.standard == "hj633-2012"  # type: ignore[union-attr]
     assert after.stations["a"].assessment.standard == "hj633-2026"  # type: ignore[union-attr]
+
+
+# -- validation, last valid, hourly, water, US scale -----------------------------------------------
+
+from ledctl.model import StationKind, Validation  # noqa: E402
+
+
+def test_implausible_value_is_rejected_with_its_reason() -> None:
+    bad = dict(FULL, pm25=Decimal("1850"))
+    b = build_bulletin([daily(24, bad)], STATIONS, at(25), timedelta(hours=36))
+    assert b.stations["a"].updating
+    (rejection,) = b.rejections
+    assert "pm25 = 1850 outside the plausible 0..1000" in rejection.reason
+
+
+def test_bounds_come_from_the_validation_settings() -> None:
+    strict = Validation(bounds={"pm25": (Decimal(0), Decimal(50))})
+    b = build_bulletin([daily(24)], STATIONS, at(25), timedelta(hours=36), validation=strict)
+    assert b.stations["a"].updating and "outside the plausible 0..50" in b.rejections[0].reason
+
+
+def test_last_valid_is_shown_only_when_configured_and_labelled() -> None:
+    readings = [daily(20)]
+    plain = build_bulletin(readings, STATIONS, at(25), timedelta(hours=36))
+    assert plain.stations["a"].updating
+    labelled = build_bulletin(readings, STATIONS, at(25), timedelta(hours=36),
+                              validation=Validation(show_last_valid=True, last_valid_days=7))
+    sb = labelled.stations["a"]
+    assert sb.last_valid and sb.assessment is not None and sb.day.isoformat() == "2026-11-20"
+    too_old = build_bulletin(readings, STATIONS, at(25), timedelta(hours=36),
+                             validation=Validation(show_last_valid=True, last_valid_days=3))
+    assert too_old.stations["a"].updating
+
+
+def test_hourly_bulletin_uses_one_hour_columns() -> None:
+    hourly = {k: Decimal(v) for k, v in
+              {"pm25": "40", "pm10": "60", "so2": "10", "no2": "250", "co": "1", "o3_1h": "120"}.items()}
+    reading = Reading("a", datetime(2026, 11, 25, 9, tzinfo=TZ), "1h", hourly)
+    b = build_bulletin([reading], STATIONS, at(25, 11), timedelta(hours=3),
+                       validation=Validation(bulletin="hourly"))
+    a = b.stations["a"].assessment
+    assert a is not None and a.iaqi["no2_1h"] == 105  # NO2 250 on the 1-hour column (200..700 → 100..150)
+    assert a.primary == ("NO2",)
+
+
+def test_us_scale_reading_is_labelled_not_fed_into_hj633() -> None:
+    reading = Reading("a", datetime(2026, 11, 25, 9, tzinfo=TZ), "1h", {"us_aqi": Decimal(153)})
+    b = build_bulletin([reading], STATIONS, at(25, 11), timedelta(hours=3))
+    a = b.stations["a"].assessment
+    assert a is not None and a.standard == "us-epa" and a.aqi == 153 and a.iaqi == {}
+
+
+def test_water_section_gets_its_class_and_missing_core_items_hold_it_back() -> None:
+    river = {"w": Station("w", "河", "src", kind=StationKind.WATER)}
+    values = {"do": Decimal("4.1"), "codmn": Decimal("7.5"), "nh3n": Decimal("1.32"), "tp": Decimal("0.26")}
+    r = Reading("w", datetime(2026, 11, 24, tzinfo=TZ), "24h", values)
+    w = build_bulletin([r], river, at(25), timedelta(hours=36)).water["w"]
+    assert (w.label, w.category) == ("IV", "轻度污染")
+    partial = Reading("w", datetime(2026, 11, 24, tzinfo=TZ), "24h", {"do": Decimal("7.9")})
+    w = build_bulletin([partial], river, at(25), timedelta(hours=36)).water["w"]
+    assert w.updating and "tp" in w.missing  # a class from DO alone could look better than the truth

@@ -282,9 +282,12 @@ def test_parse_markup_hex_colour() -> None:
 
 
 def test_bulletin_fields_are_the_template_fields() -> None:
+    from ledctl.render.bulletin import water_fields
+
     for sb in (bulletin(LEVEL2), bulletin(None)):
         fields, _, _ = bulletin_fields(sb)
-        assert set(fields) == BULLETIN_FIELDS
+        water, _, _ = water_fields(())
+        assert set(fields) | set(water) == BULLETIN_FIELDS
 
 
 BASE = """\
