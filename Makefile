@@ -6,8 +6,13 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint bench system-deps venv clean
 
+# The demo reads the day's data over HTTP from the simulated monitoring centre, then renders
+# every board. (If the centre cannot start, the config falls back to the sample files.)
 demo: system-deps venv
-	$(BIN)/ledctl preview --out out/preview
+	@$(BIN)/ledctl sim data-server --port 17200 & server=$$!; \
+	  trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT; sleep 1; \
+	  $(BIN)/ledctl --state var data fetch && \
+	  $(BIN)/ledctl --state var preview --out out/preview
 
 test: system-deps venv lint
 	$(BIN)/python -m pytest

@@ -83,7 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     pv.add_argument("--notice-title", metavar="TITLE", default="紧急通知",
                     help="the notice's title (default 紧急通知)")
     pv.add_argument("--blink", action="store_true", help="the notice blinks")
-    sim = sub.add_parser("sim", help="run the simulated boards of a config (until Ctrl-C)")
+    sim = sub.add_parser("sim", help="run the simulated boards of a config, or the fake monitoring "
+                                     "centre (`ledctl sim data-server`), until Ctrl-C")
+    sim.add_argument("what", nargs="?", choices=["boards", "data-server"], default="boards",
+                     help="what to simulate (default: boards)")
+    sim.add_argument("--port", type=int, default=17200, help="data-server: the loopback port")
+    sim.add_argument("--today", type=_date, help="data-server: a fixed 'today' (default: the clock)")
+    sim.add_argument("--token", help="data-server: require 'Authorization: Bearer TOKEN'")
     _config_arg(sim)
     sim.add_argument("--json", action="store_true", help="one JSON object per board when ready")
     sim.add_argument("--corrupt", type=float, metavar="P", default=0.0,
@@ -426,6 +432,14 @@ def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
 def cmd_sim(args: argparse.Namespace, clock: Clock) -> int:
     import signal
     import threading
+
+    if args.what == "data-server":
+        from ledctl.simulator import data_server
+
+        argv = ["--port", str(args.port)]
+        argv += ["--today", args.today.isoformat()] if args.today else []
+        argv += ["--token", args.token] if args.token else []
+        return data_server.main(argv)
 
     from ledctl.simulator.fleet import Fleet, apply_faults, read_faults
     from ledctl.state import state_dir

@@ -254,12 +254,24 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         kind = t.get("type", str, f"one of {', '.join(sorted(SOURCE_TYPES))}",
                      check=lambda v: v in SOURCE_TYPES)
         options: dict[str, object] = {}
+        fallback = t.data.get("fallback", ())
+        t.read.add("fallback")
+        if isinstance(fallback, str):
+            fallback = (fallback,)
+        if not isinstance(fallback, list | tuple) or not all(isinstance(f, str) for f in fallback):
+            p.bad(t.key("fallback"), fallback, "a source name or a list of them")
+            fallback = ()
         if kind:
             options = SOURCE_TYPES[kind].options_from_config(t, file.parent)
         else:
             t.skip_rest()
         t.finish()
-        sources[name] = Source(name, kind or "?", options)
+        sources[name] = Source(name, kind or "?", options, tuple(fallback))
+    for name, source in sources.items():
+        for other in source.fallback:
+            if other not in sources or other == name:
+                p.bad(f"sources.{name}.fallback", other,
+                      f"another of the [sources] ({', '.join(s for s in sources if s != name)})")
 
     stations: dict[str, Station] = {}
     for sid, t in top.sub("stations"):

@@ -66,6 +66,7 @@ class Source:
     name: str
     type: str
     options: Mapping[str, object] = field(default_factory=dict)
+    fallback: tuple[str, ...] = ()  # sources to read instead when this one fails
 
 
 class StationKind(StrEnum):

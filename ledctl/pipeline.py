@@ -46,20 +46,31 @@ def gather(dep: Deployment, store: Store | None = None,
     for name in sorted(used):
         source = dep.sources[name]
         try:
-            fresh = SOURCE_TYPES[source.type].from_options(name, source.options).readings()
+            fresh = _read(dep, name)
         except DataError as e:
             log.warning("source %s failed: %s", name, e)
-            problems.append(str(e))
-            if store is not None:
-                if now is not None:
-                    store.record_fetch(name, now, False, str(e))
-                readings.extend(store.readings(name))
-            continue
+            if store is not None and now is not None:
+                store.record_fetch(name, now, False, str(e))
+            try:
+                if not source.fallback:
+                    raise
+                fresh = [r for other in source.fallback for r in _read(dep, other)]
+                log.warning("source %s: using its fallback %s", name, ", ".join(source.fallback))
+            except DataError as e2:
+                problems.append(str(e) if e2 is e else f"{e}; fallback: {e2}")
+                if store is not None:
+                    readings.extend(store.readings(name))
+                continue
         if store is not None and now is not None:
             store.save_readings(name, fresh, now)
             store.record_fetch(name, now, True, f"{len(fresh)} readings")
         readings.extend(fresh)
     return readings, problems
+
+
+def _read(dep: Deployment, name: str) -> list[Reading]:
+    source = dep.sources[name]
+    return SOURCE_TYPES[source.type].from_options(name, source.options).readings()
 
 
 def broadcast_instant(dep: Deployment, day: date) -> datetime:

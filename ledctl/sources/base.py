@@ -29,6 +29,7 @@ CANONICAL_UNITS: dict[str, str] = {
     "nh3n": "mg/L",
     "tp": "mg/L",
     "tn": "mg/L",
+    "us_aqi": "US AQI",  # an index on the US scale (WAQI): shown as such, never fed into HJ 633
 }
 
 # Accepted spellings of units → (canonical unit, factor to multiply by).

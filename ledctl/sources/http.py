@@ -1,0 +1,553 @@
+"""Readings from a monitoring centre's HTTP JSON interface, mapped field by field in the config.
+
+    [sources.centre]
+    type = "http"
+    url = "http://127.0.0.1:17200/api/daily"   # http:// or https:// only
+    records = "data.records"        # dotted path to the list of records; "" = the document is the list
+    station = "stationCode"         # path inside a record to the station id
+    time = "date"                   # path: "YYYY-MM-DD" (a daily mean) or an ISO 8601 date-time
+    period = "24h"                  # "24h", "1h" or "8h"; or "@path" to read it from each record
+    timezone = "Asia/Shanghai"      # for dates and date-times without an offset (default)
+    timeout = 10                    # seconds per request (default 10)
+    retries = 3                     # extra attempts on timeout, connection error, 5xx and 429 (default 3)
+    backoff = 1                     # first wait between attempts in seconds, doubled each time (default 1)
+    auth_header = "Authorization"   # optional: a header …
+    auth_env = "LEDCTL_CENTRE_TOKEN"  # … whose value comes from this environment variable
+    auth_scheme = "Bearer"          # optional: sent as "Bearer <value>"
+    fields = { pm25 = "pm2_5", co = { path = "co", unit = "mg/m3" } }  # parameter = path, or {path, unit}
+
+A long mapping reads better as its own table (TOML inline tables must fit on one line):
+
+    [sources.centre.fields]
+    pm25 = "pm2_5"
+    co = { path = "co", unit = "mg/m3" }
+    no2 = { path = "no2.v", unit = "@no2.u" }
+
+Paths are dotted keys into JSON objects; a numeric step indexes a list ("results.0.value").
+Keys that themselves contain a dot cannot be addressed. A field's unit defaults to the
+parameter's canonical unit; "@path" reads the unit from each record. Volume ratios (ppb, ppm)
+are refused: converting them needs temperature and pressure, which ledctl does not guess.
+
+A field whose value is null or "" was not measured: the reading simply lacks it. A field that
+is not there at all is an error (the mapping or the feed is wrong), as is a value that is not
+a number 0 or more. Records are counted from 0, as in the JSON list.
+
+Secrets never come from the config file, and never appear in a message or a log line: the
+header value is read from the environment when the source is read. Redirects are followed
+only to the same scheme, host and port, so a credential is never sent to another server.
+
+The HTTP helpers here (`HttpSettings`, `fetch_json`, `http_options`) are shared by the
+OpenAQ and WAQI source types.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import time as time_mod
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal, InvalidOperation
+from email.message import Message
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ledctl import __version__
+from ledctl.errors import DataError
+from ledctl.model import Reading
+from ledctl.sources.base import CANONICAL_UNITS, to_canonical
+
+if TYPE_CHECKING:
+    from ledctl.config import _Table
+
+log = logging.getLogger("ledctl.sources.http")
+
+PERIODS = ("24h", "1h", "8h")
+RETRY_AFTER_CAP_S = 60.0  # never wait longer than this for one Retry-After
+MAX_BODY_BYTES = 16 * 1024 * 1024  # a feed larger than this is refused, not read into memory
+_VOLUME_UNITS = ("ppb", "ppm")
+_ENV_NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+Sleep = Callable[[float], None]
+
+
+# -- shared HTTP plumbing --------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """How patiently to ask: per-request timeout, extra attempts, first backoff wait."""
+
+    timeout_s: float = 10.0
+    retries: int = 3
+    backoff_s: float = 1.0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> HttpSettings:
+        return cls(
+            timeout_s=float(str(options.get("timeout", 10.0))),
+            retries=int(str(options.get("retries", 3))),
+            backoff_s=float(str(options.get("backoff", 1.0))),
+        )
+
+
+def http_options(table: _Table) -> dict[str, object]:
+    """The keys every HTTP source type shares: timeout, retries, backoff."""
+    timeout = table.get("timeout", (int, float), "seconds per request, more than 0 and at most 300", 10,
+                        lambda v: 0 < v <= 300)
+    retries = table.get("retries", int, "extra attempts, 0..10", 3, lambda v: 0 <= v <= 10)
+    backoff = table.get("backoff", (int, float), "seconds before the first retry, 0..60", 1,
+                        lambda v: 0 <= v <= 60)
+    return {"timeout": timeout, "retries": retries, "backoff": backoff}
+
+
+def http_url(table: _Table, key: str, default: object = None) -> str | None:
+    """A key holding an http:// or https:// URL with a host."""
+    args: tuple[object, ...] = () if default is None else (default,)
+    value = table.get(key, str, 'an http:// or https:// URL like "https://host/path"', *args,
+                      check=_is_web_url)
+    return value if isinstance(value, str) else None
+
+
+def env_name(table: _Table, key: str, default: object = None) -> str | None:
+    """A key naming an environment variable (never the secret itself)."""
+    args: tuple[object, ...] = () if default is None else (default,)
+    value = table.get(key, str, "the NAME of an environment variable (letters, digits, '_')", *args,
+                      check=lambda v: v != "" and set(v) <= _ENV_NAME_CHARS and not v[0].isdigit())
+    return value if isinstance(value, str) else None
+
+
+def secret_from_env(source: str, key: str, env: str) -> str:
+    value = os.environ.get(env, "").strip()
+    if not value:
+        raise DataError(f"source {source}: {key} {env} is not set; "
+                        f"export {env} with the credential before running ledctl")
+    return value
+
+
+def _is_web_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number 0..65535
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def public_url(url: str, secrets: Sequence[str] = ()) -> str:
+    """`url` as it may be shown: no user:password, no query (it may hold a token), no secrets."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "(an invalid URL)"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    query = "…" if parts.query else ""
+    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")), secrets)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    return text
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to the same scheme, host and port: headers carry credentials."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
+                         headers: Message, newurl: str) -> urllib.request.Request | None:
+        old, new = urlsplit(req.full_url), urlsplit(newurl)
+        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
+            return None  # urllib then reports the 3xx as an HTTPError
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    what: str  # "answered 503 Service Unavailable", "timed out after 10 s", …
+    retry: bool
+    wait_s: float | None = None  # from Retry-After
+    status: int = 0  # the HTTP status, when the server answered
+
+
+def fetch_json(
+    source: str,
+    url: str,
+    *,
+    settings: HttpSettings,
+    headers: Mapping[str, str] | None = None,
+    secrets: Sequence[str] = (),
+    refused: str = "",
+    sleep: Sleep = time_mod.sleep,
+) -> Any:
+    """GET `url` and parse its JSON body, retrying what may pass; raises DataError naming `source`.
+
+    Retried: timeouts, connection errors, 5xx and 429, up to `settings.retries` extra attempts,
+    waiting backoff, 2×backoff, 4×backoff … or, on 429/503, the server's Retry-After in seconds
+    (at most RETRY_AFTER_CAP_S). `refused` replaces the message for 401/403. Nothing in
+    `secrets` (nor the URL's query or password) ever appears in a message or a log line.
+    """
+    if not _is_web_url(url):
+        raise DataError(f"source {source}: {public_url(url, secrets)} is not an http:// or https:// URL")
+    shown = public_url(url, secrets)
+    request = urllib.request.Request(url, headers={
+        "Accept": "application/json", "User-Agent": f"ledctl/{__version__}", **(headers or {}),
+    })
+    opener = urllib.request.build_opener(_SameOriginRedirects())
+    attempts = settings.retries + 1
+    for attempt in range(1, attempts + 1):
+        result = _attempt(opener, request, settings.timeout_s, secrets)
+        if not isinstance(result, _Failure):
+            return _parse_json(source, shown, result)
+        if result.status in (401, 403) and refused:
+            raise DataError(f"source {source}: {refused} ({shown} {result.what})")
+        if not result.retry or attempt == attempts:
+            tries = ""
+            if attempt > 1:
+                tries = f" after {attempt} attempts" if result.status else f" ({attempt} attempts)"
+            raise DataError(f"source {source}: {shown} {result.what}{tries}")
+        wait = result.wait_s if result.wait_s is not None else settings.backoff_s * 2 ** (attempt - 1)
+        log.warning("source %s: %s %s; attempt %d of %d, retrying in %g s",
+                    source, shown, result.what, attempt, attempts, wait)
+        sleep(wait)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _attempt(opener: urllib.request.OpenerDirector, request: urllib.request.Request, timeout: float,
+             secrets: Sequence[str]) -> bytes | _Failure:
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            body = response.read(MAX_BODY_BYTES + 1)
+    except urllib.error.HTTPError as e:
+        status, reason, retry_after = e.code, e.reason, e.headers.get("Retry-After") if e.headers else None
+        location = e.headers.get("Location", "") if e.headers else ""
+        e.close()
+        what = f"answered {status} {reason}".rstrip()
+        if 300 <= status < 400 and location:
+            return _Failure(f"{what}: a redirect to {public_url(location, secrets)}, "
+                            "not followed to another server; put the final URL in the config", False,
+                            status=status)
+        if status == 429 or status >= 500:
+            wait = _retry_after(retry_after) if status in (429, 503) else None
+            return _Failure(what, True, wait, status)
+        return _Failure(what, False, status=status)
+    except urllib.error.URLError as e:
+        if isinstance(e.reason, TimeoutError):
+            return _Failure(f"timed out after {timeout:g} s", True)
+        return _Failure(f"cannot be reached: {redact(str(e.reason), secrets)}", True)
+    except TimeoutError:  # raised while reading the body
+        return _Failure(f"timed out after {timeout:g} s", True)
+    except (http.client.HTTPException, OSError) as e:
+        return _Failure(f"broke off the answer: {type(e).__name__}", True)
+    if len(body) > MAX_BODY_BYTES:
+        return _Failure(f"sent more than {MAX_BODY_BYTES // (1024 * 1024)} MiB; refusing to read it", False)
+    return body
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is not used: our own backoff applies)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    if seconds != seconds or seconds < 0:  # NaN or negative
+        return None
+    return min(seconds, RETRY_AFTER_CAP_S)
+
+
+def _parse_json(source: str, shown: str, body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as e:
+        raise DataError(f"source {source}: {shown} is not valid JSON: {e.msg} at line {e.lineno} "
+                        f"column {e.colno}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"source {source}: {shown} is not valid JSON: not UTF-8 text") from None
+
+
+# -- values and paths ------------------------------------------------------------------------------
+
+_ABSENT = object()
+
+
+def lookup(doc: Any, path: str) -> Any:
+    """The value at a dotted `path` in `doc`, or _ABSENT. "" is the document itself."""
+    node = doc
+    for step in path.split(".") if path else ():
+        if isinstance(node, dict) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
+            node = node[int(step)]
+        else:
+            return _ABSENT
+    return node
+
+
+def is_absent(value: object) -> bool:
+    return value is _ABSENT
+
+
+def concentration(raw: object, where: str) -> Decimal | None:
+    """A JSON value as a concentration: None when not measured (null or "")."""
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise DataError(f"{where}: {json.dumps(raw, ensure_ascii=False)} is not a number")
+    try:
+        value = Decimal(str(raw).strip())
+    except InvalidOperation:
+        raise DataError(f"{where}: {str(raw)!r} is not a number") from None
+    if not value.is_finite() or value < 0:
+        raise DataError(f"{where}: {str(raw)!r} is not a concentration (a number 0 or more)")
+    return value
+
+
+def convert(param: str, value: Decimal, unit: str, where: str) -> Decimal:
+    """`to_canonical`, with a clearer refusal of volume ratios."""
+    if unit.strip().lower() in _VOLUME_UNITS:
+        raise DataError(f"{where}: unit {unit.strip()!r} for {param} cannot be converted to "
+                        f"{CANONICAL_UNITS[param]}: a volume ratio needs temperature and pressure, "
+                        "which ledctl does not guess")
+    return to_canonical(param, value, unit, where)
+
+
+# -- the generic source ----------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    path: str
+    unit: str  # a unit, or "@path" to read it from the record
+
+
+@dataclass
+class HttpJsonSource:
+    name: str
+    url: str
+    fields: Mapping[str, FieldMap]
+    station: str = "station"
+    time: str = "date"
+    records: str = ""
+    period: str = "24h"  # or "@path"
+    timezone: str = "Asia/Shanghai"
+    auth_header: str = ""
+    auth_env: str = ""
+    auth_scheme: str = ""
+    settings: HttpSettings = field(default_factory=HttpSettings)
+    sleep: Sleep = time_mod.sleep
+
+    @classmethod
+    def options_from_config(cls, table: _Table, base: Path) -> dict[str, object]:
+        url = http_url(table, "url")
+        records = table.get("records", str, 'a dotted path like "data.records" ("" = the whole document)', "")
+        station = table.text("station")
+        when = table.text("time")
+        period = table.get("period", str, 'one of "24h", "1h", "8h", or "@path" to read it from each record',
+                           "24h", lambda v: v in PERIODS or (v.startswith("@") and len(v) > 1))
+        tz = table.text("timezone", "Asia/Shanghai")
+        if isinstance(tz, str):
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError, OSError):
+                table.p.bad(table.key("timezone"), tz, 'an IANA time zone like "Asia/Shanghai"')
+        auth_header = table.get("auth_header", str, 'a header name like "Authorization"', "",
+                                lambda v: v != "" and all(c.isalnum() or c in "-_" for c in v))
+        auth_env = env_name(table, "auth_env", "")
+        auth_scheme = table.get("auth_scheme", str, 'a word like "Bearer"', "",
+                                lambda v: v.strip() != "" and " " not in v.strip())
+        if bool(auth_header) != bool(auth_env):
+            missing = "auth_env" if auth_header else "auth_header"
+            table.p.add(table.key(missing), "missing; auth_header and auth_env go together "
+                        "(the header's value is read from that environment variable)")
+        if auth_scheme and not auth_header:
+            table.p.add(table.key("auth_scheme"), "needs auth_header and auth_env")
+        fields = _fields(table)
+        return {
+            "url": url, "records": records, "station": station, "time": when, "period": period,
+            "timezone": tz, "auth_header": auth_header or "", "auth_env": auth_env or "",
+            "auth_scheme": (auth_scheme or "").strip(), "fields": fields, **http_options(table),
+        }
+
+    @classmethod
+    def from_options(cls, name: str, options: Mapping[str, object], *,
+                     sleep: Sleep = time_mod.sleep) -> HttpJsonSource:
+        raw_fields = options.get("fields")
+        fields: dict[str, FieldMap] = {}
+        if isinstance(raw_fields, Mapping):
+            for param, spec in raw_fields.items():
+                if isinstance(spec, Mapping):
+                    fields[str(param)] = FieldMap(str(spec["path"]),
+                                                  str(spec.get("unit") or CANONICAL_UNITS[str(param)]))
+                else:
+                    fields[str(param)] = FieldMap(str(spec), CANONICAL_UNITS[str(param)])
+        return cls(
+            name=name,
+            url=str(options["url"]),
+            fields=fields,
+            station=str(options.get("station", "station")),
+            time=str(options.get("time", "date")),
+            records=str(options.get("records", "") or ""),
+            period=str(options.get("period", "24h")),
+            timezone=str(options.get("timezone", "Asia/Shanghai")),
+            auth_header=str(options.get("auth_header", "") or ""),
+            auth_env=str(options.get("auth_env", "") or ""),
+            auth_scheme=str(options.get("auth_scheme", "") or ""),
+            settings=HttpSettings.from_options(options),
+            sleep=sleep,
+        )
+
+    def readings(self) -> list[Reading]:
+        headers: dict[str, str] = {}
+        secrets: list[str] = []
+        refused = ""
+        if self.auth_header:
+            secret = secret_from_env(self.name, "auth_env", self.auth_env)
+            secrets.append(secret)
+            headers[self.auth_header] = f"{self.auth_scheme} {secret}" if self.auth_scheme else secret
+            refused = f"the credential in ${self.auth_env} was refused"
+        doc = fetch_json(self.name, self.url, settings=self.settings, headers=headers, secrets=secrets,
+                         refused=refused, sleep=self.sleep)
+        try:
+            return self._parse(doc)
+        except DataError as e:
+            raise DataError(redact(str(e), secrets)) from None
+
+    def _parse(self, doc: Any) -> list[Reading]:
+        shown = public_url(self.url)
+        items = lookup(doc, self.records)
+        if not isinstance(items, list):
+            where = f"at {self.records!r}" if self.records else "at the top"
+            found = "nothing" if is_absent(items) else f"a JSON {_kind(items)}"
+            raise DataError(f"source {self.name}: {shown}: expected a list of records {where}, found {found}")
+        tz = ZoneInfo(self.timezone)
+        out: list[Reading] = []
+        for i, record in enumerate(items):
+            where = f"source {self.name}: record {i}"
+            if not isinstance(record, dict):
+                raise DataError(f"{where}: expected an object, found a JSON {_kind(record)}")
+            station = self._required(record, self.station, where)
+            if not isinstance(station, str | int) or isinstance(station, bool) or str(station).strip() == "":
+                raise DataError(f"{where}: station (path {self.station}) {json.dumps(station)} "
+                                "is not a station id")
+            where = f"{where} (station {station})"
+            start, period = self._when(record, tz, where)
+            values: dict[str, Decimal] = {}
+            for param, spec in self.fields.items():
+                raw = self._required(record, spec.path, where)
+                value = concentration(raw, f"{where}: field {spec.path!r} for {param}")
+                if value is None:
+                    continue
+                unit = spec.unit
+                if unit.startswith("@"):
+                    unit_raw = self._required(record, unit[1:], where)
+                    if not isinstance(unit_raw, str) or not unit_raw.strip():
+                        raise DataError(f"{where}: unit of {param} (path {unit[1:]}) "
+                                        f"{json.dumps(unit_raw, ensure_ascii=False)} is not a unit")
+                    unit = unit_raw
+                values[param] = convert(param, value, unit, where)
+            out.append(Reading(str(station).strip(), start, period, values))
+        return out
+
+    @staticmethod
+    def _required(record: Mapping[str, Any], path: str, where: str) -> Any:
+        value = lookup(record, path)
+        if is_absent(value):
+            raise DataError(f"{where}: missing field {path.rsplit('.', 1)[-1]!r} (path {path})")
+        return value
+
+    def _when(self, record: Mapping[str, Any], tz: ZoneInfo, where: str) -> tuple[datetime, str]:
+        if self.period.startswith("@"):
+            period = self._required(record, self.period[1:], where)
+            if period not in PERIODS:
+                shown = json.dumps(period, ensure_ascii=False)
+                raise DataError(f"{where}: period (path {self.period[1:]}) {shown} "
+                                f"is not one of {', '.join(PERIODS)}")
+        else:
+            period = self.period
+        raw = self._required(record, self.time, where)
+        if not isinstance(raw, str):
+            raise DataError(f"{where}: time (path {self.time}) {json.dumps(raw)} is not a date or date-time")
+        text = raw.strip()
+        if len(text) == 10:
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                raise DataError(f"{where}: date (path {self.time}) {raw!r} is not YYYY-MM-DD") from None
+            if period != "24h":
+                raise DataError(f"{where}: a date without a time of day ({raw!r}) fits only period 24h, "
+                                f"not {period}")
+            return datetime.combine(day, time(0), tz), period
+        try:
+            start = datetime.fromisoformat(text)
+        except ValueError:
+            raise DataError(f"{where}: time (path {self.time}) {raw!r} is not YYYY-MM-DD or ISO 8601 "
+                            "like 2026-11-24T15:00+08:00") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=tz)
+        return start, period
+
+
+def _fields(table: _Table) -> dict[str, dict[str, str]] | None:
+    expected = 'a table of parameter = "path" or { path = "...", unit = "..." }'
+    raw = table.get("fields", dict, expected)
+    if raw is None:
+        return None
+    if not raw:
+        table.p.bad(table.key("fields"), raw, f"at least one parameter: {expected}")
+        return None
+    out: dict[str, dict[str, str]] = {}
+    known = ", ".join(CANONICAL_UNITS)
+    for param, spec in raw.items():
+        key = table.key(f"fields.{param}")
+        if param not in CANONICAL_UNITS:
+            table.p.add(key, f"not a known parameter; expected one of {known}")
+            continue
+        if isinstance(spec, str):
+            if spec.strip() == "":
+                table.p.bad(key, spec, "a dotted path inside a record")
+                continue
+            out[param] = {"path": spec, "unit": CANONICAL_UNITS[param]}
+            continue
+        sub = type(table)(table.p, key, spec)
+        if not sub.ok:
+            continue
+        path = sub.text("path")
+        unit = sub.text("unit", CANONICAL_UNITS[param])
+        sub.finish()
+        if isinstance(unit, str) and not unit.startswith("@"):
+            try:
+                convert(param, Decimal(1), unit, "")
+            except DataError:
+                table.p.bad(f"{key}.unit", unit,
+                            f"a unit convertible to {CANONICAL_UNITS[param]} (µg/m³, mg/m³, mg/L, µg/L), "
+                            'or "@path" to read it from each record; ppb and ppm are not converted')
+                continue
+        if isinstance(path, str) and isinstance(unit, str):
+            out[param] = {"path": path, "unit": unit}
+    return out
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
