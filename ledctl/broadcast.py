@@ -6,13 +6,18 @@ result is what its card confirmed — never assumed.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from ledctl.config import Deployment
+from ledctl.drivers import ledctl_mqtt
+from ledctl.drivers.ledctl_mqtt import MqttBoards
 from ledctl.drivers.link import LinkError, SerialLink
+from ledctl.drivers.mqtt_link import MqttLink
 from ledctl.drivers.onbon import commands
 from ledctl.drivers.onbon.driver import BxCard, DeliveryError
 from ledctl.drivers.tpm2 import Tpm2Board
@@ -40,6 +45,7 @@ class Content:
     program: Program | None = None
     text: str | None = None
     text_timeout_s: int = 0
+    expires: datetime | None = None  # boards that can (ledctl-mqtt) remove it by themselves then
 
 
 def card_can_draw(board: Board, text: str) -> bool:
@@ -84,10 +90,19 @@ def deliver(
     own = links is None
     links = links or Links(dep)
     by_link: dict[str, list[Board]] = {}
+    by_broker: dict[str, list[Board]] = {}
     for board in boards:
-        by_link.setdefault(board.link, []).append(board)
+        if dep.links[board.link].transport == "mqtt":
+            by_broker.setdefault(board.link, []).append(board)
+        else:
+            by_link.setdefault(board.link, []).append(board)
     results: dict[str, Delivery] = {}
     lock = threading.Lock()
+
+    def run_broker(link_name: str, members: list[Board]) -> None:
+        for delivery in _deliver_mqtt(dep, link_name, members, contents, progress, lock):
+            with lock:
+                results[delivery.board] = delivery
 
     def run_wire(link_name: str, members: list[Board]) -> None:
         link = links.get(link_name)
@@ -104,6 +119,8 @@ def deliver(
 
     threads = [threading.Thread(target=run_wire, args=(name, members), name=f"deliver-{name}")
                for name, members in by_link.items()]
+    threads += [threading.Thread(target=run_broker, args=(name, members), name=f"deliver-{name}")
+                for name, members in by_broker.items()]
     for t in threads:
         t.start()
     for t in threads:
@@ -150,3 +167,60 @@ def _deliver_tpm2(board: Board, link: SerialLink, content: Content, start: float
                         time.monotonic() - start)
     result = "confirmed (ping after frame)" if ok else "offline (no ping reply)"
     return Delivery(board.id, board.link, ok, result, "frame", receiver.bytes_out, time.monotonic() - start)
+
+
+MQTT_ACK_TIMEOUT_S = 15.0
+
+
+def _deliver_mqtt(dep: Deployment, link_name: str, boards: Sequence[Board], contents: Mapping[str, Content],
+                  progress: Progress, lock: threading.Lock) -> list[Delivery]:
+    """Publish every board's program on one broker, then wait for each board's ack."""
+    link = dep.links[link_name]
+    start = time.monotonic()
+    mqtt = MqttLink(link_name, link.url, client_id=f"ledctl-{os.getpid()}-{link_name}",
+                    username=link.username, password_env=link.password_env, tls_ca=link.tls_ca,
+                    subscriptions=MqttBoards.topics(dep.site.id))
+    out: list[Delivery] = []
+    try:
+        mqtt.connect()
+    except LedctlError as e:
+        return [Delivery(b.id, link_name, False, f"link error: {e}", "-", 0, time.monotonic() - start)
+                for b in boards]
+    try:
+        fleet = MqttBoards(mqtt, dep.site.id)
+        fleet.drain(block_s=0.3)  # the retained manifests and statuses: what each board has now
+        wanted: dict[str, str] = {}
+        sent: dict[str, int] = {}
+        for board in boards:
+            content = contents[board.id]
+            if board.driver != "ledctl-mqtt" or content.program is None:
+                why = (f"driver {board.driver} cannot deliver yet" if board.driver != "ledctl-mqtt"
+                       else "ledctl-mqtt boards take rendered pages, not card text")
+                out.append(Delivery(board.id, link_name, False, why, "-", 0, 0.0))
+                continue
+            encoded = ledctl_mqtt.encode(board, content.program, expires=content.expires)
+            try:
+                sent[board.id] = fleet.publish(board, encoded)
+            except LedctlError as e:
+                out.append(Delivery(board.id, link_name, False, f"link error: {e}", "program", 0,
+                                    time.monotonic() - start))
+                continue
+            wanted[board.id] = encoded.hash
+        try:
+            mqtt.flush()
+        except LedctlError as e:
+            return [*out, *(Delivery(b, link_name, False, f"link error: {e}", "program", sent.get(b, 0),
+                                     time.monotonic() - start) for b in wanted)]
+
+        def report(board_id: str, ok: bool, why: str) -> None:
+            took = time.monotonic() - start
+            result = "confirmed" if ok else why
+            out.append(Delivery(board_id, link_name, ok, result, "program", sent.get(board_id, 0), took))
+            with lock:
+                progress(f"{link_name} {board_id}: {result} (program, {sent.get(board_id, 0)} bytes, "
+                         f"{took:.1f} s)")
+
+        fleet.wait(wanted, MQTT_ACK_TIMEOUT_S, report)
+    finally:
+        mqtt.close()
+    return out

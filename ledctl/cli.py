@@ -445,7 +445,7 @@ def cmd_sim(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.state import state_dir
 
     dep = config_mod.load(args.config)
-    fleet = Fleet(dep, clock=clock.now)
+    fleet = Fleet(dep, clock=clock.now, state=state_dir(args.state))
     fleet.build()
     snapshots = state_dir(args.state) / "sim"
     faults_file: Path = args.faults or snapshots / "faults.toml"
@@ -468,7 +468,7 @@ def cmd_sim(args: argparse.Namespace, clock: Clock) -> int:
         for board in dep.boards:
             sim = fleet.boards.get(board.id)
             listen = sim.listen if sim else dep.links[board.link].url
-            note = "" if sim else "not simulated here (MQTT boards: see the MQTT simulator)"
+            note = "" if sim else f"not simulated (no simulator for driver {board.driver} yet)"
             if args.json:
                 print(json.dumps({"board": board.id, "driver": board.driver, "listen": listen,
                                   "address": board.address, "simulated": sim is not None},
@@ -517,11 +517,12 @@ def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
         for b in boards:
             if b not in drawn:
                 contents[b.id] = Content(text=text, text_timeout_s=args.timeout)
+        expires = clock.now() + timedelta(seconds=args.timeout)
         for r in pipeline.render_notice_fleet(dep, drawn, title="通知", body=text, day=day):
             if r.program is None:
                 failed_render[r.board.id] = r.error
             else:
-                contents[r.board.id] = Content(program=r.program)
+                contents[r.board.id] = Content(program=r.program, expires=expires)
     else:
         bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, day))
         for r in pipeline.render_fleet(dep, boards, bulletin):

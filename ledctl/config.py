@@ -240,6 +240,8 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
     site_t = _Table(p, "site", data.get("site", {}))
     top.read.add("site")
     site_name = site_t.text("name")
+    site_id = site_t.get("id", str, "an id of letters, digits, '-' and '_' (used in MQTT topics)", "site",
+                         lambda v: bool(_ID.match(v)))
     tz = site_t.text("timezone", "Asia/Shanghai")
     if isinstance(tz, str):
         try:
@@ -295,8 +297,18 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         baud = t.get("baud", int, "a baud rate like 9600", 9600, lambda v: 300 <= v <= 4_000_000)
         parity = t.get("parity", str, '"N", "E" or "O"', "N", lambda v: v in ("N", "E", "O"))
         timeout = t.get("timeout", (int, float), "seconds, more than 0", 2.0, lambda v: 0 < v <= 120)
+        username = t.text("username", "")
+        password_env = t.get("password_env", str, "the name of an environment variable", "",
+                             lambda v: bool(re.match(r"^[A-Z_][A-Z0-9_]*$", v)))
+        if "password" in t.data:
+            t.read.add("password")
+            p.add(t.key("password"), "passwords never go in the config; put it in an environment "
+                                     "variable and name it with password_env")
+        tls_ca = t.text("tls_ca", "")
         t.finish()
-        links[lname] = Link(lname, url or "", baud or 9600, parity or "N", float(timeout or 2.0))
+        links[lname] = Link(lname, url or "", baud or 9600, parity or "N", float(timeout or 2.0),
+                            username or "", password_env or "",
+                            str(file.parent / tls_ca) if tls_ca else "")
 
     groups: dict[str, Group] = {}
     for gid, t in top.sub("groups"):
@@ -332,7 +344,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         raise ConfigError(p.items)
     return Deployment(
         path=file,
-        site=Site(site_name, tz),
+        site=Site(site_name, tz, site_id or "site"),
         sources=sources,
         stations=stations,
         links=links,

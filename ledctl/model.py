@@ -50,6 +50,7 @@ class Size:
 class Site:
     name: str
     timezone: str
+    id: str = "site"  # in MQTT topics: ledctl/v1/<id>/<board>/…
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,9 @@ class Link:
     baud: int = 9600
     parity: str = "N"
     timeout_s: float = 2.0
+    username: str = ""  # MQTT: the controller's user name …
+    password_env: str = ""  # … and the environment variable holding its password
+    tls_ca: str = ""  # MQTT over TLS (mqtts://): the CA file
 
     @property
     def transport(self) -> str:

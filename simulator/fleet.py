@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,7 +20,9 @@ from PIL import Image
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
 from ledctl.model import Board
+from ledctl.simulator.broker import Mosquitto
 from ledctl.simulator.bx_card import BxCard
+from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
 from ledctl.simulator.tpm2_receiver import Tpm2Receiver
 from ledctl.simulator.wire import SimulatedWire, WireFaults
 
@@ -33,12 +36,14 @@ class SimError(LedctlError):
 @dataclass
 class SimBoard:
     board: Board
-    device: BxCard | Tpm2Receiver
-    wire: SimulatedWire | None  # None: not simulated here (MQTT boards have their own simulator)
+    device: BxCard | Tpm2Receiver | BoardLogic
+    wire: SimulatedWire | None  # None: an MQTT board (it connects to the broker itself)
+    client: MqttBoard | None = None
+    listen_url: str = ""
 
     @property
     def listen(self) -> str:
-        return self.wire.url if self.wire else ""
+        return self.wire.url if self.wire else self.listen_url
 
     def snapshot(self) -> Image.Image:
         return self.device.snapshot()
@@ -52,6 +57,8 @@ class Fleet:
     seed: int = 0
     boards: dict[str, SimBoard] = field(default_factory=dict)
     wires: dict[str, SimulatedWire] = field(default_factory=dict)
+    state: Path | None = None  # where a broker started for the simulation keeps its files
+    brokers: list[Mosquitto] = field(default_factory=list)
 
     def build(self, only: set[str] | None = None) -> None:
         """Make the emulators and wires (nothing listens yet)."""
@@ -62,6 +69,10 @@ class Fleet:
                 continue
             if dep.links[board.link].transport == "serial":
                 by_link.setdefault(board.link, []).append(board)
+            elif board.driver == "ledctl-mqtt":
+                logic = BoardLogic(dep.site.id, board.id, board.size.width, board.size.height,
+                                   board.colour.value, clock=self.clock)
+                self.boards[board.id] = SimBoard(board, logic, None)
         for link_name, boards in by_link.items():
             link = dep.links[link_name]
             devices = [self._device(b) for b in boards]
@@ -82,7 +93,33 @@ class Fleet:
 
     def start(self, *, pty: bool = False, ephemeral: bool = False) -> None:
         """Listen where each link's URL points (socket://HOST:PORT), on fresh ptys, or on free
-        loopback ports (`ephemeral`, for tests and benchmarks; see `rewired`)."""
+        loopback ports (`ephemeral`, for tests and benchmarks; see `rewired`). MQTT boards
+        connect to their link's broker; if none answers there, one is started for them."""
+        self._start_wires(pty=pty, ephemeral=ephemeral)
+        self._start_mqtt_boards()
+
+    def _start_mqtt_boards(self) -> None:
+        for sim in self.boards.values():
+            if not isinstance(sim.device, BoardLogic):
+                continue
+            url = self.deployment.links[sim.board.link].url
+            parts = urlsplit(url)
+            host, port = parts.hostname or "127.0.0.1", parts.port or 1883
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                raise SimError(f"link {sim.board.link}: the simulator only uses a loopback broker, "
+                               f"not {host}")
+            if not _listening(host, port) and not any(b.port == port for b in self.brokers):
+                if not Mosquitto.available():
+                    raise SimError("MQTT boards need a broker: sudo apt-get install mosquitto")
+                folder = (self.state or Path("var")) / "sim" / f"broker-{port}"
+                broker = Mosquitto(folder, port=port)
+                broker.start()
+                self.brokers.append(broker)
+            sim.client = MqttBoard(sim.device, url)
+            sim.client.start()
+            sim.listen_url = f"{url}/ledctl/v1/{self.deployment.site.id}/{sim.board.id}"
+
+    def _start_wires(self, *, pty: bool, ephemeral: bool) -> None:
         for name, wire in self.wires.items():
             url = self.deployment.links[name].url
             if pty:
@@ -108,8 +145,13 @@ class Fleet:
     def stop(self) -> None:
         for wire in self.wires.values():
             wire.signal_stop()
+        for sim in self.boards.values():
+            if sim.client is not None:
+                sim.client.stop()
         for wire in self.wires.values():
             wire.join()
+        for broker in self.brokers:
+            broker.stop()
 
     def rewired(self) -> Deployment:
         """The deployment with each simulated link pointing at where its wire listens now."""
@@ -125,7 +167,9 @@ class Fleet:
         sim = self.boards.get(board_id)
         if sim is None:
             raise SimError(f"no simulated board {board_id!r}")
-        if offline is not None:
+        if offline is not None and isinstance(sim.device, BoardLogic):
+            self._mqtt_offline(sim, offline)
+        elif offline is not None:
             sim.device.offline = offline
         if nack_busy is not None and isinstance(sim.device, BxCard):
             sim.device.nack_busy = nack_busy
@@ -134,6 +178,15 @@ class Fleet:
                 sim.wire.faults.corrupt = corrupt
             if delay_s is not None:
                 sim.wire.faults.reply_delay_s = delay_s
+
+    def _mqtt_offline(self, sim: SimBoard, offline: bool) -> None:
+        """An MQTT board going offline drops its connection uncleanly, so the broker sends its will."""
+        if offline and sim.client is not None:
+            sim.client.stop(clean=False)
+            sim.client = None
+        elif not offline and sim.client is None and sim.listen_url:
+            sim.client = MqttBoard(sim.device, self.deployment.links[sim.board.link].url)
+            sim.client.start()
 
     def write_snapshots(self, folder: Path) -> list[Path]:
         folder.mkdir(parents=True, exist_ok=True)
@@ -146,6 +199,14 @@ class Fleet:
 
 
 FAULT_KEYS = {"offline": bool, "busy": bool, "corrupt": float, "delay": float}
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def read_faults(path: Path) -> dict[str, dict[str, object]]:

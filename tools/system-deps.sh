@@ -10,6 +10,7 @@ required=(
   "fonts-unifont|test -e /usr/share/fonts/opentype/unifont/unifont.otf"
   "xfonts-wqy|test -e /usr/share/fonts/X11/misc/wenquanyi_12pt.pcf"
   "python3-venv|$PYTHON -c 'import ensurepip, venv'"
+  "mosquitto|test -x /usr/sbin/mosquitto"
 )
 
 missing=()

@@ -28,6 +28,7 @@ def site(tmp_path: Path) -> Path:
     """The Zhenhai config with every link on a free loopback port (so tests never collide)."""
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
     text = re.sub(r"socket://127\.0\.0\.1:\d+", lambda m: f"socket://127.0.0.1:{free_port()}", text)
+    text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{free_port()}")
     text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
     text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
     path = tmp_path / "site.toml"
@@ -75,6 +76,13 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
             break
         time.sleep(0.2)
     assert Image.open(shot).convert("RGB").tobytes() == expected
+
+    # The outdoor screens: ledctl-mqtt, through the broker the simulator started.
+    outdoor = [line for line in lines if line["board"].startswith("outdoor-")]
+    assert all(line["simulated"] and line["listen"].startswith("mqtt://127.0.0.1:") for line in outdoor)
+    run = ledctl("broadcast", "-c", str(site), "--group", "outdoor", "--date", "2026-11-25", cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2/2 confirmed" in run.stdout
 
     # Urgent text: the cards' own font, tens of bytes each.
     run = ledctl("broadcast", "-c", str(site), "--group", "community", "--text", "重污染天气预警",

@@ -1,0 +1,176 @@
+"""An MQTT connection for the controller, on paho-mqtt 2 (callback API version 2).
+
+MQTT 5 where the broker speaks it, else 3.1.1. Paho's own thread runs the
+network loop; callbacks only put what arrives on a queue and never publish or
+wait (paho forbids that), so callers publish and wait from their own threads.
+Subscriptions are made again in on_connect, so they survive a reconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from ledctl.errors import LedctlError
+
+log = logging.getLogger("ledctl.mqtt")
+
+
+class MqttError(LedctlError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    topic: str
+    payload: bytes
+    correlation: bytes | None = None
+
+
+@dataclass
+class MqttLink:
+    name: str
+    url: str  # mqtt://host:port or mqtts://host:port
+    client_id: str = "ledctl-controller"
+    username: str = ""
+    password_env: str = ""  # the password comes from this environment variable, never from config
+    tls_ca: str = ""  # a CA file for mqtts://
+    subscriptions: Sequence[str] = ()
+    connect_timeout_s: float = 10.0
+    inbox: queue.Queue[Incoming] = field(default_factory=queue.Queue)
+    protocol: int = mqtt.MQTTv5
+    _client: mqtt.Client | None = field(default=None, init=False, repr=False)
+    _connected: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+    _refused: str = field(default="", init=False, repr=False)
+    _pending: list[tuple[str, mqtt.MQTTMessageInfo]] = field(default_factory=list, init=False, repr=False)
+    _closing: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def mqtt5(self) -> bool:
+        return self.protocol == mqtt.MQTTv5
+
+    def connect(self) -> None:
+        """Connect (MQTT 5, else 3.1.1) and subscribe; MqttError with the reason when it cannot."""
+        parts = urlsplit(self.url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise MqttError(f"link {self.name}: {self.url} is not mqtt://host:port")
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        for protocol in (mqtt.MQTTv5, mqtt.MQTTv311):
+            self.protocol = protocol
+            self._refused = ""
+            self._connected.clear()
+            client = self._make_client(parts.scheme == "mqtts")
+            try:
+                client.connect_async(parts.hostname, port, keepalive=30)
+                client.loop_start()
+            except (OSError, ValueError) as e:
+                raise MqttError(f"link {self.name}: cannot reach {self.url}: {e}") from None
+            if self._connected.wait(self.connect_timeout_s):
+                self._client = client
+                log.info("link %s: connected to %s with MQTT %s", self.name, self.url,
+                         "5" if self.mqtt5 else "3.1.1")
+                return
+            client.loop_stop()
+            client.disconnect()
+            if self._refused and "protocol" not in self._refused.lower():
+                break  # refused for a reason a lower protocol version will not fix
+        reason = self._refused or f"no answer within {self.connect_timeout_s:g} s"
+        raise MqttError(f"link {self.name}: the broker at {self.url} refused the connection: {reason}")
+
+    def _make_client(self, tls: bool) -> mqtt.Client:
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                             protocol=self.protocol)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.max_inflight_messages_set(200)  # many boards' pages in flight at once
+        client.max_queued_messages_set(0)  # no limit: the caller flushes
+        if self.username:
+            password = os.environ.get(self.password_env, "") if self.password_env else ""
+            if self.password_env and not password:
+                raise MqttError(f"link {self.name}: the environment variable {self.password_env} "
+                                "(the MQTT password) is not set")
+            client.username_pw_set(self.username, password or None)
+        if tls:
+            context = ssl.create_default_context(cafile=self.tls_ca or None)
+            client.tls_set_context(context)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    # Callbacks: record and queue only.
+
+    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
+                    properties: object) -> None:
+        if getattr(reason, "is_failure", False):
+            self._refused = str(reason)
+            return
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
+        self._connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
+                       properties: object) -> None:
+        self._connected.clear()
+        if not self._closing:
+            log.warning("link %s: disconnected (%s); paho reconnects with back-off", self.name, reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        correlation = None
+        props = getattr(message, "properties", None)
+        if props is not None:
+            correlation = getattr(props, "CorrelationData", None)
+        self.inbox.put(Incoming(message.topic, bytes(message.payload), correlation))
+
+    # Used from the caller's own threads.
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False, response_topic: str = "",
+                correlation: bytes | None = None, timeout_s: float = 30.0, wait: bool = True) -> None:
+        """Publish at QoS 1; with `wait`, until the broker has it (PUBACK), else see `flush`."""
+        if self._client is None:
+            raise MqttError(f"link {self.name}: not connected")
+        properties = None
+        if self.mqtt5 and (response_topic or correlation):
+            properties = Properties(PacketTypes.PUBLISH)
+            if response_topic:
+                properties.ResponseTopic = response_topic
+            if correlation:
+                properties.CorrelationData = correlation
+        deadline = time.monotonic() + timeout_s
+        while not self._connected.is_set():
+            if time.monotonic() > deadline:
+                raise MqttError(f"link {self.name}: the broker is gone (waiting to reconnect)")
+            self._connected.wait(0.2)
+        info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
+        self._pending.append((topic, info))
+        if wait:
+            self.flush(max(0.1, deadline - time.monotonic()))
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        """Wait until the broker confirmed everything published so far (PUBACK for each)."""
+        deadline = time.monotonic() + timeout_s
+        pending, self._pending = self._pending, []
+        for topic, info in pending:
+            try:
+                info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as e:
+                raise MqttError(f"link {self.name}: publishing {topic} failed: {e}") from None
+            if not info.is_published():
+                raise MqttError(f"link {self.name}: the broker did not confirm {topic} in time")
+
+    def close(self) -> None:
+        self._closing = True
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None

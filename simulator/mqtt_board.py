@@ -1,0 +1,818 @@
+"""A networked LED board speaking ledctl-mqtt v1, written from docs/protocols/ledctl-mqtt.md alone.
+
+It shares no code with the controller side (`ledctl.drivers`) and does not use ledctl's renderer
+for the effects: a bug on one side must not be cancelled by the same bug on the other.
+
+`BoardLogic` is the protocol state machine without any network, driven by `on_message`, `tick`
+and an injected clock, and answering with the messages the board must publish (`Outgoing`).
+`MqttBoard` wires it to a broker with paho-mqtt 2 (MQTT 5, or 3.1.1 with the documented fallbacks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from PIL import Image
+
+__all__ = ["EFFECTS", "PROTOCOL", "BoardLogic", "MqttBoard", "Outgoing"]
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = 1
+EFFECTS = ("static", "blink", "scroll-left", "scroll-up")
+COLOURS = ("mono-red", "red-green", "full")
+BLINK_PERIOD_S = 1.0  # §3: on half a second, off half a second
+_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+_PALETTES: dict[str, frozenset[tuple[int, int, int]]] = {
+    "mono-red": frozenset({(0, 0, 0), (255, 0, 0)}),
+    "red-green": frozenset({(0, 0, 0), (255, 0, 0), (0, 255, 0), (255, 255, 0)}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message the board must publish (QoS 1)."""
+
+    topic: str
+    payload: bytes
+    retain: bool
+    correlation: bytes | None = None
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class ManifestError(ValueError):
+    """A manifest the board cannot use; the message is the ack's `error`."""
+
+
+@dataclass(frozen=True, slots=True)
+class _PageSpec:
+    index: int
+    name: str
+    effect: str
+    dwell: float
+    speed: float
+    width: int
+    height: int
+    sha256: str
+
+
+@dataclass(slots=True)
+class _Manifest:
+    hash: str
+    valid_from: datetime | None
+    expires: datetime | None
+    colour: str | None
+    pages: tuple[_PageSpec, ...]
+    response_topic: str | None
+    correlation: bytes | None
+    reported: set[str] = field(default_factory=set)  # errors already acked while waiting
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    spec: _PageSpec
+    image: Image.Image
+    speed: float  # effective pixels per second of a scroll (0: not moving)
+    duration: float  # seconds this page lasts in the loop
+
+
+@dataclass(slots=True)
+class _Program:
+    manifest: _Manifest
+    pages: tuple[_Page, ...]
+    started: datetime | None = None  # when it went on air; the loop counts from here
+
+    @property
+    def hash(self) -> str:
+        return self.manifest.hash
+
+
+def _aware(dt: datetime) -> datetime:
+    """Naive datetimes are taken as local time, so that they compare with aware ones."""
+    return dt if dt.tzinfo is not None else dt.astimezone()
+
+
+def _expired(manifest: _Manifest, now: datetime) -> bool:
+    return manifest.expires is not None and manifest.expires <= now
+
+
+def _iso(dt: datetime) -> str:
+    return _aware(dt).isoformat(timespec="seconds")
+
+
+def _parse_time(value: object, key: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ManifestError(f"{key}: expected an ISO time or null, got {value!r}")
+    try:
+        return _aware(datetime.fromisoformat(value))
+    except ValueError:
+        raise ManifestError(f"{key}: not an ISO time: {value!r}") from None
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ManifestError(f"{what}: expected a number >= 0, got {value!r}")
+    return float(value)
+
+
+def _positive_int(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ManifestError(f"{what}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _decode_png(raw: bytes) -> Image.Image:
+    """The page as an RGB image; ValueError with a clear reason when it is not an 8-bit RGB PNG."""
+    if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise ValueError("not a PNG image")
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            img.load()
+            mode = img.mode
+            decoded = img.copy()
+    except Exception as exc:  # noqa: BLE001 — Pillow raises many kinds on damaged data
+        raise ValueError(f"PNG does not decode ({exc})") from None
+    if mode != "RGB":
+        raise ValueError(f"PNG mode {mode}, expected 8-bit RGB (colour type 2)")
+    return decoded
+
+
+class BoardLogic:
+    """The board's side of ledctl-mqtt v1, without any network.
+
+    Thread-safe: the MQTT thread feeds `on_message` while a ticker calls `tick` and a test or a
+    preview calls `snapshot`.
+    """
+
+    def __init__(
+        self,
+        site: str,
+        board: str,
+        width: int,
+        height: int,
+        colour: str,
+        *,
+        clock: Callable[[], datetime],
+        firmware: str = "ledctl-sim 1",
+    ) -> None:
+        for what, ident in (("site", site), ("board", board)):
+            if not _ID.match(ident):
+                raise ValueError(f"{what} id {ident!r}: only letters, digits, '-' and '_'")
+        if width <= 0 or height <= 0:
+            raise ValueError(f"board size {width}x{height}")
+        if colour not in COLOURS:
+            raise ValueError(f"colour {colour!r}: one of {', '.join(COLOURS)}")
+        self.site = site
+        self.board = board
+        self.width = width
+        self.height = height
+        self.colour = colour
+        self.firmware = firmware
+        self.prefix = f"ledctl/v1/{site}/{board}/"
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._pages: dict[int, bytes] = {}
+        self._decoded: dict[str, Image.Image | str] = {}  # by sha256: the image or why it is bad
+        self._current: _Program | None = None
+        self._held: _Program | None = None  # verified, waiting for valid_from
+        self._pending: _Manifest | None = None  # waiting for pages
+        self._brightness = 100
+        self._power = True
+        self._errors: list[str] = []
+
+    # -- topics -----------------------------------------------------------------------------------
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    @property
+    def subscriptions(self) -> tuple[str, ...]:
+        """Pages first, so that retained pages arrive before the retained manifest (as live)."""
+        return (self.topic("page/#"), self.topic("program"), self.topic("cmd"))
+
+    # -- state ------------------------------------------------------------------------------------
+
+    @property
+    def program_hash(self) -> str:
+        """The hash of the program on air; "" when there is none (dark, expired, emptied)."""
+        with self._lock:
+            return self._current.hash if self._current else ""
+
+    @property
+    def pending(self) -> dict[str, Any] | None:
+        """The manifest waiting for its pages: {"hash", "missing", "mismatched"}, or None."""
+        with self._lock:
+            m = self._pending
+            if m is None:
+                return None
+            missing = [s.index for s in m.pages if s.index not in self._pages]
+            mismatched = [s.index for s in m.pages if s.index in self._pages
+                          and hashlib.sha256(self._pages[s.index]).hexdigest() != s.sha256]
+            return {"hash": m.hash, "missing": missing, "mismatched": mismatched}
+
+    @property
+    def held(self) -> str:
+        """The hash of a verified program waiting for its `valid_from`, or ""."""
+        with self._lock:
+            return self._held.hash if self._held else ""
+
+    @property
+    def brightness(self) -> int:
+        with self._lock:
+            return self._brightness
+
+    @property
+    def power(self) -> bool:
+        with self._lock:
+            return self._power
+
+    @property
+    def errors(self) -> list[str]:
+        """Everything that went wrong or looked wrong, oldest first (error acks and warnings)."""
+        with self._lock:
+            return list(self._errors)
+
+    @property
+    def pages(self) -> dict[int, bytes]:
+        """The page store (retained `page/<n>` payloads) by index."""
+        with self._lock:
+            return dict(self._pages)
+
+    # -- messages the board publishes ---------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return _aware(self._clock())
+
+    def _json(self, topic: str, body: dict[str, Any], *, retain: bool,
+              correlation: bytes | None = None) -> Outgoing:
+        return Outgoing(topic, json.dumps(body, separators=(",", ":")).encode(), retain, correlation)
+
+    def _info(self) -> Outgoing:
+        body = {"width": self.width, "height": self.height, "colour": self.colour,
+                "firmware": self.firmware, "protocol": PROTOCOL}
+        return self._json(self.topic("info"), body, retain=True)
+
+    def _status(self, state: str = "online") -> Outgoing:
+        body = {"state": state, "program": self.program_hash, "at": _iso(self._now())}
+        return self._json(self.topic("status"), body, retain=True)
+
+    def _ack(self, body: dict[str, Any], response_topic: str | None, correlation: bytes | None) -> Outgoing:
+        if response_topic:
+            return self._json(response_topic, body, retain=False, correlation=correlation)
+        return self._json(self.topic("ack"), body, retain=False)
+
+    def _program_ack(self, manifest_hash: str, error: str | None, response_topic: str | None,
+                     correlation: bytes | None) -> Outgoing:
+        body: dict[str, Any] = {"hash": manifest_hash, "ok": error is None}
+        if error is not None:
+            body["error"] = error
+            self._errors.append(f"program {manifest_hash or '?'}: {error}")
+        body["at"] = _iso(self._now())
+        return self._ack(body, response_topic, correlation)
+
+    def hello(self) -> list[Outgoing]:
+        """On connecting: `info` and `status` online, both retained (§7)."""
+        with self._lock:
+            return [self._info(), self._status("online")]
+
+    def will(self) -> Outgoing:
+        """The last will: `status` offline with the hash on air, retained (§7)."""
+        with self._lock:
+            return self._json(self.topic("status"), {"state": "offline", "program": self.program_hash},
+                              retain=True)
+
+    def goodbye(self) -> list[Outgoing]:
+        """On a clean disconnect: `status` offline, retained (the will is not sent then)."""
+        with self._lock:
+            return [self._status("offline")]
+
+    # -- input ------------------------------------------------------------------------------------
+
+    def on_message(self, topic: str, payload: bytes, *, response_topic: str | None = None,
+                   correlation: bytes | None = None) -> list[Outgoing]:
+        with self._lock:
+            if not topic.startswith(self.prefix):
+                return []
+            name = topic[len(self.prefix):]
+            if name == "program":
+                return self._on_program(payload, response_topic, correlation)
+            if name == "cmd":
+                return self._on_cmd(payload, response_topic, correlation)
+            if name.startswith("page/"):
+                return self._on_page(name[len("page/"):], payload)
+            return []
+
+    def _on_page(self, index_text: str, payload: bytes) -> list[Outgoing]:
+        if not index_text.isdigit() or not index_text.isascii():
+            self._errors.append(f"page/{index_text}: not a page index, ignored")
+            return []
+        index = int(index_text)
+        if not payload:
+            self._pages.pop(index, None)
+            return []
+        self._pages[index] = bytes(payload)
+        if self._pending is None:
+            return []
+        return self._try(self._pending)
+
+    def _on_program(self, payload: bytes, response_topic: str | None,
+                    correlation: bytes | None) -> list[Outgoing]:
+        if not payload.strip():
+            # §3: an empty retained program means "show nothing"; no ack, a status update.
+            self._pending = None
+            self._held = None
+            self._current = None
+            return [self._status()]
+        try:
+            data = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            return [self._program_ack("", f"manifest is not JSON ({exc})", response_topic, correlation)]
+        if not isinstance(data, dict):
+            return [self._program_ack("", "manifest is not a JSON object", response_topic, correlation)]
+        raw_hash = data.get("hash")
+        manifest_hash = raw_hash if isinstance(raw_hash, str) else ""
+        protocol = data.get("protocol")
+        if type(protocol) is not int or protocol != PROTOCOL:
+            # §3: ignore it (the current program stays), report an error ack.
+            error = f"unknown protocol {protocol!r}, this board speaks {PROTOCOL}"
+            return [self._program_ack(manifest_hash, error, response_topic, correlation)]
+        try:
+            manifest = self._parse_manifest(data, response_topic, correlation)
+        except ManifestError as exc:
+            return [self._program_ack(manifest_hash, str(exc), response_topic, correlation)]
+        # The newest manifest wins: whatever waited for pages or for its start is superseded.
+        self._pending = None
+        self._held = None
+        now = self._now()
+        if manifest.expires is not None and manifest.expires <= now:
+            out = [self._program_ack(manifest.hash, f"expired at {_iso(manifest.expires)}",
+                                     response_topic, correlation)]
+            if self._current is not None:
+                self._current = None
+                out.append(self._status())
+            return out
+        return self._try(manifest)
+
+    def _parse_manifest(self, data: dict[str, Any], response_topic: str | None,
+                        correlation: bytes | None) -> _Manifest:
+        manifest_hash = data.get("hash")
+        if not isinstance(manifest_hash, str) or not manifest_hash:
+            raise ManifestError("hash: missing")
+        board = data.get("board")
+        if board is not None and board != self.board:
+            raise ManifestError(f"board {board!r}: this is {self.board!r}")
+        size = data.get("size")
+        if size is not None and size != [self.width, self.height]:
+            raise ManifestError(f"size {size!r}: this board is [{self.width}, {self.height}]")
+        colour = data.get("colour")
+        if colour is not None and colour != self.colour:
+            self._errors.append(f"program {manifest_hash}: colour {colour!r} on a {self.colour} board")
+        valid_from = _parse_time(data.get("valid_from"), "valid_from")
+        expires = _parse_time(data.get("expires"), "expires")
+        raw_pages = data.get("pages")
+        if not isinstance(raw_pages, list):
+            raise ManifestError("pages: expected a list")
+        specs: list[_PageSpec] = []
+        for position, raw in enumerate(raw_pages):
+            if not isinstance(raw, dict):
+                raise ManifestError(f"pages[{position}]: expected an object")
+            index = raw.get("index", position)
+            if index != position or isinstance(index, bool):
+                raise ManifestError(f"pages[{position}]: index {index!r}, expected {position}")
+            what = f"page {position}"
+            effect = raw.get("effect")
+            if effect not in EFFECTS:
+                raise ManifestError(f"{what}: unknown effect {effect!r}")
+            sha = raw.get("sha256")
+            if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha):
+                raise ManifestError(f"{what}: sha256 {sha!r} is not a SHA-256 hex digest")
+            name = raw.get("name", "")
+            specs.append(_PageSpec(
+                index=position,
+                name=name if isinstance(name, str) else str(name),
+                effect=effect,
+                dwell=_number(raw.get("dwell", 0), f"{what}: dwell"),
+                speed=_number(raw.get("speed", 0), f"{what}: speed"),
+                width=_positive_int(raw.get("width"), f"{what}: width"),
+                height=_positive_int(raw.get("height"), f"{what}: height"),
+                sha256=sha.lower(),
+            ))
+        return _Manifest(manifest_hash, valid_from, expires, colour if isinstance(colour, str) else None,
+                         tuple(specs), response_topic, correlation)
+
+    def _image(self, raw: bytes, sha: str) -> Image.Image | str:
+        cached = self._decoded.get(sha)
+        if cached is None:
+            try:
+                cached = _decode_png(raw)
+            except ValueError as exc:
+                cached = str(exc)
+            if len(self._decoded) > 64:
+                self._decoded.clear()
+            self._decoded[sha] = cached
+        return cached
+
+    def _try(self, manifest: _Manifest) -> list[Outgoing]:
+        """Switch to `manifest` if every page is held and good; else wait for pages, or reject it."""
+        images: list[Image.Image] = []
+        waiting: list[str] = []
+        for spec in manifest.pages:
+            raw = self._pages.get(spec.index)
+            if raw is None:
+                continue  # not here yet: wait quietly
+            sha = hashlib.sha256(raw).hexdigest()
+            if sha != spec.sha256:
+                waiting.append(f"page {spec.index}: sha256 mismatch")
+                continue
+            image = self._image(raw, sha)
+            if isinstance(image, str):
+                return self._reject(manifest, f"page {spec.index}: {image}")
+            if image.size != (spec.width, spec.height):
+                return self._reject(manifest, f"page {spec.index}: size {image.width}x{image.height}, "
+                                              f"manifest says {spec.width}x{spec.height}")
+            images.append(image)
+        if waiting or len(images) < len(manifest.pages):
+            self._pending = manifest
+            error = "; ".join(waiting)
+            if error and error not in manifest.reported:
+                manifest.reported.add(error)
+                return [self._program_ack(manifest.hash, error, manifest.response_topic,
+                                          manifest.correlation)]
+            return []
+        self._pending = None
+        program = _Program(manifest, tuple(self._page(spec, image) for spec, image in zip(
+            manifest.pages, images, strict=True)))
+        self._check_colours(program)
+        if manifest.valid_from is not None and manifest.valid_from > self._now():
+            self._held = program
+            return []
+        return self._switch(program)
+
+    def _reject(self, manifest: _Manifest, error: str) -> list[Outgoing]:
+        if self._pending is manifest:
+            self._pending = None
+        return [self._program_ack(manifest.hash, error, manifest.response_topic, manifest.correlation)]
+
+    def _page(self, spec: _PageSpec, image: Image.Image) -> _Page:
+        if spec.effect in ("static", "blink"):
+            return _Page(spec, image, 0.0, spec.dwell)
+        horizontal = spec.effect == "scroll-left"
+        travel = image.width + self.width if horizontal else image.height + self.height
+        if (image.width if horizontal else image.height) < (self.width if horizontal else self.height):
+            self._errors.append(f"page {spec.index}: a {spec.effect} image smaller than the board")
+        speed = spec.speed
+        if speed <= 0:
+            speed = travel / spec.dwell if spec.dwell > 0 else 0.0
+            self._errors.append(f"page {spec.index}: {spec.effect} without a speed")
+        return _Page(spec, image, speed, travel / speed if speed > 0 else spec.dwell)
+
+    def _check_colours(self, program: _Program) -> None:
+        """Warn (never refuse, never remap) about pixels the board's colour mode cannot show."""
+        palette = _PALETTES.get(self.colour)
+        if palette is None:
+            return
+        for page in program.pages:
+            colours = page.image.getcolors(len(palette))
+            extra = sorted({c for _, c in colours} - palette) if colours is not None else None
+            if extra is None or extra:
+                example = f" e.g. {extra[0]}" if extra else ""
+                self._errors.append(f"program {program.hash}: page {page.spec.index} has colours a "
+                                    f"{self.colour} board cannot show{example}")
+
+    def _switch(self, program: _Program) -> list[Outgoing]:
+        m = program.manifest
+        same = self._current is not None and self._current.hash == program.hash
+        program.started = self._current.started if same and self._current else self._now()
+        self._current = program
+        return [self._program_ack(m.hash, None, m.response_topic, m.correlation), self._status()]
+
+    def _on_cmd(self, payload: bytes, response_topic: str | None,
+                correlation: bytes | None) -> list[Outgoing]:
+        try:
+            data = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            return [self._cmd_ack(None, "command is not a JSON object", response_topic, correlation)]
+        cmd_id = data.get("id")
+        if not isinstance(cmd_id, str) or not cmd_id:
+            return [self._cmd_ack(cmd_id, "command without an id", response_topic, correlation)]
+        known = [key for key in ("brightness", "power", "reannounce") if key in data]
+        if not known:
+            return [self._cmd_ack(cmd_id, "no known command (brightness, power, reannounce)",
+                                  response_topic, correlation)]
+        brightness = data.get("brightness")
+        if "brightness" in data and (isinstance(brightness, bool) or not isinstance(brightness, int | float)
+                                     or not 0 <= brightness <= 100):
+            return [self._cmd_ack(cmd_id, f"brightness {brightness!r}: a percentage 0..100",
+                                  response_topic, correlation)]
+        for key in ("power", "reannounce"):
+            if key in data and not isinstance(data[key], bool):
+                return [self._cmd_ack(cmd_id, f"{key} {data[key]!r}: true or false",
+                                      response_topic, correlation)]
+        out: list[Outgoing] = []
+        if "brightness" in data:
+            self._brightness = round(brightness)  # type: ignore[arg-type]
+        if "power" in data:
+            self._power = data["power"]
+        out.append(self._cmd_ack(cmd_id, None, response_topic, correlation))
+        if data.get("reannounce") is True:
+            out += [self._info(), self._status()]
+        return out
+
+    def _cmd_ack(self, cmd_id: object, error: str | None, response_topic: str | None,
+                 correlation: bytes | None) -> Outgoing:
+        body: dict[str, Any] = {"cmd": cmd_id, "ok": error is None}
+        if error is not None:
+            body["error"] = error
+            self._errors.append(f"cmd {cmd_id!r}: {error}")
+        return self._ack(body, response_topic, correlation)
+
+    # -- time -------------------------------------------------------------------------------------
+
+    def tick(self) -> list[Outgoing]:
+        """Start a held program whose `valid_from` came, drop an expired one (even offline)."""
+        with self._lock:
+            now = self._now()
+            out: list[Outgoing] = []
+            if self._pending is not None and _expired(self._pending, now):
+                self._errors.append(f"program {self._pending.hash}: expired while waiting for pages")
+                self._pending = None
+            held = self._held
+            if held is not None:
+                if _expired(held.manifest, now):
+                    self._errors.append(f"program {held.hash}: expired before its valid_from")
+                    self._held = None
+                elif held.manifest.valid_from is None or held.manifest.valid_from <= now:
+                    self._held = None
+                    out += self._switch(held)
+            current = self._current
+            if current is not None and _expired(current.manifest, now):
+                self._current = None
+                out.append(self._status())
+            return out
+
+    # -- display ----------------------------------------------------------------------------------
+
+    def snapshot(self) -> Image.Image:
+        """What the board shows now (RGB, board size; brightness is not applied to pixels)."""
+        with self._lock:
+            frame = Image.new("RGB", (self.width, self.height))
+            program = self._current
+            now = self._now()
+            if not self._power or program is None or not program.pages:
+                return frame
+            if _expired(program.manifest, now):
+                return frame
+            started = program.started or now
+            elapsed = (now - started).total_seconds()
+            total = sum(page.duration for page in program.pages)
+            page, t = program.pages[0], 0.0
+            if total > 0:
+                t = elapsed % total
+                for candidate in program.pages:
+                    if t < candidate.duration:
+                        page = candidate
+                        break
+                    t -= candidate.duration
+                else:  # float rounding at the very end of the loop
+                    page, t = program.pages[-1], program.pages[-1].duration
+            self._draw(frame, page, t)
+            return frame
+
+    def _draw(self, frame: Image.Image, page: _Page, t: float) -> None:
+        effect = page.spec.effect
+        image = page.image
+        if effect == "static":
+            frame.paste(image, (0, 0))
+        elif effect == "blink":
+            if t % BLINK_PERIOD_S < BLINK_PERIOD_S / 2:
+                frame.paste(image, (0, 0))
+        else:
+            offset = int(page.speed * t + 1e-9)
+            if effect == "scroll-left":
+                frame.paste(image, (self.width - offset, 0))
+            else:
+                frame.paste(image, (0, self.height - offset))
+
+
+class MqttBoard:
+    """`BoardLogic` on a broker, with paho-mqtt 2.
+
+    paho callbacks only feed the logic and queue what it answers; a worker thread publishes the
+    queue and calls `logic.tick()` once a second (so expiry works while disconnected, too).
+    """
+
+    def __init__(self, logic: BoardLogic, url: str, *, username: str | None = None,
+                 password: str | None = None, protocol: str = "5", keepalive: int = 30,
+                 tick_s: float = 1.0) -> None:
+        if protocol not in ("5", "3.1.1", "311"):
+            raise ValueError(f"protocol {protocol!r}: '5' or '3.1.1'")
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in ("mqtt", "tcp", "mqtts", "ssl"):
+            raise ValueError(f"broker url {url!r}: mqtt://host[:port] or mqtts://host[:port]")
+        self.logic = logic
+        self.tls = parts.scheme in ("mqtts", "ssl")
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (8883 if self.tls else 1883)
+        self.v5 = protocol == "5"
+        self.keepalive = keepalive
+        self.tick_s = tick_s
+        username = username or (unquote(parts.username) if parts.username else None)
+        password = password or (unquote(parts.password) if parts.password else None)
+        if password is not None and username is None:
+            username = logic.board  # §1: the username is the board id
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=logic.board,
+                                   protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311)
+        if username is not None:
+            self._client.username_pw_set(username, password)
+        if self.tls:
+            self._client.tls_set()
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_subscribe = self._on_subscribe
+        self._client.on_message = self._on_message
+        self._queue: queue.Queue[Outgoing | None] = queue.Queue()
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._connected = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._will_hash: str | None = None
+        self._started = False
+        self.connect_errors: list[str] = []
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect with the last will, start the network loop and the ticker."""
+        if self._started:
+            raise RuntimeError("already started")
+        self._started = True
+        self._set_will()
+        self._client.connect(self.host, self.port, keepalive=self.keepalive)
+        self._stopping.clear()
+        self._worker = threading.Thread(target=self._work, name=f"ledctl-sim-{self.logic.board}",
+                                        daemon=True)
+        self._worker.start()
+        self._client.loop_start()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """True once connected and subscribed (retained program and pages are on their way)."""
+        return self._ready.wait(timeout)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def stop(self, clean: bool = True, timeout: float = 5.0) -> None:
+        """Clean: publish the offline status and DISCONNECT. Unclean: die so the broker sends the will."""
+        if not self._started:
+            return
+        self._started = False
+        self._stopping.set()
+        self._queue.put(None)
+        if self._worker is not None:
+            self._worker.join(timeout)
+            self._worker = None
+        if clean:
+            self._flush()
+            infos = [self._publish(o) for o in self.logic.goodbye()]
+            for info in infos:
+                if info is not None:
+                    try:
+                        info.wait_for_publish(timeout)
+                    except (ValueError, RuntimeError) as exc:
+                        log.warning("%s: offline status not published: %s", self.logic.board, exc)
+            self._client.disconnect()
+            self._client.loop_stop()
+        elif self.v5:
+            # MQTT 5 lets a client end its session as if it had crashed: reason code 4.
+            crash = ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message")
+            self._client.disconnect(reasoncode=crash)
+            self._client.loop_stop()
+        else:
+            # MQTT 3.1.1 has no such DISCONNECT: stop the loop and drop the TCP connection without one.
+            self._client.loop_stop()
+            sock = self._client.socket()
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError as exc:
+                    log.debug("closing the socket: %s", exc)
+        self._connected.clear()
+        self._ready.clear()
+
+    # -- paho callbacks: no publishing, no blocking ---------------------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: ReasonCode,
+                    properties: Properties | None) -> None:
+        if reason_code.is_failure:
+            self.connect_errors.append(str(reason_code))
+            return
+        self._connected.set()
+        for item in self.logic.hello():
+            self._queue.put(item)
+        client.subscribe([(topic, 1) for topic in self.logic.subscriptions])
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: list[ReasonCode],
+                      properties: Properties | None) -> None:
+        failures = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failures:
+            self.connect_errors.append(f"subscribe refused: {', '.join(failures)}")
+        self._ready.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: ReasonCode,
+                       properties: Properties | None) -> None:
+        self._connected.clear()
+        self._ready.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        props = getattr(message, "properties", None)
+        response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
+        correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        try:
+            out = self.logic.on_message(message.topic, message.payload, response_topic=response_topic or None,
+                                        correlation=bytes(correlation) if correlation is not None else None)
+        except Exception:  # a bug in the emulator must not kill paho's thread
+            log.exception("%s: handling %s", self.logic.board, message.topic)
+            return
+        for item in out:
+            self._queue.put(item)
+
+    # -- worker -----------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        next_tick = time.monotonic() + self.tick_s
+        while not self._stopping.is_set():
+            try:
+                item = self._queue.get(timeout=max(0.0, next_tick - time.monotonic()))
+            except queue.Empty:
+                item = None
+            if self._stopping.is_set():
+                if item is not None:
+                    self._queue.put(item)  # leave it for stop() to flush (clean) or drop (crash)
+                break
+            if item is not None:
+                self._publish(item)
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self.tick_s
+                try:
+                    out = self.logic.tick()
+                except Exception:
+                    log.exception("%s: tick", self.logic.board)
+                    out = []
+                for tick_item in out:
+                    self._publish(tick_item)
+            if self.logic.program_hash != self._will_hash:
+                self._set_will()
+
+    def _flush(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self._publish(item)
+
+    def _publish(self, item: Outgoing) -> mqtt.MQTTMessageInfo | None:
+        properties = None
+        if self.v5 and item.correlation is not None:
+            properties = Properties(PacketTypes.PUBLISH)
+            properties.CorrelationData = item.correlation
+        try:
+            return self._client.publish(item.topic, item.payload, qos=1, retain=item.retain,
+                                        properties=properties)
+        except (ValueError, RuntimeError) as exc:
+            log.warning("%s: publish to %s failed: %s", self.logic.board, item.topic, exc)
+            return None
+
+    def _set_will(self) -> None:
+        """Store the will with the hash on air for the next (re)connect.
+
+        The broker keeps the will it got in CONNECT: after a switch, a crash still reports the hash
+        that was on air when the board connected (MQTT has no way to update a will in a session).
+        """
+        will = self.logic.will()
+        self._will_hash = will.json()["program"]
+        self._client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
