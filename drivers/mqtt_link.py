@@ -76,7 +76,7 @@ class MqttLink:
                 client.loop_start()
             except (OSError, ValueError) as e:
                 raise MqttError(f"link {self.name}: cannot reach {self.url}: {e}") from None
-            if self._connected.wait(self.connect_timeout_s):
+            if self._wait_connected(self.connect_timeout_s):
                 self._client = client
                 log.info("link %s: connected to %s with MQTT %s", self.name, self.url,
                          "5" if self.mqtt5 else "3.1.1")
@@ -87,6 +87,17 @@ class MqttLink:
                 break  # refused for a reason a lower protocol version will not fix
         reason = self._refused or f"no answer within {self.connect_timeout_s:g} s"
         raise MqttError(f"link {self.name}: the broker at {self.url} refused the connection: {reason}")
+
+    def _wait_connected(self, timeout_s: float) -> bool:
+        """True once connected; False when refused, dropped before CONNACK (a 3.1.1-only broker
+        may just close on an MQTT 5 CONNECT) or no answer in time."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._connected.wait(0.05):
+                return True
+            if self._refused:
+                return False
+        return False
 
     def _make_client(self, tls: bool) -> mqtt.Client:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
@@ -121,6 +132,8 @@ class MqttLink:
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
                        properties: object) -> None:
+        if not self._connected.is_set() and not self._refused:
+            self._refused = f"the broker closed the connection ({reason}); protocol version refused?"
         self._connected.clear()
         if not self._closing:
             log.warning("link %s: disconnected (%s); paho reconnects with back-off", self.name, reason)

@@ -22,6 +22,7 @@ from ledctl.errors import LedctlError
 from ledctl.model import Board
 from ledctl.simulator.broker import Mosquitto
 from ledctl.simulator.bx_card import BxCard
+from ledctl.simulator.embedded_broker import EmbeddedBroker
 from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
 from ledctl.simulator.tpm2_receiver import Tpm2Receiver
 from ledctl.simulator.wire import SimulatedWire, WireFaults
@@ -58,7 +59,8 @@ class Fleet:
     boards: dict[str, SimBoard] = field(default_factory=dict)
     wires: dict[str, SimulatedWire] = field(default_factory=dict)
     state: Path | None = None  # where a broker started for the simulation keeps its files
-    brokers: list[Mosquitto] = field(default_factory=list)
+    brokers: list[Mosquitto | EmbeddedBroker] = field(default_factory=list)
+    mqtt_protocol: str = "5"
 
     def build(self, only: set[str] | None = None) -> None:
         """Make the emulators and wires (nothing listens yet)."""
@@ -109,13 +111,16 @@ class Fleet:
                 raise SimError(f"link {sim.board.link}: the simulator only uses a loopback broker, "
                                f"not {host}")
             if not _listening(host, port) and not any(b.port == port for b in self.brokers):
-                if not Mosquitto.available():
-                    raise SimError("MQTT boards need a broker: sudo apt-get install mosquitto")
-                folder = (self.state or Path("var")) / "sim" / f"broker-{port}"
-                broker = Mosquitto(folder, port=port)
+                broker: Mosquitto | EmbeddedBroker
+                if Mosquitto.available():
+                    broker = Mosquitto((self.state or Path("var")) / "sim" / f"broker-{port}", port=port)
+                else:  # the demo without mosquitto: amqtt, MQTT 3.1.1 only
+                    log.warning("mosquitto is not installed; using the embedded amqtt broker (MQTT 3.1.1)")
+                    broker = EmbeddedBroker(port)
+                    self.mqtt_protocol = "3.1.1"
                 broker.start()
                 self.brokers.append(broker)
-            sim.client = MqttBoard(sim.device, url)
+            sim.client = MqttBoard(sim.device, url, protocol=self.mqtt_protocol)
             sim.client.start()
             sim.listen_url = f"{url}/ledctl/v1/{self.deployment.site.id}/{sim.board.id}"
 
@@ -185,7 +190,8 @@ class Fleet:
             sim.client.stop(clean=False)
             sim.client = None
         elif not offline and sim.client is None and sim.listen_url:
-            sim.client = MqttBoard(sim.device, self.deployment.links[sim.board.link].url)
+            sim.client = MqttBoard(sim.device, self.deployment.links[sim.board.link].url,
+                                   protocol=self.mqtt_protocol)
             sim.client.start()
 
     def write_snapshots(self, folder: Path) -> list[Path]:

@@ -150,3 +150,33 @@ def test_acl_keeps_a_board_from_reading_another_boards_program(dep, broker: Mosq
     finally:
         spy.loop_stop()
         spy.disconnect()
+
+
+def test_without_mosquitto_the_simulator_uses_the_embedded_broker(tmp_path: Path, monkeypatch) -> None:
+    import socket
+
+    from ledctl.simulator import fleet as fleet_mod
+    from ledctl.simulator.fleet import Fleet
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+    text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{port}")
+    text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+    text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
+    (tmp_path / "site.toml").write_text(text, encoding="utf-8")
+    dep = config.load(tmp_path / "site.toml")
+    monkeypatch.setattr(fleet_mod.Mosquitto, "available", staticmethod(lambda: False))
+    monkeypatch.setattr(broadcast, "MQTT_ACK_TIMEOUT_S", 10.0)
+    sim = Fleet(dep, clock=now, state=tmp_path)
+    sim.build({"outdoor-urban"})
+    sim.start()
+    try:
+        assert sim.mqtt_protocol == "3.1.1"
+        assert sim.boards["outdoor-urban"].client.wait_ready(10)
+        boards = (dep.board("outdoor-urban"),)
+        (result,) = deliver(dep, boards, contents(dep, boards))
+        assert result.ok, result.result
+    finally:
+        sim.stop()

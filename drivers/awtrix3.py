@@ -1,0 +1,214 @@
+"""The controller side of AWTRIX 3 (Ulanzi TC001 and friends) over MQTT (docs: shared facts, awtrix3.md).
+
+Pure encoders and decoders: this module never talks MQTT. A rendered 32x8 page goes out as
+a custom app (`<PREFIX>/custom/<app>`) that carries one `draw` command, a `db` (draw bitmap)
+of the whole frame: `{"db": [x, y, w, h, [c0, c1, ...]]}`, where each colour is a 24-bit
+RGB888 integer `(r << 16) | (g << 8) | b`, row by row (x fastest). A short notice goes out
+as a bare JSON object on `<PREFIX>/notify`.
+
+Packet-size arithmetic. The device's PubSubClient has `MQTT_MAX_PACKET_SIZE=8192`, and that
+counts the whole packet (fixed header, topic, payload); anything bigger is dropped
+silently. We keep every payload plus a topic allowance under `SAFE_PACKET_BYTES` (7,500):
+
+- topic allowance `TOPIC_ALLOWANCE` = 128 bytes: the device builds topics in a 100-byte
+  buffer, so `<PREFIX>/custom/<app>` is kept under 100 bytes; add 2 bytes of topic length
+  and at most 5 bytes of fixed header (1 type byte + up to 4 remaining-length bytes) and
+  round up;
+- payload budget therefore `MAX_PAYLOAD_BYTES` = 7,500 - 128 = 7,372 bytes;
+- worst-case full frame: 256 colours of at most 8 digits (16777215) plus a comma each is
+  256 * 9 = 2,304 bytes, plus about 100 bytes of keys (`draw`, `db`, geometry,
+  `duration`, `lifetime`, `noScroll`, `save`), so about 2.4 KB: a whole frame always fits
+  in one app payload, with room to spare.
+
+`custom_app` still returns a list (of one payload) and checks the budget, so that a
+caller never sends a payload the device would drop without a word.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from PIL import Image
+
+WIDTH = 32
+HEIGHT = 8
+MQTT_MAX_PACKET_SIZE = 8192
+SAFE_PACKET_BYTES = 7500
+TOPIC_ALLOWANCE = 128
+MAX_PAYLOAD_BYTES = SAFE_PACKET_BYTES - TOPIC_ALLOWANCE
+APP_PREFIX = "ledctl"
+
+_HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
+# Characters that must not appear in an app name: the device forbids spaces, and MQTT
+# topic levels must not contain separators or wildcards.
+_BAD_NAME = re.compile(r"[\s/+#]")
+
+
+class AwtrixError(ValueError):
+    """A page or notice that cannot be encoded for an AWTRIX device."""
+
+
+def _dumps(obj: Any) -> bytes:
+    """Compact, deterministic JSON (sorted keys, no spaces, UTF-8)."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+
+
+def _whole_seconds(value: float, what: str) -> int:
+    if not math.isfinite(value) or value <= 0:
+        raise AwtrixError(f"{what} must be a positive number of seconds, got {value!r}")
+    return max(1, round(value))
+
+
+def _pixels(image: Image.Image) -> list[int]:
+    if image.size != (WIDTH, HEIGHT):
+        raise AwtrixError(f"AWTRIX pages are exactly {WIDTH}x{HEIGHT}, got {image.size[0]}x{image.size[1]}")
+    rgb = image.convert("RGB")
+    data = rgb.tobytes()
+    return [(data[i] << 16) | (data[i + 1] << 8) | data[i + 2] for i in range(0, len(data), 3)]
+
+
+def custom_app(
+    image: Image.Image, *, duration_s: float, lifetime_s: int | None = None, save: bool = True
+) -> list[bytes]:
+    """A rendered 32x8 page as custom-app payload(s) for `<PREFIX>/custom/<app>`.
+
+    One `db` command covers the whole frame (black included, so the app shows exactly the
+    page). `duration` is whole seconds (at least 1); `lifetime` (seconds without an update
+    before the device removes the app) is sent only when given; `save` keeps the app over
+    a reboot (mind flash wear if pages change often). Always one payload for 32x8 (see the
+    module docstring); raises AwtrixError if a payload would exceed `MAX_PAYLOAD_BYTES`.
+    """
+    colours = _pixels(image)
+    app: dict[str, Any] = {
+        "draw": [{"db": [0, 0, WIDTH, HEIGHT, colours]}],
+        "duration": _whole_seconds(duration_s, "duration_s"),
+        "noScroll": True,
+        "save": bool(save),
+    }
+    if lifetime_s is not None:
+        if isinstance(lifetime_s, bool) or not isinstance(lifetime_s, int) or lifetime_s <= 0:
+            raise AwtrixError(f"lifetime_s must be a positive whole number of seconds, got {lifetime_s!r}")
+        app["lifetime"] = lifetime_s
+    payload = _dumps(app)
+    if len(payload) > MAX_PAYLOAD_BYTES:  # cannot happen for 32x8; kept as a guard
+        raise AwtrixError(f"custom app payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES} budget")
+    return [payload]
+
+
+def notification(text: str, *, duration_s: int, colour: str = "#FF0000", hold: bool = False) -> bytes:
+    """A short notice for `<PREFIX>/notify`: a bare JSON object, nothing around it.
+
+    The device ignores `/notify` payloads that do not start with `{` and end with `}`
+    (an array, or a trailing newline), so this never adds whitespace.
+    """
+    if not _HEX_COLOUR.fullmatch(colour):
+        raise AwtrixError(f"colour must look like #RRGGBB, got {colour!r}")
+    if isinstance(duration_s, bool) or not isinstance(duration_s, int) or duration_s <= 0:
+        raise AwtrixError(f"duration_s must be a positive whole number of seconds, got {duration_s!r}")
+    payload = _dumps({"color": colour.upper(), "duration": duration_s, "hold": bool(hold), "text": text})
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise AwtrixError(f"notification is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES} budget")
+    return payload
+
+
+def app_name(board_id: str, index: int) -> str:
+    """The custom-app name for page `index` of a board: `ledctl0`, `ledctl1`, ...
+
+    Each AWTRIX has its own topic prefix, so the board is already identified by the topic
+    and the name need not repeat it; `board_id` is only checked. The names match what the
+    device makes of an array pushed to `/custom/ledctl`, and an empty payload on
+    `/custom/ledctl` deletes them all. Beware: deletion matches by prefix, so an empty
+    payload on `/custom/ledctl1` also deletes `ledctl10`..`ledctl19`.
+    """
+    if not board_id or _BAD_NAME.search(board_id):
+        raise AwtrixError(f"board id {board_id!r} must be non-empty, without spaces, '/', '+' or '#'")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise AwtrixError(f"page index must be a whole number >= 0, got {index!r}")
+    return f"{APP_PREFIX}{index}"
+
+
+_INT_KEYS = ("bat", "bat_raw", "type", "lux", "ldr_raw", "ram", "bri", "hum", "uptime", "wifi_signal",
+             "messages")
+_FLOAT_KEYS = ("temp",)
+_BOOL_KEYS = ("indicator1", "indicator2", "indicator3", "matrix", "up_available")
+_STR_KEYS = ("version", "app", "uid", "ip_address")
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "on", "false", "0", "off"):
+        return value.strip().lower() in ("true", "1", "on")
+    return None
+
+
+def parse_stats(payload: bytes) -> dict[str, Any]:
+    """The device's `<PREFIX>/stats` JSON object, leniently typed.
+
+    Known numeric keys are coerced from strings too (older builds sent `"lux":"12"`); a
+    known key whose value cannot be read is dropped; unknown keys are kept as they came.
+    Raises ValueError if the payload is not a JSON object.
+    """
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"AWTRIX stats payload is not JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ValueError(f"AWTRIX stats payload must be a JSON object, got {type(raw).__name__}")
+    stats: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in _INT_KEYS:
+            number = _as_number(value)
+            if number is not None:
+                stats[key] = round(number)
+        elif key in _FLOAT_KEYS:
+            number = _as_number(value)
+            if number is not None:
+                stats[key] = number
+        elif key in _BOOL_KEYS:
+            flag = _as_bool(value)
+            if flag is not None:
+                stats[key] = flag
+        elif key in _STR_KEYS:
+            if value is not None:
+                stats[key] = str(value)
+        else:
+            stats[key] = value
+    return stats
+
+
+def parse_screen(payload: bytes) -> Image.Image:
+    """The `<PREFIX>/screen` reply (256 24-bit colour ints, row by row) as a 32x8 RGB image."""
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"AWTRIX screen payload is not JSON: {exc}") from exc
+    if not isinstance(raw, list):
+        raise ValueError(f"AWTRIX screen payload must be a JSON array, got {type(raw).__name__}")
+    if len(raw) != WIDTH * HEIGHT:
+        raise ValueError(f"AWTRIX screen payload has {len(raw)} pixels, expected {WIDTH * HEIGHT} (32x8)")
+    data = bytearray()
+    for i, value in enumerate(raw):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFF:
+            raise ValueError(f"AWTRIX screen pixel {i} is {value!r}, not a 24-bit colour integer")
+        data += bytes(((value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF))
+    return Image.frombytes("RGB", (WIDTH, HEIGHT), bytes(data))
