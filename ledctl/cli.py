@@ -17,7 +17,7 @@ from ledctl import __version__
 from ledctl import config as config_mod
 from ledctl.clock import Clock, SystemClock
 from ledctl.errors import ConfigError, LedctlError
-from ledctl.model import Bulletin
+from ledctl.model import Board, Bulletin
 from ledctl.standards import aqi as aqi_mod
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -376,16 +376,20 @@ def _notice_text(text: str, flag: str) -> str:
     return cleaned
 
 
+def _chosen_boards(dep: config_mod.Deployment, args: argparse.Namespace) -> tuple[Board, ...]:
+    """`--board ID`, `--group G`, or every board."""
+    if args.board:
+        return (dep.board(args.board),)
+    if args.group:
+        return dep.boards_in(args.group)
+    return dep.boards
+
+
 def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl import pipeline, preview
 
     dep = config_mod.load(args.config)
-    if args.board:
-        boards = (dep.board(args.board),)
-    elif args.group:
-        boards = dep.boards_in(args.group)
-    else:
-        boards = dep.boards
+    boards = _chosen_boards(dep, args)
     day = args.date or clock.now().astimezone(dep.tz).date()
     now = pipeline.broadcast_instant(dep, day)
     bulletin = pipeline.bulletin_at(dep, now)
@@ -500,12 +504,7 @@ def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.broadcast import Content, card_can_draw, deliver
 
     dep = config_mod.load(args.config)
-    if args.board:
-        boards = (dep.board(args.board),)
-    elif args.group:
-        boards = dep.boards_in(args.group)
-    else:
-        boards = dep.boards
+    boards = _chosen_boards(dep, args)
     contents: dict[str, Content] = {}
     failed_render: dict[str, str] = {}
     day = args.date or clock.now().astimezone(dep.tz).date()
