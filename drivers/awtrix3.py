@@ -28,10 +28,17 @@ from __future__ import annotations
 
 import json
 import math
+import queue
 import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
+
+from ledctl.drivers.mqtt_link import MqttLink
+from ledctl.model import Program
 
 WIDTH = 32
 HEIGHT = 8
@@ -212,3 +219,74 @@ def parse_screen(payload: bytes) -> Image.Image:
             raise ValueError(f"AWTRIX screen pixel {i} is {value!r}, not a 24-bit colour integer")
         data += bytes(((value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF))
     return Image.frombytes("RGB", (WIDTH, HEIGHT), bytes(data))
+
+
+# -- delivery over MQTT -------------------------------------------------------------------------------
+
+def app_payloads(program: Program, *, lifetime_s: int | None = None) -> list[tuple[str, bytes]]:
+    """(topic suffix, payload) to publish for a program: one array on custom/ledctl when it fits
+    the device's packet limit, else one app per page."""
+    apps = [custom_app(page.image, duration_s=page.dwell_s, lifetime_s=lifetime_s)[0]
+            for page in program.pages]
+    combined = b"[" + b",".join(apps) + b"]"
+    if len(combined) <= MAX_PAYLOAD_BYTES:
+        return [(f"custom/{APP_PREFIX}", combined)]
+    return [(f"custom/{APP_PREFIX}{i}", app) for i, app in enumerate(apps)]
+
+
+@dataclass
+class AwtrixBoards:
+    """AWTRIX 3 devices behind one broker: custom apps out (retained, saved), `sendscreen` back."""
+
+    link: MqttLink
+    online: dict[str, bool] = field(default_factory=dict)
+
+    @staticmethod
+    def topics(prefixes: Sequence[str]) -> list[str]:
+        return [t for p in prefixes for t in (f"{p}/screen", f"{p}/stats")]
+
+    def publish(self, prefix: str, program: Program, *, lifetime_s: int | None = None) -> int:
+        sent = 0
+        for suffix, payload in app_payloads(program, lifetime_s=lifetime_s):
+            self.link.publish(f"{prefix}/{suffix}", payload, retain=True, wait=False)
+            sent += len(payload)
+        return sent
+
+    def confirm(self, wanted: Mapping[str, tuple[str, Program]], timeout_s: float,
+                on_result: Callable[[str, bool, str], None]) -> None:
+        """Ask each device for its screen until it shows one of its program's pages."""
+        expected = {board: (prefix, {p.image.convert("RGB").tobytes() for p in program.pages})
+                    for board, (prefix, program) in wanted.items()}
+        by_prefix = {prefix: board for board, (prefix, _) in expected.items()}
+        done: set[str] = set()
+        deadline = time.monotonic() + timeout_s
+        asked = 0.0
+        while len(done) < len(expected) and time.monotonic() < deadline:
+            if time.monotonic() - asked > 1.0:  # ask (again): the device may be mid-rotation
+                for board, (prefix, _) in expected.items():
+                    if board not in done:
+                        self.link.publish(f"{prefix}/sendscreen", b"", wait=False)
+                asked = time.monotonic()
+            try:
+                msg = self.link.inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            prefix, _, leaf = msg.topic.rpartition("/")
+            board = by_prefix.get(prefix)
+            if board is None or board in done:
+                continue
+            if leaf == "stats":
+                self.online[board] = True
+            elif leaf == "screen":
+                try:
+                    shown = parse_screen(msg.payload).tobytes()
+                except ValueError:
+                    continue
+                if shown in expected[board][1]:
+                    done.add(board)
+                    on_result(board, True, "")
+        for board in expected:
+            if board not in done:
+                why = ("shows something else (sendscreen)" if self.online.get(board)
+                       else f"no answer to sendscreen within {timeout_s:g} s (offline?)")
+                on_result(board, False, why)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ledctl.config import Deployment
-from ledctl.drivers import ledctl_mqtt
+from ledctl.drivers import awtrix3, ledctl_mqtt
 from ledctl.drivers.ledctl_mqtt import MqttBoards
 from ledctl.drivers.link import LinkError, SerialLink
 from ledctl.drivers.mqtt_link import MqttLink
@@ -46,6 +46,7 @@ class Content:
     text: str | None = None
     text_timeout_s: int = 0
     expires: datetime | None = None  # boards that can (ledctl-mqtt) remove it by themselves then
+    lifetime_s: int | None = None  # the same as a duration, for boards that count (AWTRIX lifetime)
 
 
 def card_can_draw(board: Board, text: str) -> bool:
@@ -181,11 +182,17 @@ def _deliver_mqtt(dep: Deployment, link_name: str, boards: Sequence[Board], cont
                     username=link.username, password_env=link.password_env, tls_ca=link.tls_ca,
                     subscriptions=MqttBoards.topics(dep.site.id))
     out: list[Delivery] = []
+    awtrix = [b for b in boards if b.driver == "awtrix3"]
+    boards = [b for b in boards if b.driver != "awtrix3"]
+    if awtrix:
+        out += _deliver_awtrix(dep, link_name, awtrix, contents, progress, lock)
+    if not boards:
+        return out
     try:
         mqtt.connect()
     except LedctlError as e:
-        return [Delivery(b.id, link_name, False, f"link error: {e}", "-", 0, time.monotonic() - start)
-                for b in boards]
+        return [*out, *(Delivery(b.id, link_name, False, f"link error: {e}", "-", 0,
+                                 time.monotonic() - start) for b in boards)]
     try:
         fleet = MqttBoards(mqtt, dep.site.id)
         fleet.drain(block_s=0.3)  # the retained manifests and statuses: what each board has now
@@ -221,6 +228,50 @@ def _deliver_mqtt(dep: Deployment, link_name: str, boards: Sequence[Board], cont
                          f"{took:.1f} s)")
 
         fleet.wait(wanted, MQTT_ACK_TIMEOUT_S, report)
+    finally:
+        mqtt.close()
+    return out
+
+
+def _deliver_awtrix(dep: Deployment, link_name: str, boards: Sequence[Board], contents: Mapping[str, Content],
+                    progress: Progress, lock: threading.Lock) -> list[Delivery]:
+    """AWTRIX 3: the pages as saved, retained custom apps; confirmed by reading the screen back."""
+    link = dep.links[link_name]
+    start = time.monotonic()
+    prefixes = {b.id: b.topic or b.id for b in boards}
+    mqtt = MqttLink(link_name, link.url, client_id=f"ledctl-{os.getpid()}-{link_name}-awtrix",
+                    username=link.username, password_env=link.password_env, tls_ca=link.tls_ca,
+                    subscriptions=awtrix3.AwtrixBoards.topics(list(prefixes.values())))
+    out: list[Delivery] = []
+    try:
+        mqtt.connect()
+    except LedctlError as e:
+        return [Delivery(b.id, link_name, False, f"link error: {e}", "-", 0, time.monotonic() - start)
+                for b in boards]
+    try:
+        devices = awtrix3.AwtrixBoards(mqtt)
+        wanted: dict[str, tuple[str, Program]] = {}
+        sent: dict[str, int] = {}
+        for board in boards:
+            program = contents[board.id].program
+            if program is None:
+                out.append(Delivery(board.id, link_name, False, "awtrix3 boards take rendered pages",
+                                    "-", 0, 0.0))
+                continue
+            lifetime = contents[board.id].lifetime_s  # the device removes the apps by itself then
+            sent[board.id] = devices.publish(prefixes[board.id], program, lifetime_s=lifetime)
+            wanted[board.id] = (prefixes[board.id], program)
+        mqtt.flush()
+
+        def report(board_id: str, ok: bool, why: str) -> None:
+            took = time.monotonic() - start
+            result = "confirmed (screen read back)" if ok else why
+            out.append(Delivery(board_id, link_name, ok, result, "apps", sent.get(board_id, 0), took))
+            with lock:
+                progress(f"{link_name} {board_id}: {result} (apps, {sent.get(board_id, 0)} bytes, "
+                         f"{took:.1f} s)")
+
+        devices.confirm(wanted, MQTT_ACK_TIMEOUT_S, report)
     finally:
         mqtt.close()
     return out

@@ -521,7 +521,7 @@ def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
             if r.program is None:
                 failed_render[r.board.id] = r.error
             else:
-                contents[r.board.id] = Content(program=r.program, expires=expires)
+                contents[r.board.id] = Content(program=r.program, expires=expires, lifetime_s=args.timeout)
     else:
         bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, day))
         for r in pipeline.render_fleet(dep, boards, bulletin):

@@ -415,6 +415,8 @@ def _boards(
             elif st.kind is not StationKind.AIR:
                 p.bad(t.key("station"), station, "an air-quality station (this one is kind = \"water\")")
         layout = t.get("layout", str, "the name of a layout in the layouts folder", "")
+        topic = t.get("topic", str, "an MQTT topic prefix without spaces, + or # (awtrix3: its PREFIX)", "",
+                      lambda v: bool(re.match(r"^[^\s+#]+$", v)))
         water = t.string_list("water_stations", ()) or ()
         for w in water:
             st = stations.get(w)
@@ -457,6 +459,7 @@ def _boards(
                 id=bid, name=name, size=size, colour=colour, driver=driver_name, link=link_name,
                 station=station, location=location or "", area=area or "", address=address,
                 groups=tuple(board_groups), water_stations=tuple(water), layout=layout or "",
+                topic=topic or "",
             ))
     for link_name, members in per_link.items():
         lone = next((d for _, d in members if not DRIVERS[d].needs_address), None)

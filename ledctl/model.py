@@ -118,6 +118,7 @@ class Board:
     groups: tuple[str, ...] = ()
     water_stations: tuple[str, ...] = ()
     layout: str = ""  # a layout by name; "" picks one by size
+    topic: str = ""  # awtrix3: the device's MQTT topic prefix (default: the board id)
 
 
 DEFAULT_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {

@@ -20,6 +20,7 @@ from PIL import Image
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
 from ledctl.model import Board
+from ledctl.simulator.awtrix_device import AwtrixDevice, MqttAwtrix
 from ledctl.simulator.broker import Mosquitto
 from ledctl.simulator.bx_card import BxCard
 from ledctl.simulator.embedded_broker import EmbeddedBroker
@@ -37,9 +38,9 @@ class SimError(LedctlError):
 @dataclass
 class SimBoard:
     board: Board
-    device: BxCard | Tpm2Receiver | BoardLogic
+    device: BxCard | Tpm2Receiver | BoardLogic | AwtrixDevice
     wire: SimulatedWire | None  # None: an MQTT board (it connects to the broker itself)
-    client: MqttBoard | None = None
+    client: MqttBoard | MqttAwtrix | None = None
     listen_url: str = ""
 
     @property
@@ -75,6 +76,9 @@ class Fleet:
                 logic = BoardLogic(dep.site.id, board.id, board.size.width, board.size.height,
                                    board.colour.value, clock=self.clock)
                 self.boards[board.id] = SimBoard(board, logic, None)
+            elif board.driver == "awtrix3":
+                device = AwtrixDevice(board.topic or board.id, clock=self.clock)
+                self.boards[board.id] = SimBoard(board, device, None)
         for link_name, boards in by_link.items():
             link = dep.links[link_name]
             devices = [self._device(b) for b in boards]
@@ -102,7 +106,7 @@ class Fleet:
 
     def _start_mqtt_boards(self) -> None:
         for sim in self.boards.values():
-            if not isinstance(sim.device, BoardLogic):
+            if not isinstance(sim.device, BoardLogic | AwtrixDevice):
                 continue
             url = self.deployment.links[sim.board.link].url
             parts = urlsplit(url)
@@ -120,6 +124,11 @@ class Fleet:
                     self.mqtt_protocol = "3.1.1"
                 broker.start()
                 self.brokers.append(broker)
+            if isinstance(sim.device, AwtrixDevice):
+                sim.client = MqttAwtrix(sim.device, url)
+                sim.client.start()
+                sim.listen_url = f"{url}/{sim.device.prefix}"
+                continue
             sim.client = MqttBoard(sim.device, url, protocol=self.mqtt_protocol)
             sim.client.start()
             sim.listen_url = f"{url}/ledctl/v1/{self.deployment.site.id}/{sim.board.id}"
@@ -172,7 +181,7 @@ class Fleet:
         sim = self.boards.get(board_id)
         if sim is None:
             raise SimError(f"no simulated board {board_id!r}")
-        if offline is not None and isinstance(sim.device, BoardLogic):
+        if offline is not None and isinstance(sim.device, BoardLogic | AwtrixDevice):
             self._mqtt_offline(sim, offline)
         elif offline is not None:
             sim.device.offline = offline
@@ -186,12 +195,18 @@ class Fleet:
 
     def _mqtt_offline(self, sim: SimBoard, offline: bool) -> None:
         """An MQTT board going offline drops its connection uncleanly, so the broker sends its will."""
+        url = self.deployment.links[sim.board.link].url
         if offline and sim.client is not None:
-            sim.client.stop(clean=False)
+            if isinstance(sim.client, MqttBoard):
+                sim.client.stop(clean=False)
+            else:
+                sim.client.stop()
             sim.client = None
         elif not offline and sim.client is None and sim.listen_url:
-            sim.client = MqttBoard(sim.device, self.deployment.links[sim.board.link].url,
-                                   protocol=self.mqtt_protocol)
+            if isinstance(sim.device, AwtrixDevice):
+                sim.client = MqttAwtrix(sim.device, url)
+            else:
+                sim.client = MqttBoard(sim.device, url, protocol=self.mqtt_protocol)
             sim.client.start()
 
     def write_snapshots(self, folder: Path) -> list[Path]:

@@ -180,3 +180,56 @@ def test_without_mosquitto_the_simulator_uses_the_embedded_broker(tmp_path: Path
         assert result.ok, result.result
     finally:
         sim.stop()
+
+
+def test_awtrix3_board_gets_saved_apps_and_is_confirmed_by_its_screen(tmp_path: Path, monkeypatch) -> None:
+    from ledctl.simulator.fleet import Fleet
+
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    try:
+        text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+        text = text.replace("mqtt://127.0.0.1:1883", broker.url)
+        text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+        text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
+        text += """
+[[boards]]
+id = "lobby"
+name = "大厅 AWTRIX"
+size = "32x8"
+colour = "full"
+driver = "awtrix3"
+link = "broker"
+topic = "awtrix_a1b2c3"
+station = "zh-urban"
+"""
+        (tmp_path / "site.toml").write_text(text, encoding="utf-8")
+        dep = config.load(tmp_path / "site.toml")
+        layout_dir = tmp_path / "layouts"
+        layout_dir.mkdir()
+        for f in (REPO / "config" / "layouts").glob("*.toml"):
+            (layout_dir / f.name).write_text(f.read_text(encoding="utf-8"), encoding="utf-8")
+        (layout_dir / "tiny.toml").write_text(
+            '[layout]\nname = "tiny"\nmin_size = "32x8"\n[rules]\nmin_dwell_per_char = 0.25\n'
+            '[[bulletin]]\nname = "aqi"\nwhen = "assessed"\ndwell = 6\n'
+            'lines = [ { y = 0, font = "latin5x7", text = "[level]{aqi}" } ]\n'
+            '[[bulletin]]\nname = "aqi"\nwhen = "updating"\ndwell = 6\n'
+            'lines = [ { y = 0, font = "latin5x7", text = "[warning]--" } ]\n', encoding="utf-8")
+        dep = __import__("dataclasses").replace(dep, layouts_dir=layout_dir)
+        monkeypatch.setattr(broadcast, "MQTT_ACK_TIMEOUT_S", 10.0)
+        sim = Fleet(dep, clock=now, state=tmp_path)
+        sim.build({"lobby"})
+        sim.start()
+        try:
+            assert sim.boards["lobby"].client.wait_ready(10)
+            boards = (dep.board("lobby"),)
+            programs = contents(dep, boards)
+            (result,) = deliver(dep, boards, programs)
+            assert result.ok and "screen read back" in result.result, result.result
+            device = sim.boards["lobby"].device
+            assert list(device.apps) == ["ledctl0"]  # saved custom app, one per page
+            assert device.snapshot().tobytes() == programs["lobby"].program.pages[0].image.tobytes()
+        finally:
+            sim.stop()
+    finally:
+        broker.stop()
