@@ -106,6 +106,11 @@ class MqttBoards:
         state.program, state.pages, state.error = encoded.hash, len(encoded.pages), ""
         return sent + len(encoded.manifest)
 
+    def command(self, board: Board, command: Mapping[str, object], command_id: str) -> None:
+        """Send a command (`brightness` in percent, `power`, `reannounce`); the board acks it by id."""
+        payload = json.dumps({"id": command_id, **command}, sort_keys=True).encode()
+        self.link.publish(f"{prefix(self.site, board.id)}/cmd", payload)
+
     def wait(self, wanted: Mapping[str, str], timeout_s: float,
              on_result: Callable[[str, bool, str], None] = lambda b, ok, why: None) -> dict[str, str]:
         """Wait until each board confirms its hash; returns board → "" (confirmed) or the reason not."""

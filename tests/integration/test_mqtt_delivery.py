@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import queue
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -233,3 +235,28 @@ station = "zh-urban"
             sim.stop()
     finally:
         broker.stop()
+
+
+def test_brightness_and_power_commands_are_acked(dep) -> None:
+    urban, client = screen(dep, "outdoor-urban")
+    link = MqttLink("cmd", dep.links["broker"].url, client_id="controller-cmd", username="controller",
+                    password_env="LEDCTL_TEST_MQTT_PASSWORD", subscriptions=MqttBoards.topics("zhenhai"))
+    link.connect()
+    try:
+        boards = MqttBoards(link, "zhenhai")
+        boards.command(dep.board("outdoor-urban"), {"brightness": 40}, "c-1")
+        boards.command(dep.board("outdoor-urban"), {"power": False}, "c-2")
+        acks = set()
+        deadline = time.monotonic() + 5
+        while len(acks) < 2 and time.monotonic() < deadline:
+            try:
+                msg = link.inbox.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if msg.topic.endswith("/ack") and b'"cmd"' in msg.payload:
+                acks.add(json.loads(msg.payload)["cmd"])
+        assert acks == {"c-1", "c-2"}
+        assert urban.brightness == 40 and urban.power is False
+    finally:
+        link.close()
+        client.stop()
