@@ -17,18 +17,27 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (all held open while choosing, so none is handed out twice)."""
+    held = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     """The Zhenhai config with every link on a free loopback port (so tests never collide)."""
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
-    text = re.sub(r"socket://127\.0\.0\.1:\d+", lambda m: f"socket://127.0.0.1:{free_port()}", text)
-    text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{free_port()}")
+    ports = iter(free_ports(len(re.findall(r"socket://127\.0\.0\.1:\d+", text)) + 1))
+    text = re.sub(r"socket://127\.0\.0\.1:\d+", lambda m: f"socket://127.0.0.1:{next(ports)}", text)
+    text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{next(ports)}")
     text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
     text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
     path = tmp_path / "site.toml"
@@ -46,7 +55,13 @@ def simulator(site: Path, tmp_path: Path):
     proc = subprocess.Popen([sys.executable, "-m", "ledctl", "--state", str(tmp_path / "state"), "sim",
                              "-c", str(site), "--json", "--snapshot-every", "0.2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    lines = [json.loads(proc.stdout.readline()) for _ in range(42)]
+    lines = []
+    for _ in range(42):
+        line = proc.stdout.readline()
+        if not line:
+            proc.wait(timeout=10)
+            pytest.fail(f"ledctl sim ended early: {proc.stderr.read()}")
+        lines.append(json.loads(line))
     yield proc, lines
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
