@@ -7,10 +7,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ledctl import __version__
@@ -18,6 +19,9 @@ from ledctl import config as config_mod
 from ledctl.clock import Clock, SystemClock
 from ledctl.errors import ConfigError, LedctlError
 from ledctl.model import Board, Bulletin
+
+if TYPE_CHECKING:
+    from ledctl.broadcast import Content, Delivery
 from ledctl.standards import aqi as aqi_mod
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -103,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--snapshot-every", type=float, metavar="S", default=2.0,
                      help="write what each board shows as PNG to STATE/sim every S seconds")
 
+    bo = sub.add_parser("boards", help="every board: what it last confirmed, when, and the last result")
+    _config_arg(bo)
+    bo.add_argument("--json", action="store_true")
+
     bc = sub.add_parser("broadcast", help="render today's bulletin and deliver it to the boards")
     _config_arg(bc)
     which = bc.add_mutually_exclusive_group()
@@ -151,6 +159,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
             return cmd_sim(args, clock)
         if args.command == "broadcast":
             return cmd_broadcast(args, clock)
+        if args.command == "boards":
+            return cmd_boards(args)
     except ConfigError as e:
         print("ledctl: the configuration has problems:", file=sys.stderr)
         for problem in e.problems:
@@ -431,6 +441,49 @@ def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
+# -- boards and the proof of display ----------------------------------------------------------------
+
+def _record(args: argparse.Namespace, clock: Clock, contents: Mapping[str, Content],
+            results: Sequence[Delivery]) -> None:
+    """Keep every delivery and its result in the store: the proof of display."""
+    import hashlib
+
+    from ledctl.state import state_dir
+    from ledctl.store import DeliveryRecord, Store
+
+    at = clock.now()
+    records = []
+    for d in results:
+        content = contents[d.board]
+        if content.program is not None:
+            program = content.program.content_hash()
+        else:
+            program = "text:" + hashlib.sha256((content.text or "").encode()).hexdigest()
+        records.append(DeliveryRecord(d.board, program, d.mode, d.ok, d.result, d.bytes_sent, d.seconds, at))
+    Store(state_dir(args.state) / "ledctl.sqlite").record_deliveries(records)
+
+
+def cmd_boards(args: argparse.Namespace) -> int:
+    from ledctl.state import state_dir
+    from ledctl.store import Store
+
+    dep = config_mod.load(args.config)
+    summary = Store(state_dir(args.state) / "ledctl.sqlite").board_summaries()
+    if args.json:
+        print(json.dumps({b.id: {"name": b.name, "driver": b.driver, "link": b.link, **summary.get(b.id, {})}
+                          for b in dep.boards}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'board':<18} {'confirmed program':<18} {'confirmed at':<26} last result")
+    for b in dep.boards:
+        s = summary.get(b.id)
+        if s is None:
+            print(f"{b.id:<18} {'—':<18} {'—':<26} never delivered")
+            continue
+        confirmed = str(s["confirmed"] or "—")[:16]
+        print(f"{b.id:<18} {confirmed:<18} {s['confirmed_at'] or '—'!s:<26} {str(s['last_result'])[:60]}")
+    return 0
+
+
 # -- sim --------------------------------------------------------------------------------------
 
 def cmd_sim(args: argparse.Namespace, clock: Clock) -> int:
@@ -540,6 +593,7 @@ def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
     start = time.monotonic()
     results = deliver(dep, ready, contents, progress=lambda line: print("  " + line, flush=True))
     took = time.monotonic() - start
+    _record(args, clock, contents, results)
     print(f"\n{'board':<18} {'result':<40} {'mode':<7} {'bytes':>7} {'seconds':>8}")
     for d in results:
         print(f"{d.board:<18} {d.result[:40]:<40} {d.mode:<7} {d.bytes_sent:>7} {d.seconds:>8.1f}")

@@ -10,6 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +28,17 @@ CREATE TABLE IF NOT EXISTS readings (
     fetched  TEXT NOT NULL,
     PRIMARY KEY (station, start, period)
 );
+CREATE TABLE IF NOT EXISTS deliveries (     -- the proof of display: every delivery and its result
+    board    TEXT NOT NULL,
+    program  TEXT NOT NULL,          -- the content hash (of the program, or of the text sent)
+    mode     TEXT NOT NULL,
+    ok       INTEGER NOT NULL,
+    result   TEXT NOT NULL,
+    bytes    INTEGER NOT NULL,
+    seconds  REAL NOT NULL,
+    at       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_board ON deliveries (board, at);
 CREATE TABLE IF NOT EXISTS fetches (
     source   TEXT NOT NULL,
     at       TEXT NOT NULL,
@@ -38,6 +50,18 @@ CREATE TABLE IF NOT EXISTS fetches (
 
 class StoreError(LedctlError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    board: str
+    program: str
+    mode: str
+    ok: bool
+    result: str
+    bytes: int
+    seconds: float
+    at: datetime
 
 
 class Store:
@@ -90,3 +114,27 @@ class Store:
         with self._db() as db:
             rows = db.execute("SELECT source, at, ok, detail FROM fetches ORDER BY at").fetchall()
         return {source: (at, bool(ok), detail) for source, at, ok, detail in rows}
+
+    def record_deliveries(self, records: Iterable[DeliveryRecord]) -> None:
+        rows = [(r.board, r.program, r.mode, int(r.ok), r.result, r.bytes, r.seconds, r.at.isoformat())
+                for r in records]
+        with self._db() as db:
+            db.executemany("INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def board_summaries(self) -> dict[str, dict[str, object]]:
+        """Per board: the last delivery attempt, and the last confirmed program with its time."""
+        with self._db() as db:
+            rows = db.execute("SELECT board, program, mode, ok, result, at FROM deliveries "
+                              "ORDER BY at, rowid").fetchall()
+        out: dict[str, dict[str, object]] = {}
+        failures: dict[str, int] = {}
+        for board, program, mode, ok, result, at in rows:
+            entry = out.setdefault(board, {"confirmed": None, "confirmed_at": None})
+            entry.update(last_result=result, last_at=at, mode=mode)
+            if ok:
+                entry.update(confirmed=program, confirmed_at=at)
+                failures[board] = 0
+            else:
+                failures[board] = failures.get(board, 0) + 1
+            entry["failures_in_a_row"] = failures[board]
+        return out

@@ -75,10 +75,17 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
     assert all(line["simulated"] and line["listen"].startswith("socket://127.0.0.1:") for line in community)
     assert {line["driver"] for line in community} == {"onbon-bx"}
 
-    run = ledctl("broadcast", "-c", str(site), "--group", "community", "--date", "2026-11-25", cwd=tmp_path)
+    state = str(tmp_path / "ctl")
+    run = ledctl("--state", state, "broadcast", "-c", str(site), "--group", "community",
+                 "--date", "2026-11-25", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "40/40 confirmed" in run.stdout
     assert run.stdout.count(" confirmed ") >= 40  # the table, one row per board
+
+    # The proof of display: every confirmed delivery is in the store, and `ledctl boards` shows it.
+    shown = json.loads(ledctl("--state", state, "boards", "-c", str(site), "--json", cwd=tmp_path).stdout)
+    assert all(shown[f"zbs-{n:02d}"]["confirmed"] for n in range(1, 41))
+    assert shown["zbs-01"]["last_result"] == "confirmed" and shown["outdoor-urban"].get("confirmed") is None
 
     # The simulator's snapshot shows the page that was rendered, pixel for pixel.
     shot = tmp_path / "state" / "sim" / "zbs-01.png"
@@ -108,9 +115,14 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
     # A fault switched on while the simulator runs: that board is reported, not assumed.
     (tmp_path / "state" / "sim" / "faults.toml").write_text("[zbs-05]\noffline = true\n")
     time.sleep(1.0)
-    run = ledctl("broadcast", "-c", str(site), "--board", "zbs-05", "--date", "2026-11-25", cwd=tmp_path)
+    run = ledctl("--state", state, "broadcast", "-c", str(site), "--board", "zbs-05", "--date", "2026-11-25",
+                 cwd=tmp_path)
     assert run.returncode == 1
     assert "offline" in run.stdout and "0/1 confirmed" in run.stdout
+    shown = json.loads(ledctl("--state", state, "boards", "-c", str(site), "--json", cwd=tmp_path).stdout)
+    zbs05 = shown["zbs-05"]
+    assert zbs05["failures_in_a_row"] == 1 and zbs05["last_result"].startswith("offline")
+    assert zbs05["confirmed"]  # still known: what it confirmed before stays the proof of what it shows
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=20) == 0
