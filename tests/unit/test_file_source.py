@@ -103,3 +103,22 @@ def test_sample_data_set_is_complete(repo: Path) -> None:
     assert any(len(r.values) < 6 for r in air), "the sample must include missing values"
     water = FileSource("w", repo / "config/sample-data/water-daily.csv", "Asia/Shanghai").readings()
     assert {"do", "codmn", "nh3n", "tp"} <= set().union(*(r.values for r in water))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.text(alphabet=st.sampled_from(list("station,date,pm25,co[ug/m3]\n,2026-11-24 1.5-e9x\"{}[]:")),
+                    max_size=120),
+       suffix=st.sampled_from([".csv", ".json"]))
+def test_any_file_content_is_readings_or_a_clear_error(tmp_path_factory, body: str, suffix: str) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / f"data{suffix}"
+    path.write_text(body, encoding="utf-8")
+    try:
+        readings = FileSource("fuzz", path, "Asia/Shanghai").readings()
+    except DataError as e:
+        assert "fuzz" in str(e) or "data" in str(e)
+    else:
+        assert all(v >= 0 for r in readings for v in r.values.values())
