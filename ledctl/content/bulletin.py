@@ -42,7 +42,6 @@ PERIOD_OF = {"daily": "24h", "hourly": "1h"}
 DISPLAY = {"pm25": "PM2.5", "pm10": "PM10", "so2": "SO2", "no2": "NO2", "co": "CO", "o3_8h": "O3-8h",
            "o3_1h": "O3-1h"}
 PERIOD_LENGTH = {"24h": timedelta(hours=24), "8h": timedelta(hours=8), "1h": timedelta(hours=1)}
-DAILY_POLLUTANTS = NEEDED["daily"]
 
 
 def validate(reading: Reading, validation: Validation) -> str:
