@@ -6,13 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint bench system-deps venv clean
 
-# The demo reads the day's data over HTTP from the simulated monitoring centre, then renders
-# every board. (If the centre cannot start, the config falls back to the sample files.)
+# The demo runs the whole chain on this machine: the simulated monitoring centre, boards and
+# MQTT broker; today's data over HTTP, every board rendered and delivered, each confirmation
+# kept as proof of display.
 demo: system-deps venv
-	@$(BIN)/ledctl sim data-server --port 17200 & server=$$!; \
-	  trap 'kill $$server 2>/dev/null; wait $$server 2>/dev/null' EXIT; sleep 1; \
-	  $(BIN)/ledctl --state var data fetch && \
-	  $(BIN)/ledctl --state var preview --out out/preview
+	$(BIN)/ledctl --state var demo --out out/preview
 
 test: system-deps venv lint
 	$(BIN)/python -m pytest

@@ -107,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--snapshot-every", type=float, metavar="S", default=2.0,
                      help="write what each board shows as PNG to STATE/sim every S seconds")
 
+    dm = sub.add_parser("demo", help="the whole chain on this machine: simulated boards, broker and "
+                                     "monitoring centre; fetch, render and deliver to every board")
+    _config_arg(dm)
+    dm.add_argument("--out", metavar="DIR", type=Path, default=Path("out/preview"),
+                    help="where the preview pictures go (default out/preview)")
+    dm.add_argument("--keep", action="store_true",
+                    help="keep the simulated world running (snapshots every 2 s) until Ctrl-C")
+
     bo = sub.add_parser("boards", help="every board: what it last confirmed, when, and the last result")
     _config_arg(bo)
     bo.add_argument("--json", action="store_true")
@@ -161,6 +169,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
             return cmd_broadcast(args, clock)
         if args.command == "boards":
             return cmd_boards(args)
+        if args.command == "demo":
+            return cmd_demo(args, clock)
     except ConfigError as e:
         print("ledctl: the configuration has problems:", file=sys.stderr)
         for problem in e.problems:
@@ -482,6 +492,81 @@ def cmd_boards(args: argparse.Namespace) -> int:
         confirmed = str(s["confirmed"] or "—")[:16]
         print(f"{b.id:<18} {confirmed:<18} {s['confirmed_at'] or '—'!s:<26} {str(s['last_result'])[:60]}")
     return 0
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
+    """Until the service exists: one pass of the daily broadcast through every real part."""
+    import signal
+    import threading
+    import time
+    from urllib.parse import urlsplit
+
+    from ledctl import pipeline, preview
+    from ledctl.broadcast import Content, deliver
+    from ledctl.simulator.data_server import DataServer
+    from ledctl.simulator.fleet import Fleet
+    from ledctl.state import state_dir
+    from ledctl.store import Store
+
+    dep = config_mod.load(args.config)
+    state = state_dir(args.state)
+    servers: list[DataServer] = []
+    for source in dep.sources.values():
+        url = str(source.options.get("url", "")) if source.type == "http" else ""
+        parts = urlsplit(url)
+        if parts.hostname in ("127.0.0.1", "localhost") and parts.port:
+            server = DataServer(clock.now, port=parts.port)
+            try:
+                print(f"monitoring centre (simulated): {server.start()}", flush=True)
+                servers.append(server)
+            except OSError as e:
+                print(f"ledctl demo: the simulated centre cannot listen on port {parts.port} ({e}); "
+                      "the config's fallback data are used", file=sys.stderr)
+    fleet = Fleet(dep, clock=clock.now, state=state)
+    fleet.build()
+    try:
+        fleet.start()
+        print(f"simulated boards: {len(fleet.boards)} on {len(fleet.wires)} serial wires and "
+              f"{len(fleet.brokers) or 'an existing'} MQTT broker", flush=True)
+        for sim in fleet.boards.values():
+            client = sim.client
+            if client is not None and hasattr(client, "wait_ready"):
+                client.wait_ready(10)
+        store = Store(state / "ledctl.sqlite")
+        now = clock.now().astimezone(dep.tz)
+        bulletin = pipeline.bulletin_at(dep, now, store=store)
+        results = pipeline.render_fleet(dep, dep.boards, bulletin)
+        out: Path = args.out
+        out.mkdir(parents=True, exist_ok=True)
+        gifs: dict[str, Path] = {}
+        files = {r.board.id: preview.write_board(out, r, gifs) for r in results}
+        index = preview.write_index(out, dep.site.name, bulletin, results, files)
+        contents = {r.board.id: Content(program=r.program) for r in results if r.program}
+        ready = tuple(b for b in dep.boards if b.id in contents)
+        print(f"delivering today's bulletin to {len(ready)} boards …", flush=True)
+        start = time.monotonic()
+        delivered = deliver(dep, ready, contents, progress=lambda line: print("  " + line, flush=True))
+        _record(args, clock, contents, delivered)
+        fleet.write_snapshots(state / "sim")
+        confirmed = sum(d.ok for d in delivered)
+        print(f"\n{confirmed}/{len(dep.boards)} boards confirmed in {time.monotonic() - start:.1f} s")
+        print(f"  what each board was sent:   {index.resolve()}")
+        print(f"  what each board shows now:  {(state / 'sim').resolve()}/<board>.png")
+        print(f"  proof of display:           ledctl --state {state} boards")
+        if args.keep:
+            print("running until Ctrl-C …", flush=True)
+            stop = threading.Event()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+            while not stop.wait(2.0):
+                fleet.write_snapshots(state / "sim")
+        return 0 if confirmed == len(dep.boards) else 1
+    finally:
+        fleet.stop()
+        for server in servers:
+            server.stop()
 
 
 # -- sim --------------------------------------------------------------------------------------

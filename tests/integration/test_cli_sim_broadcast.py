@@ -35,9 +35,10 @@ def free_ports(count: int) -> list[int]:
 def site(tmp_path: Path) -> Path:
     """The Zhenhai config with every link on a free loopback port (so tests never collide)."""
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
-    ports = iter(free_ports(len(re.findall(r"socket://127\.0\.0\.1:\d+", text)) + 1))
+    ports = iter(free_ports(len(re.findall(r"socket://127\.0\.0\.1:\d+", text)) + 2))
     text = re.sub(r"socket://127\.0\.0\.1:\d+", lambda m: f"socket://127.0.0.1:{next(ports)}", text)
     text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{next(ports)}")
+    text = text.replace("http://127.0.0.1:17200/", f"http://127.0.0.1:{next(ports)}/")
     text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
     text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
     path = tmp_path / "site.toml"
@@ -137,3 +138,16 @@ def test_broadcast_without_a_simulator_says_offline(site, tmp_path) -> None:
 def test_dry_run_sends_nothing(site, tmp_path) -> None:
     run = ledctl("broadcast", "-c", str(site), "--group", "community", "--dry-run", cwd=tmp_path)
     assert run.returncode == 0 and "nothing sent" in run.stdout
+
+
+def test_demo_runs_the_whole_chain(site, tmp_path) -> None:
+    run = ledctl("--state", str(tmp_path / "st"), "demo", "-c", str(site), "--out", str(tmp_path / "pv"),
+                 cwd=tmp_path)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "42/42 boards confirmed" in run.stdout
+    sent = Image.open(tmp_path / "pv" / "zbs-01" / "01-air.png").convert("RGB").tobytes()
+    shown = Image.open(tmp_path / "st" / "sim" / "zbs-01.png").convert("RGB").tobytes()
+    assert shown == sent  # what the board shows is what was rendered for it
+    proof = json.loads(ledctl("--state", str(tmp_path / "st"), "boards", "-c", str(site), "--json",
+                              cwd=tmp_path).stdout)
+    assert all(entry["confirmed"] for entry in proof.values())
