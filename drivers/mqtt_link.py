@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -44,7 +45,8 @@ class MqttLink:
     url: str  # mqtt://host:port or mqtts://host:port
     client_id: str = "ledctl-controller"
     username: str = ""
-    password_env: str = ""  # the password comes from this environment variable, never from config
+    password_env: str = ""  # the password comes from this environment variable, never from config …
+    password_file: str = ""  # … or from this file (checked to be mode 0600 when the config was read)
     tls_ca: str = ""  # a CA file for mqtts://
     subscriptions: Sequence[str] = ()
     connect_timeout_s: float = 10.0
@@ -110,6 +112,12 @@ class MqttLink:
             if self.password_env and not password:
                 raise MqttError(f"link {self.name}: the environment variable {self.password_env} "
                                 "(the MQTT password) is not set")
+            if self.password_file and not password:
+                try:
+                    password = Path(self.password_file).read_text(encoding="utf-8").strip()
+                except OSError as e:
+                    raise MqttError(f"link {self.name}: cannot read the password file: "
+                                    f"{e.strerror}") from None
             client.username_pw_set(self.username, password or None)
         if tls:
             context = ssl.create_default_context(cafile=self.tls_ca or None)

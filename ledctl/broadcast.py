@@ -180,7 +180,7 @@ def _deliver_mqtt(dep: Deployment, link_name: str, boards: Sequence[Board], cont
     start = time.monotonic()
     mqtt = MqttLink(link_name, link.url, client_id=f"ledctl-{os.getpid()}-{link_name}",
                     username=link.username, password_env=link.password_env, tls_ca=link.tls_ca,
-                    subscriptions=MqttBoards.topics(dep.site.id))
+                    password_file=link.password_file, subscriptions=MqttBoards.topics(dep.site.id))
     out: list[Delivery] = []
     awtrix = [b for b in boards if b.driver == "awtrix3"]
     boards = [b for b in boards if b.driver != "awtrix3"]
@@ -241,6 +241,7 @@ def _deliver_awtrix(dep: Deployment, link_name: str, boards: Sequence[Board], co
     prefixes = {b.id: b.topic or b.id for b in boards}
     mqtt = MqttLink(link_name, link.url, client_id=f"ledctl-{os.getpid()}-{link_name}-awtrix",
                     username=link.username, password_env=link.password_env, tls_ca=link.tls_ca,
+                    password_file=link.password_file,
                     subscriptions=awtrix3.AwtrixBoards.topics(list(prefixes.values())))
     out: list[Delivery] = []
     try:

@@ -97,6 +97,17 @@ class Deployment:
         return tuple(b for b in self.boards if group in b.groups)
 
 
+def secret_file_problem(path: Path) -> str:
+    """Why `path` may not hold a secret ("" when it may): it must exist and be readable by its owner only."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return f"an existing file holding the secret ({path} cannot be read)"
+    if mode & 0o077:
+        return f"a file only its owner can read: it is mode {mode & 0o777:04o}; run chmod 600 {path}"
+    return ""
+
+
 def default_config_path() -> Path:
     """`$LEDCTL_CONFIG`, then config/zhenhai.toml."""
     env = os.environ.get("LEDCTL_CONFIG")
@@ -305,10 +316,18 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
             p.add(t.key("password"), "passwords never go in the config; put it in an environment "
                                      "variable and name it with password_env")
         tls_ca = t.text("tls_ca", "")
+        password_file = t.text("password_file", "")
+        secret_path = ""
+        if password_file:
+            secret_path = str(file.parent / password_file)
+            problem = secret_file_problem(Path(secret_path))
+            if problem:
+                p.bad(t.key("password_file"), password_file, problem)
         t.finish()
-        links[lname] = Link(lname, url or "", baud or 9600, parity or "N", float(timeout or 2.0),
-                            username or "", password_env or "",
-                            str(file.parent / tls_ca) if tls_ca else "")
+        links[lname] = Link(lname, url or "", baud=baud or 9600, parity=parity or "N",
+                            timeout_s=float(timeout or 2.0), username=username or "",
+                            password_env=password_env or "", password_file=secret_path,
+                            tls_ca=str(file.parent / tls_ca) if tls_ca else "")
 
     groups: dict[str, Group] = {}
     for gid, t in top.sub("groups"):

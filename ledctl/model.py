@@ -96,6 +96,7 @@ class Link:
     timeout_s: float = 2.0
     username: str = ""  # MQTT: the controller's user name …
     password_env: str = ""  # … and the environment variable holding its password
+    password_file: str = ""  # … or a file only its owner can read (mode 0600)
     tls_ca: str = ""  # MQTT over TLS (mqtts://): the CA file
 
     @property

@@ -260,3 +260,25 @@ def test_brightness_and_power_commands_are_acked(dep) -> None:
     finally:
         link.close()
         client.stop()
+
+
+def test_password_from_a_0600_file_and_a_readable_file_refused(broker: Mosquitto, tmp_path: Path) -> None:
+    import os
+
+    secret = tmp_path / "mqtt.pw"
+    secret.write_text(PASSWORDS["controller"] + "\n")
+    os.chmod(secret, 0o644)
+    text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+    text = text.replace('url = "mqtt://127.0.0.1:1883"',
+                        f'url = "{broker.url}"\nusername = "controller"\npassword_file = "mqtt.pw"')
+    (tmp_path / "site.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(tmp_path / "site.toml")
+    assert "mode 0644" in str(err.value) and "chmod 600" in str(err.value)
+    assert PASSWORDS["controller"] not in str(err.value)
+    os.chmod(secret, 0o600)
+    dep = config.load(tmp_path / "site.toml")
+    link = dep.links["broker"]
+    mqtt_link = MqttLink("broker", link.url, username=link.username, password_file=link.password_file)
+    mqtt_link.connect()  # the broker refuses a wrong or missing password
+    mqtt_link.close()
