@@ -173,7 +173,9 @@ class MqttBoards:
             state.pages = len(pages) if isinstance(pages, list) else 0
         elif leaf == "status":
             state.online = doc.get("state") == "online"
-            state.shows = str(doc.get("program", ""))
+            # Only an online status says what the board shows: a will names the program of
+            # its connect time, which may be long gone.
+            state.shows = str(doc.get("program", "")) if state.online else ""
         elif leaf == "ack" and "hash" in doc:
             if doc.get("ok") is True:
                 state.shows = str(doc["hash"])

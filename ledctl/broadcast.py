@@ -6,6 +6,7 @@ result is what its card confirmed — never assumed.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -25,6 +26,7 @@ from ledctl.errors import LedctlError
 from ledctl.model import Board, Program
 
 Progress = Callable[[str], None]
+log = logging.getLogger("ledctl.broadcast")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,8 @@ class Content:
     text: str | None = None
     text_timeout_s: int = 0
     expires: datetime | None = None  # boards that can (ledctl-mqtt) remove it by themselves then
-    lifetime_s: int | None = None  # the same as a duration, for boards that count (AWTRIX lifetime)
+    lifetime_s: int | None = None  # the same as a duration, for boards that count (AWTRIX, BX)
+    whole: bool = False  # every page matters (a notice): a board that shows one page must refuse it
 
 
 def card_can_draw(board: Board, text: str) -> bool:
@@ -101,7 +104,12 @@ def deliver(
     lock = threading.Lock()
 
     def run_broker(link_name: str, members: list[Board]) -> None:
-        for delivery in _deliver_mqtt(dep, link_name, members, contents, progress, lock):
+        try:
+            done = _deliver_mqtt(dep, link_name, members, contents, progress, lock)
+        except Exception as e:
+            log.exception("delivery on %s failed", link_name)
+            done = [Delivery(b.id, link_name, False, f"internal error: {e!r}", "-", 0, 0.0) for b in members]
+        for delivery in done:
             with lock:
                 results[delivery.board] = delivery
 
@@ -109,7 +117,11 @@ def deliver(
         link = links.get(link_name)
         try:
             for n, board in enumerate(members, start=1):
-                delivery = _deliver_one(board, link, contents[board.id])
+                try:
+                    delivery = _deliver_one(board, link, contents[board.id])
+                except Exception as e:
+                    log.exception("delivery to %s failed", board.id)
+                    delivery = Delivery(board.id, link_name, False, f"internal error: {e!r}", "-", 0, 0.0)
                 with lock:
                     results[board.id] = delivery
                     progress(f"{link_name} [{n}/{len(members)}] {board.id}: {delivery.result} "
@@ -126,7 +138,8 @@ def deliver(
         t.start()
     for t in threads:
         t.join()
-    return [results[b.id] for b in boards]
+    return [results.get(b.id) or Delivery(b.id, b.link, False, "not delivered (see the log)", "-", 0, 0.0)
+            for b in boards]
 
 
 def _deliver_one(board: Board, link: SerialLink, content: Content) -> Delivery:
@@ -142,10 +155,18 @@ def _deliver_one(board: Board, link: SerialLink, content: Content) -> Delivery:
             # The card's 16-dot font: beyond what fits in rows of 16 px, the text scrolls instead.
             fits = (board.size.width // 16) * (board.size.height // 16)
             card.show_text(content.text, timeout_s=content.text_timeout_s, scroll=len(content.text) > fits)
+            result = "confirmed"
         else:
             assert content.program is not None and content.program.pages
-            card.show_bitmap(content.program.pages[0].image)
-        result, ok = "confirmed", True
+            pages = len(content.program.pages)
+            if pages > 1 and content.whole:
+                return Delivery(board.id, board.link, False,
+                                f"refused: this needs {pages} pages and the card shows one picture; "
+                                "shorten it, or use text the card's font can draw", "-", 0, 0.0)
+            card.show_bitmap(content.program.pages[0].image, timeout_s=content.lifetime_s)
+            # The card holds one picture; the service plays the rest of the loop.
+            result = "confirmed" if pages == 1 else f"confirmed (page 1 of {pages})"
+        ok = True
     except DeliveryError as e:
         result, ok = {"offline": "offline (no reply)", "nack": "NACK", "link": "link error",
                       "content": "refused"}[e.kind], False
@@ -161,6 +182,9 @@ def _deliver_tpm2(board: Board, link: SerialLink, content: Content, start: float
     if content.program is None:
         return Delivery(board.id, board.link, False, "tpm2 boards have no font: send a rendered page",
                         "-", 0, 0.0)
+    if len(content.program.pages) > 1 and content.whole:
+        return Delivery(board.id, board.link, False, "refused: this needs several pages; the host plays "
+                        "TPM2 loops only in the service", "-", 0, 0.0)
     try:
         ok = receiver.show(content.program.pages[0].image)
     except LinkError as e:
@@ -251,28 +275,40 @@ def _deliver_awtrix(dep: Deployment, link_name: str, boards: Sequence[Board], co
                 for b in boards]
     try:
         devices = awtrix3.AwtrixBoards(mqtt)
-        wanted: dict[str, tuple[str, Program]] = {}
-        sent: dict[str, int] = {}
-        for board in boards:
-            program = contents[board.id].program
-            if program is None:
-                out.append(Delivery(board.id, link_name, False, "awtrix3 boards take rendered pages",
-                                    "-", 0, 0.0))
-                continue
-            lifetime = contents[board.id].lifetime_s  # the device removes the apps by itself then
-            sent[board.id] = devices.publish(prefixes[board.id], program, lifetime_s=lifetime)
-            wanted[board.id] = (prefixes[board.id], program)
-        mqtt.flush()
-
-        def report(board_id: str, ok: bool, why: str) -> None:
-            took = time.monotonic() - start
-            result = "confirmed (screen read back)" if ok else why
-            out.append(Delivery(board_id, link_name, ok, result, "apps", sent.get(board_id, 0), took))
-            with lock:
-                progress(f"{link_name} {board_id}: {result} (apps, {sent.get(board_id, 0)} bytes, "
-                         f"{took:.1f} s)")
-
-        devices.confirm(wanted, MQTT_ACK_TIMEOUT_S, report)
+        return _awtrix_rounds(devices, mqtt, boards, contents, prefixes, link_name, start, progress, lock)
+    except LedctlError as e:
+        done = {d.board for d in out}
+        took = time.monotonic() - start
+        return [*out, *(Delivery(b.id, link_name, False, f"link error: {e}", "apps", 0, took)
+                        for b in boards if b.id not in done)]
     finally:
         mqtt.close()
+
+
+def _awtrix_rounds(devices: awtrix3.AwtrixBoards, mqtt: MqttLink, boards: Sequence[Board],
+                   contents: Mapping[str, Content], prefixes: Mapping[str, str], link_name: str,
+                   start: float, progress: Progress, lock: threading.Lock) -> list[Delivery]:
+    out: list[Delivery] = []
+    wanted: dict[str, tuple[str, Program]] = {}
+    sent: dict[str, int] = {}
+    for board in boards:
+        program = contents[board.id].program
+        if program is None:
+            out.append(Delivery(board.id, link_name, False, "awtrix3 boards take rendered pages",
+                                "-", 0, 0.0))
+            continue
+        lifetime = contents[board.id].lifetime_s  # the device removes the apps by itself then
+        sent[board.id] = devices.publish(prefixes[board.id], program, lifetime_s=lifetime)
+        wanted[board.id] = (prefixes[board.id], program)
+    mqtt.flush()
+
+    def report(board_id: str, ok: bool, why: str) -> None:
+        took = time.monotonic() - start
+        result = "confirmed (screen read back)" if ok else why
+        out.append(Delivery(board_id, link_name, ok, result, "apps", sent.get(board_id, 0), took))
+        with lock:
+            progress(f"{link_name} {board_id}: {result} (apps, {sent.get(board_id, 0)} bytes, "
+                     f"{took:.1f} s)")
+
+    devices.confirm(wanted, MQTT_ACK_TIMEOUT_S, report)
     return out

@@ -22,6 +22,7 @@ from ledctl.model import Board, Bulletin
 
 if TYPE_CHECKING:
     from ledctl.broadcast import Content, Delivery
+    from ledctl.store import Store
 from ledctl.standards import aqi as aqi_mod
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -128,14 +129,25 @@ def _parser() -> argparse.ArgumentParser:
     bc.add_argument("--dry-run", action="store_true", help="render and count bytes; send nothing")
     bc.add_argument("--text", metavar="TEXT",
                     help="send this text for the card's own font instead (fast path for urgent notices)")
-    bc.add_argument("--timeout", type=int, metavar="S", default=3600,
-                    help="with --text: the board removes the text after S seconds (default 3600)")
+    bc.add_argument("--timeout", type=_seconds, metavar="S", default=3600,
+                    help="with --text: the board removes the text after S seconds, 1..65535 "
+                         "(default 3600)")
     return p
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("-c", "--config", metavar="FILE",
                    help="config file (default $LEDCTL_CONFIG, then config/zhenhai.toml)")
+
+
+def _seconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if not 1 <= value <= 65535:  # what a BX card's timeout field holds
+        raise argparse.ArgumentTypeError(f"{value}: give 1..65535 seconds")
+    return value
 
 
 def _date(text: str) -> date:
@@ -396,6 +408,15 @@ def _notice_text(text: str, flag: str) -> str:
     return cleaned
 
 
+def _store(args: argparse.Namespace) -> Store:
+    """The store under the state directory: fresh readings are kept there, and it stands in
+    with the last good data when every source fails."""
+    from ledctl.state import state_dir
+    from ledctl.store import Store
+
+    return Store(state_dir(args.state) / "ledctl.sqlite")
+
+
 def _chosen_boards(dep: config_mod.Deployment, args: argparse.Namespace) -> tuple[Board, ...]:
     """`--board ID`, `--group G`, or every board."""
     if args.board:
@@ -412,7 +433,7 @@ def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
     boards = _chosen_boards(dep, args)
     day = args.date or clock.now().astimezone(dep.tz).date()
     now = pipeline.broadcast_instant(dep, day)
-    bulletin = pipeline.bulletin_at(dep, now)
+    bulletin = pipeline.bulletin_at(dep, now, store=_store(args))
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     if args.notice is not None:
@@ -659,9 +680,10 @@ def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
             if r.program is None:
                 failed_render[r.board.id] = r.error
             else:
-                contents[r.board.id] = Content(program=r.program, expires=expires, lifetime_s=args.timeout)
+                contents[r.board.id] = Content(program=r.program, expires=expires, lifetime_s=args.timeout,
+                                               whole=True)
     else:
-        bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, day))
+        bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, day), store=_store(args))
         for r in pipeline.render_fleet(dep, boards, bulletin):
             if r.program is None:
                 failed_render[r.board.id] = r.error

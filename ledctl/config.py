@@ -329,6 +329,17 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
                             password_env=password_env or "", password_file=secret_path,
                             tls_ca=str(file.parent / tls_ca) if tls_ca else "")
 
+    seen_urls: dict[str, str] = {}
+    for lname, link in links.items():
+        if link.transport != "serial" or not link.url:
+            continue
+        key = link.url.rstrip("/").lower()
+        if key in seen_urls:
+            p.bad(f"links.{lname}.url", link.url,
+                  f"a wire of its own: links.{seen_urls[key]} has the same URL; boards on one wire "
+                  "belong to one link (told apart by address)")
+        seen_urls.setdefault(key, lname)
+
     groups: dict[str, Group] = {}
     for gid, t in top.sub("groups"):
         gname = t.text("name")

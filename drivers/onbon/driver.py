@@ -21,7 +21,7 @@ from PIL import Image
 from ledctl.drivers.link import LinkError, SerialLink
 from ledctl.drivers.onbon import commands
 from ledctl.drivers.onbon.bitmap import page_bitmap
-from ledctl.drivers.onbon.frame import HOST_ADDRESS, Frame, FrameDecoder, FrameError, encode
+from ledctl.drivers.onbon.frame import CHECK_CRC16, HOST_ADDRESS, Frame, FrameDecoder, FrameError, encode
 from ledctl.errors import LedctlError
 from ledctl.model import Board
 
@@ -66,6 +66,7 @@ class BxCard:
     sleep: Callable[[float], None] = time.sleep
     stats: ExchangeStats = field(default_factory=ExchangeStats)
     block: int = field(default=0, init=False)  # current bitmap block size (adapts to noise)
+    answered: str = field(default="", init=False)  # the card's last refusal, if any
 
     def __post_init__(self) -> None:
         # A4 03 adds 8 bytes in front of each block. Noise is a property of the wire, so start
@@ -117,7 +118,7 @@ class BxCard:
 
     def _once(self, frame: bytes) -> commands.Reply | None:
         """One frame out, the card's reply back (None: nothing usable before the deadline)."""
-        decoder = FrameDecoder()
+        decoder = FrameDecoder((CHECK_CRC16,))  # as we send: a reply must carry a real CRC
         with self.link.exclusive():
             self.link.discard_input()
             self.link.write(frame)
@@ -135,7 +136,10 @@ class BxCard:
                                        + 0.02)
                         continue
                     if item.src == self.address and item.dst == HOST_ADDRESS:
-                        return commands.parse_reply(item.data)
+                        try:
+                            return commands.parse_reply(item.data)
+                        except FrameError:
+                            continue  # too short to be a reply: damaged
         return None
 
     def _confirm(self, data: bytes, what: str) -> None:
@@ -159,7 +163,7 @@ class BxCard:
     def power(self, on: bool) -> None:
         self._confirm(commands.screen(on), "screen on/off")
 
-    def show_bitmap(self, image: Image.Image) -> None:
+    def show_bitmap(self, image: Image.Image, *, timeout_s: int | None = None) -> None:
         """Show one page: set up the special area, then the bitmap in blocks, each one ACKed.
 
         A block the card NACKs for its checksum, or that gets no reply, goes again
@@ -171,13 +175,20 @@ class BxCard:
         width, height = image.size
         bitmap = page_bitmap(image, self.board.colour.value, plane_order=self.plane_order,
                              lit_bit=self.lit_bit)
-        setup = commands.special_area_setup(0, 0, width // 8, height, bitmap=True)
+        if timeout_s is None:
+            setup = commands.special_area_setup(0, 0, width // 8, height, bitmap=True)
+        else:  # the card removes it by itself after timeout_s without an update
+            setup = commands.special_area_setup(0, 0, width // 8, height, bitmap=True, run_state=2,
+                                                timeout_s=max(1, min(timeout_s, 65535)))
         for _ in range(self.retries + 1):
             self._confirm(setup, "special area set-up")
             done = self._send_blocks(bitmap)
             self.link.hints["bx-block"] = self.block
             if done:
                 return
+        if self.answered:  # it did answer, but kept refusing: not an offline card
+            raise DeliveryError(self.board.id, "nack", f"bitmap transfer kept failing ({self.answered}); "
+                                                       "the card keeps its previous picture")
         raise DeliveryError(self.board.id, "offline", "bitmap transfer kept failing; the card keeps "
                                                       "its previous picture")
 
@@ -194,6 +205,7 @@ class BxCard:
         end = len(bitmap)
         positions = {0}  # where the card may be; `end` means it has switched to the new bitmap
         failures = 0  # in a row
+        link_errors = 0
         limit = 4 * (self.retries + 1)
         while positions != {end}:
             offset = max(p for p in positions if p < end)
@@ -204,15 +216,20 @@ class BxCard:
             try:
                 reply = self._once(encode(Frame(dst=self.address, src=HOST_ADDRESS, data=data,
                                                 device_type=self.device_type)))
-            except LinkError:
-                reply = None
-                self.sleep(min(2.0, 0.1 * 2 ** failures))
+            except LinkError as e:
+                # The wire itself is down: a few tries, not the budget meant for line noise.
+                link_errors += 1
+                if link_errors > 2:
+                    raise DeliveryError(self.board.id, "link", str(e)) from None
+                self.sleep(min(2.0, 0.1 * 2 ** min(failures, 5)))
+                continue
             if reply is not None and commands.is_ack(reply):
                 positions = {offset + size}
                 failures = 0
                 self.block = min(self.buffer - 8, self.block * 2)
                 continue
             if reply is not None and reply.error == ERR_FILE_BLOCK_NUM:
+                self.answered = commands.nack_reason(reply)
                 positions.discard(offset)  # the card is not there
                 if not positions:
                     return False  # it lost track entirely: start over
@@ -226,10 +243,11 @@ class BxCard:
                 positions.add(offset + size)  # it may have arrived; only the reply was lost
             else:
                 self.stats.nacks += 1
-                if reply.error == ERR_BUSY:
-                    self.sleep(min(2.0, 0.2 * 2 ** failures))
-                    continue
-            self.block = max(MIN_BLOCK, self.block // 2)
+                self.answered = commands.nack_reason(reply)
+            if reply is not None and reply.error == ERR_BUSY:
+                self.sleep(min(2.0, 0.2 * 2 ** min(failures, 5)))
+            else:
+                self.block = max(MIN_BLOCK, self.block // 2)
             if failures > limit:
                 kind = "offline" if reply is None else "nack"
                 why = "no reply" if reply is None else commands.nack_reason(reply)

@@ -86,7 +86,8 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
     # The proof of display: every confirmed delivery is in the store, and `ledctl boards` shows it.
     shown = json.loads(ledctl("--state", state, "boards", "-c", str(site), "--json", cwd=tmp_path).stdout)
     assert all(shown[f"zbs-{n:02d}"]["confirmed"] for n in range(1, 41))
-    assert shown["zbs-01"]["last_result"] == "confirmed" and shown["outdoor-urban"].get("confirmed") is None
+    assert shown["zbs-01"]["last_result"].startswith("confirmed")
+    assert shown["outdoor-urban"].get("confirmed") is None
 
     # The simulator's snapshot shows the page that was rendered, pixel for pixel.
     shot = tmp_path / "state" / "sim" / "zbs-01.png"

@@ -44,7 +44,8 @@ def test_all_40_confirm_and_show_exactly_the_page(community) -> None:
     boards = dep.boards_in("community")
     contents = bulletin_contents(dep, boards)
     results = deliver(dep, boards, contents)
-    assert [r.result for r in results] == ["confirmed"] * 40
+    # The bulletin has two pages; a BX card holds one picture: page 1 now, the service plays the loop.
+    assert [r.result for r in results] == ["confirmed (page 1 of 2)"] * 40
     for board in boards:
         card = community.boards[board.id].device
         assert card.bitmap == expected_bitmap(board, contents[board.id]), board.id
@@ -209,3 +210,19 @@ def test_tpm2_host_plays_the_loop(zhenhai) -> None:
         assert receiver.snapshot().getpixel((0, 0)) == (0, 0, 0)  # it ended on the blink's dark half
     finally:
         wire.stop()
+
+
+def test_a_notice_of_several_pages_is_refused_by_a_one_picture_card(community) -> None:
+    from PIL import Image
+
+    from ledctl.model import Page, Program
+
+    dep = community.rewired()
+    board = dep.board("zbs-10")
+    pages = (Page("title", Image.new("RGB", (128, 32))),
+             Page("body", Image.new("RGB", (300, 32)), effect="scroll-left"))
+    (result,) = deliver(dep, (board,), {"zbs-10": Content(program=Program("zbs-10", pages), whole=True)})
+    assert not result.ok and "refused" in result.result and "2 pages" in result.result
+    bulletin = bulletin_contents(dep, (board,))
+    (result,) = deliver(dep, (board,), bulletin)  # a bulletin: page 1 now, the service plays the rest
+    assert result.ok and result.result == "confirmed (page 1 of 2)"
