@@ -243,14 +243,7 @@ def _deliver_mqtt(dep: Deployment, link_name: str, boards: Sequence[Board], cont
             return [*out, *(Delivery(b, link_name, False, f"link error: {e}", "program", sent.get(b, 0),
                                      time.monotonic() - start) for b in wanted)]
 
-        def report(board_id: str, ok: bool, why: str) -> None:
-            took = time.monotonic() - start
-            result = "confirmed" if ok else why
-            out.append(Delivery(board_id, link_name, ok, result, "program", sent.get(board_id, 0), took))
-            with lock:
-                progress(f"{link_name} {board_id}: {result} (program, {sent.get(board_id, 0)} bytes, "
-                         f"{took:.1f} s)")
-
+        report = _reporter(out, link_name, "program", "confirmed", sent, start, progress, lock)
         fleet.wait(wanted, MQTT_ACK_TIMEOUT_S, report)
     finally:
         mqtt.close()
@@ -302,13 +295,20 @@ def _awtrix_rounds(devices: awtrix3.AwtrixBoards, mqtt: MqttLink, boards: Sequen
         wanted[board.id] = (prefixes[board.id], program)
     mqtt.flush()
 
-    def report(board_id: str, ok: bool, why: str) -> None:
-        took = time.monotonic() - start
-        result = "confirmed (screen read back)" if ok else why
-        out.append(Delivery(board_id, link_name, ok, result, "apps", sent.get(board_id, 0), took))
-        with lock:
-            progress(f"{link_name} {board_id}: {result} (apps, {sent.get(board_id, 0)} bytes, "
-                     f"{took:.1f} s)")
-
+    report = _reporter(out, link_name, "apps", "confirmed (screen read back)", sent, start, progress, lock)
     devices.confirm(wanted, MQTT_ACK_TIMEOUT_S, report)
     return out
+
+
+def _reporter(out: list[Delivery], link_name: str, mode: str, confirmed: str, sent: Mapping[str, int],
+              start: float, progress: Progress, lock: threading.Lock) -> Callable[[str, bool, str], None]:
+    """What a broker's boards report as they confirm (or not): a Delivery each, and a progress line."""
+    def report(board_id: str, ok: bool, why: str) -> None:
+        took = time.monotonic() - start
+        result = confirmed if ok else why
+        out.append(Delivery(board_id, link_name, ok, result, mode, sent.get(board_id, 0), took))
+        with lock:
+            progress(f"{link_name} {board_id}: {result} ({mode}, {sent.get(board_id, 0)} bytes, "
+                     f"{took:.1f} s)")
+
+    return report
