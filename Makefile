@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed-stamp
 # MQTT broker; today's data over HTTP, every board rendered and delivered, each confirmation
 # kept as proof of display.
 demo: system-deps venv
-	$(BIN)/ledctl --state var demo --out out/preview
+	$(BIN)/ledctl --state var demo --out out/preview  # runs until Ctrl-C
 
 test: system-deps venv lint
 	$(BIN)/python -m pytest

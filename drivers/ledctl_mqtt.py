@@ -79,6 +79,7 @@ class MqttBoards:
     link: MqttLink
     site: str
     states: dict[str, BoardState] = field(default_factory=dict)
+    command_acks: dict[str, str] = field(default_factory=dict)  # command id -> "" (done) or the error
 
     @classmethod
     def topics(cls, site: str) -> tuple[str, ...]:
@@ -110,6 +111,27 @@ class MqttBoards:
         """Send a command (`brightness` in percent, `power`, `reannounce`); the board acks it by id."""
         payload = json.dumps({"id": command_id, **command}, sort_keys=True).encode()
         self.link.publish(f"{prefix(self.site, board.id)}/cmd", payload)
+
+    def wait_commands(self, ids: Mapping[str, str], timeout_s: float) -> dict[str, str]:
+        """Wait for the acks of commands (board -> command id); board -> "" (done) or why not."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.drain()
+            if all(i in self.command_acks for i in ids.values()):
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self.drain(block_s=min(remaining, 0.5))
+        out = {}
+        for board_id, cmd_id in ids.items():
+            if cmd_id in self.command_acks:
+                out[board_id] = self.command_acks[cmd_id]
+            else:
+                state = self.states.get(board_id, BoardState())
+                out[board_id] = ("offline (its last will)" if state.online is False
+                                 else f"no ack within {timeout_s:g} s")
+        return out
 
     def wait(self, wanted: Mapping[str, str], timeout_s: float,
              on_result: Callable[[str, bool, str], None] = lambda b, ok, why: None) -> dict[str, str]:
@@ -176,6 +198,8 @@ class MqttBoards:
             # Only an online status says what the board shows: a will names the program of
             # its connect time, which may be long gone.
             state.shows = str(doc.get("program", "")) if state.online else ""
+        elif leaf == "ack" and isinstance(doc.get("cmd"), str):
+            self.command_acks[doc["cmd"]] = "" if doc.get("ok") is True else str(doc.get("error", "refused"))
         elif leaf == "ack" and "hash" in doc:
             if doc.get("ok") is True:
                 state.shows = str(doc["hash"])

@@ -6,6 +6,7 @@ result is what its card confirmed — never assumed.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -13,6 +14,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+
+from PIL import Image
 
 from ledctl.config import Deployment
 from ledctl.drivers import awtrix3, ledctl_mqtt
@@ -24,6 +27,7 @@ from ledctl.drivers.onbon.driver import BxCard, DeliveryError
 from ledctl.drivers.tpm2 import Tpm2Board
 from ledctl.errors import LedctlError
 from ledctl.model import Board, Program
+from ledctl.schedule import Settings
 
 Progress = Callable[[str], None]
 log = logging.getLogger("ledctl.broadcast")
@@ -78,8 +82,13 @@ class Links:
         return self._links[name]
 
     def close(self) -> None:
-        for link in self._links.values():
-            link.close()
+        # In parallel: closing a socket link lingers a moment, and there may be dozens.
+        threads = [threading.Thread(target=link.close) for link in self._links.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self._links.clear()
 
 
 def deliver(
@@ -312,3 +321,97 @@ def _reporter(out: list[Delivery], link_name: str, mode: str, confirmed: str, se
                      f"{took:.1f} s)")
 
     return report
+
+
+# -- screen on/off and brightness --------------------------------------------------------------------
+
+def apply_settings(dep: Deployment, boards: Sequence[Board], settings: Mapping[str, Settings],
+                   *, links: Links | None = None) -> list[Delivery]:
+    """Put each board's screen on or off and set its brightness; confirmed by the board where it can."""
+    own = links is None
+    links = links or Links(dep)
+    out: list[Delivery] = []
+    try:
+        mqtt_boards: dict[str, list[Board]] = {}
+        for board in boards:
+            if dep.links[board.link].transport == "mqtt":
+                mqtt_boards.setdefault(board.link, []).append(board)
+            else:
+                out.append(_settings_serial(board, links.get(board.link), settings[board.id]))
+        for link_name, members in mqtt_boards.items():
+            out += _settings_mqtt(dep, link_name, members, settings)
+    finally:
+        if own:
+            links.close()
+    return out
+
+
+def _settings_serial(board: Board, link: SerialLink, want: Settings) -> Delivery:
+    start = time.monotonic()
+    if board.driver == "tpm2":  # no commands in TPM2: brightness is the receiver's own setting
+        if want.power:
+            return Delivery(board.id, board.link, True, "nothing to do (TPM2 has no commands)", "settings",
+                            0, 0.0)
+        receiver = Tpm2Board(board.size.width, board.size.height, link)
+        try:
+            ok = receiver.show(Image.new("RGB", (board.size.width, board.size.height)))
+        except LinkError as e:
+            return Delivery(board.id, board.link, False, f"link error: {e}", "settings", 0, 0.0)
+        return Delivery(board.id, board.link, ok, "dark frame" if ok else "offline (no ping reply)",
+                        "settings", receiver.bytes_out, time.monotonic() - start)
+    card = BxCard(board, link)
+    try:
+        card.power(want.power)
+        if want.brightness is not None:
+            card.set_brightness(want.brightness)
+        ok, result = True, "confirmed"
+    except DeliveryError as e:
+        ok, result = False, ("offline (no reply)" if e.kind == "offline" else str(e))
+    except (LinkError, LedctlError) as e:
+        ok, result = False, f"link error: {e}"
+    took = time.monotonic() - start
+    return Delivery(board.id, board.link, ok, result, "settings", card.stats.bytes_out, took)
+
+
+def _settings_mqtt(dep: Deployment, link_name: str, boards: Sequence[Board],
+                   settings: Mapping[str, Settings]) -> list[Delivery]:
+    link = dep.links[link_name]
+    start = time.monotonic()
+    mqtt = MqttLink(link_name, link.url, client_id=f"ledctl-{os.getpid()}-{link_name}-settings",
+                    username=link.username, password_env=link.password_env, tls_ca=link.tls_ca,
+                    password_file=link.password_file, subscriptions=MqttBoards.topics(dep.site.id))
+    try:
+        mqtt.connect()
+    except LedctlError as e:
+        return [Delivery(b.id, link_name, False, f"link error: {e}", "settings", 0, 0.0) for b in boards]
+    out: list[Delivery] = []
+    try:
+        fleet = MqttBoards(mqtt, dep.site.id)
+        fleet.drain(block_s=0.2)
+        ids: dict[str, str] = {}
+        for board in boards:
+            want = settings[board.id]
+            if board.driver == "awtrix3":
+                prefix = board.topic or board.id
+                mqtt.publish(f"{prefix}/power", json.dumps({"power": want.power}).encode())
+                if want.brightness is not None:
+                    bri = max(1, round(want.brightness * 255 / 100))
+                    mqtt.publish(f"{prefix}/settings", json.dumps({"BRI": bri, "ABRI": False}).encode())
+                out.append(Delivery(board.id, link_name, True, "sent (AWTRIX does not ack settings)",
+                                    "settings", 0, time.monotonic() - start))
+                continue
+            command: dict[str, object] = {"power": want.power}
+            if want.brightness is not None:
+                command["brightness"] = want.brightness
+            ids[board.id] = f"s-{os.getpid()}-{time.monotonic_ns()}-{board.id}"
+            fleet.command(board, command, ids[board.id])
+        for board_id, why in fleet.wait_commands(ids, MQTT_ACK_TIMEOUT_S).items():
+            out.append(Delivery(board_id, link_name, not why, why or "confirmed", "settings", 0,
+                                time.monotonic() - start))
+    except LedctlError as e:
+        done = {d.board for d in out}
+        out += [Delivery(b.id, link_name, False, f"link error: {e}", "settings", 0, 0.0)
+                for b in boards if b.id not in done]
+    finally:
+        mqtt.close()
+    return out

@@ -7,8 +7,9 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,11 +20,11 @@ from ledctl import config as config_mod
 from ledctl.clock import Clock, SystemClock
 from ledctl.errors import ConfigError, LedctlError
 from ledctl.model import Board, Bulletin
+from ledctl.standards import aqi as aqi_mod
+from ledctl.store import Store
 
 if TYPE_CHECKING:
     from ledctl.broadcast import Content, Delivery
-    from ledctl.store import Store
-from ledctl.standards import aqi as aqi_mod
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -108,17 +109,31 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--snapshot-every", type=float, metavar="S", default=2.0,
                      help="write what each board shows as PNG to STATE/sim every S seconds")
 
-    dm = sub.add_parser("demo", help="the whole chain on this machine: simulated boards, broker and "
-                                     "monitoring centre; fetch, render and deliver to every board")
+    dm = sub.add_parser("demo", help="the whole system on this machine: simulated boards, broker and "
+                                     "monitoring centre, and the service on a compressed schedule")
     _config_arg(dm)
     dm.add_argument("--out", metavar="DIR", type=Path, default=Path("out/preview"),
                     help="where the preview pictures go (default out/preview)")
-    dm.add_argument("--keep", action="store_true",
-                    help="keep the simulated world running (snapshots every 2 s) until Ctrl-C")
+    until = dm.add_mutually_exclusive_group()
+    until.add_argument("--once", action="store_true",
+                       help="stop once every board confirmed (default: run until Ctrl-C)")
+    until.add_argument("--for", dest="run_for", type=float, metavar="S", help="stop after S seconds")
 
-    bo = sub.add_parser("boards", help="every board: what it last confirmed, when, and the last result")
+    sv = sub.add_parser("serve", help="run the service: scheduled fetch and broadcast, screen and "
+                                      "brightness schedules, confirmed delivery, health checks")
+    _config_arg(sv)
+
+    tl = sub.add_parser("timeline", help="what a board will show when (bulletin, notices, screen off)")
+    _config_arg(tl)
+    tl.add_argument("--board", metavar="ID", required=True)
+    tl.add_argument("--from", dest="start", metavar="T", type=_instant,
+                    help="from this time: 2026-11-25T08:00, 2026-11-25 or 08:00 (default: now)")
+    tl.add_argument("--to", dest="end", metavar="T", type=_instant, help="until this time (default: +24 h)")
+
+    bo = sub.add_parser("boards", help="every board: online, intended and confirmed program, failures")
     _config_arg(bo)
-    bo.add_argument("--json", action="store_true")
+    bo.add_argument("--json", action="store_true",
+                    help="a list of objects: board, online, intended, confirmed, last_confirmed, …")
 
     bc = sub.add_parser("broadcast", help="render today's bulletin and deliver it to the boards")
     _config_arg(bc)
@@ -148,6 +163,17 @@ def _seconds(text: str) -> int:
     if not 1 <= value <= 65535:  # what a BX card's timeout field holds
         raise argparse.ArgumentTypeError(f"{value}: give 1..65535 seconds")
     return value
+
+
+def _instant(text: str) -> str:
+    """Checked now, resolved against the site's time zone later."""
+    for parse in (datetime.fromisoformat, date.fromisoformat, time.fromisoformat):
+        try:
+            parse(text)
+            return text
+        except ValueError:
+            continue
+    raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2026-11-25T08:00, 2026-11-25 or 08:00")
 
 
 def _date(text: str) -> date:
@@ -183,6 +209,10 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
             return cmd_boards(args)
         if args.command == "demo":
             return cmd_demo(args, clock)
+        if args.command == "serve":
+            return cmd_serve(args, clock)
+        if args.command == "timeline":
+            return cmd_timeline(args, clock)
     except ConfigError as e:
         print("ledctl: the configuration has problems:", file=sys.stderr)
         for problem in e.problems:
@@ -479,60 +509,182 @@ def _record(args: argparse.Namespace, clock: Clock, contents: Mapping[str, Conte
     """Keep every delivery and its result in the store: the proof of display."""
     import hashlib
 
-    from ledctl.state import state_dir
-    from ledctl.store import DeliveryRecord, Store
+    from ledctl.store import DeliveryRecord
 
+    store = _store(args)
     at = clock.now()
-    records = []
     for d in results:
         content = contents[d.board]
         if content.program is not None:
             program = content.program.content_hash()
+            summary = f"ledctl broadcast ({len(content.program.pages)} pages)"
         else:
             program = "text:" + hashlib.sha256((content.text or "").encode()).hexdigest()
-        records.append(DeliveryRecord(d.board, program, d.mode, d.ok, d.result, d.bytes_sent, d.seconds, at))
-    Store(state_dir(args.state) / "ledctl.sqlite").record_deliveries(records)
+            summary = f"ledctl broadcast --text ({len(content.text or '')} characters)"
+        record = DeliveryRecord(d.board, program, d.mode, d.ok, d.result, d.bytes_sent, d.seconds, at)
+        if d.ok:
+            store.confirm(d.board, program, summary, at, record)
+        else:
+            store.failed(d.board, d.result, at, record, offline=d.result.startswith("offline"))
 
 
 def cmd_boards(args: argparse.Namespace) -> int:
-    from ledctl.state import state_dir
-    from ledctl.store import Store
-
     dep = config_mod.load(args.config)
-    summary = Store(state_dir(args.state) / "ledctl.sqlite").board_summaries()
-    if args.json:
-        print(json.dumps({b.id: {"name": b.name, "driver": b.driver, "link": b.link, **summary.get(b.id, {})}
-                          for b in dep.boards}, ensure_ascii=False, indent=2))
-        return 0
-    print(f"{'board':<18} {'confirmed program':<18} {'confirmed at':<26} last result")
+    rows = _store(args).boards()
+    out = []
     for b in dep.boards:
-        s = summary.get(b.id)
-        if s is None:
-            print(f"{b.id:<18} {'—':<18} {'—':<26} never delivered")
-            continue
-        confirmed = str(s["confirmed"] or "—")[:16]
-        print(f"{b.id:<18} {confirmed:<18} {s['confirmed_at'] or '—'!s:<26} {str(s['last_result'])[:60]}")
+        row = rows.get(b.id)
+        out.append({
+            "board": b.id, "name": b.name, "driver": b.driver, "link": b.link,
+            "online": bool(row and row.online), "intended": row.intended if row else None,
+            "confirmed": row.confirmed if row else None,
+            "last_confirmed": row.confirmed_at if row else None,
+            "shows": row.intended_summary if row else "", "settings": row.settings_confirmed if row else None,
+            "failures": row.failures if row else 0, "last_error": row.last_error if row else "",
+        })
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{'board':<18} {'online':<7} {'state':<10} {'program':<13} {'last confirmed':<20} "
+          "shows / last error")
+    for o in out:
+        known = o["last_confirmed"] or o["failures"]
+        online = ("yes" if o["online"] else "no") if known else "?"
+        if o["confirmed"] and o["confirmed"] == o["intended"]:
+            state = "confirmed"
+        elif o["intended"]:
+            state = "pending"
+        else:
+            state = "confirmed" if o["confirmed"] else "—"
+        program = str(o["confirmed"] or o["intended"] or "—")[:12]
+        note = str(o["last_error"]) if o["failures"] else str(o["shows"] or "")
+        when = "—"
+        if o["last_confirmed"]:
+            when = f"{datetime.fromisoformat(str(o['last_confirmed'])).astimezone(dep.tz):%Y-%m-%d %H:%M:%S}"
+        print(f"{o['board']:<18} {online:<7} {state:<10} {program:<13} {when:<20} "
+              f"{note[:70]}")
+    confirmed = sum(1 for o in out if o["confirmed"] and o["confirmed"] == o["intended"])
+    print(f"\n{confirmed}/{len(out)} boards confirmed on what they should show")
     return 0
 
 
-# -- demo --------------------------------------------------------------------------------------
+# -- serve, timeline and demo -------------------------------------------------------------------------
+
+def _log_events() -> None:
+    from ledctl.events import FORMAT
+
+    logging.getLogger().handlers.clear()
+    logging.basicConfig(level=logging.INFO, format=FORMAT, force=True)
+    for noisy in ("apscheduler", "paho", "amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _stop_on_signals() -> threading.Event:
+    import signal
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_serve(args: argparse.Namespace, clock: Clock) -> int:
+    from ledctl.service import Service
+
+    dep = config_mod.load(args.config)
+    _log_events()
+    stop = _stop_on_signals()
+    Service(dep, _store(args), clock).serve(stop)
+    return 0
+
+
+def cmd_timeline(args: argparse.Namespace, clock: Clock) -> int:
+    from ledctl import schedule
+    from ledctl.compose import compose
+    from ledctl.service import Service
+
+    dep = config_mod.load(args.config)
+    board = dep.board(args.board)
+    now = clock.now().astimezone(dep.tz)
+    start = _resolve(args.start, dep, now) if args.start else now
+    end = _resolve(args.end, dep, now) if args.end else start + timedelta(hours=24)
+    if end <= start:
+        raise UsageError(f"--to {end:%Y-%m-%d %H:%M} is not after --from {start:%Y-%m-%d %H:%M}")
+    service = Service(dep, _store(args), clock)
+    if service.restore_items() is None:
+        service._make_bulletin(now)  # nothing broadcast yet: what a broadcast now would show
+    items = service.items(start)
+    jobs = service.jobs()
+    edges = {start}
+    for job in jobs:
+        if job.kind in (schedule.SETTINGS,):
+            t = job.trigger.get_next_fire_time(None, start)
+            while t is not None and t < end:
+                edges.add(t)
+                t = job.trigger.get_next_fire_time(t, t + timedelta(microseconds=1))
+    edges |= {t for i in items for t in (i.start, i.end) if t is not None and start < t < end}
+    points = sorted(edges)
+    print(f"{board.id} ({board.name}), {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} {dep.site.timezone}")
+    for t0, t1 in zip(points, [*points[1:], end], strict=True):
+        settings = schedule.settings_at(dep.schedule, board, t0, dep.tz)
+        program = compose(board.id, t0, items)
+        what = ", ".join(f"{p.name} {p.effect} {p.dwell_s:g}s" for p in program.pages) or "nothing"
+        if not settings.power:
+            what = f"screen off (holds: {what})"
+        bri = f"{settings.brightness}%" if settings.brightness else "—"
+        ids = "+".join(i.id for i in items if i.active(board.id, t0)) or "idle"
+        span = f"{t0.astimezone(dep.tz):%m-%d %H:%M} – {t1.astimezone(dep.tz):%m-%d %H:%M}"
+        print(f"{span}  {bri:>4}  {ids}: {what}")
+    upcoming = [(t, job.id) for job in jobs if job.kind in (schedule.BROADCAST, schedule.REFRESH)
+                for t in [job.trigger.get_next_fire_time(None, start)] if t is not None and t < end]
+    for t, job_id in sorted(upcoming):
+        print(f"  {t.astimezone(dep.tz):%m-%d %H:%M} {job_id}: the bulletin is made again from the "
+              "newest data")
+    return 0
+
+
+def _resolve(text: str, dep: config_mod.Deployment, now: datetime) -> datetime:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            t = datetime.combine(date.fromisoformat(text), time(0))
+        except ValueError:
+            t = datetime.combine(now.date(), time.fromisoformat(text))
+    return t if t.tzinfo else t.replace(tzinfo=dep.tz)
+
+
+def _compressed(dep: config_mod.Deployment, now: datetime) -> config_mod.Deployment:
+    """The day's schedule squeezed into a few minutes from `now`, so a demo shows it all."""
+    from dataclasses import replace
+
+    from ledctl.config import BrightnessStep
+
+    base = (now.astimezone(dep.tz) + timedelta(minutes=1)).replace(second=0, microsecond=0)
+
+    def at(minutes: int) -> time:
+        return (base + timedelta(minutes=minutes)).time()
+
+    compressed = replace(dep.schedule, fetch=at(0), broadcast=at(1), refresh=(at(3),),
+                         brightness=(BrightnessStep(at(2), 40), BrightnessStep(at(4), 100)),
+                         screen_off=at(3), screen_on=at(4), health_every_minutes=1, reassert_every_minutes=3)
+    return replace(dep, schedule=compressed)
+
 
 def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
-    """Until the service exists: one pass of the daily broadcast through every real part."""
-    import signal
-    import threading
-    import time
+    """The simulated world and the service, on a compressed schedule, until Ctrl-C."""
+    import time as time_mod
     from urllib.parse import urlsplit
 
     from ledctl import pipeline, preview
-    from ledctl.broadcast import Content, deliver
+    from ledctl.service import Service, wait_confirmed
     from ledctl.simulator.data_server import DataServer
     from ledctl.simulator.fleet import Fleet
     from ledctl.state import state_dir
-    from ledctl.store import Store
 
     dep = config_mod.load(args.config)
     state = state_dir(args.state)
+    stop = _stop_on_signals()
     servers: list[DataServer] = []
     for source in dep.sources.values():
         url = str(source.options.get("url", "")) if source.type == "http" else ""
@@ -547,6 +699,7 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
                       "the config's fallback data are used", file=sys.stderr)
     fleet = Fleet(dep, clock=clock.now, state=state)
     fleet.build()
+    result = {"ok": False}
     try:
         fleet.start()
         print(f"simulated boards: {len(fleet.boards)} on {len(fleet.wires)} serial wires and "
@@ -555,35 +708,49 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
             client = sim.client
             if client is not None and hasattr(client, "wait_ready"):
                 client.wait_ready(10)
-        store = Store(state / "ledctl.sqlite")
-        now = clock.now().astimezone(dep.tz)
-        bulletin = pipeline.bulletin_at(dep, now, store=store)
-        results = pipeline.render_fleet(dep, dep.boards, bulletin)
-        out: Path = args.out
-        out.mkdir(parents=True, exist_ok=True)
-        gifs: dict[str, Path] = {}
-        files = {r.board.id: preview.write_board(out, r, gifs) for r in results}
-        index = preview.write_index(out, dep.site.name, bulletin, results, files)
-        contents = {r.board.id: Content(program=r.program) for r in results if r.program}
-        ready = tuple(b for b in dep.boards if b.id in contents)
-        print(f"delivering today's bulletin to {len(ready)} boards …", flush=True)
-        start = time.monotonic()
-        delivered = deliver(dep, ready, contents, progress=lambda line: print("  " + line, flush=True))
-        _record(args, clock, contents, delivered)
         fleet.write_snapshots(state / "sim")
-        confirmed = sum(d.ok for d in delivered)
-        print(f"\n{confirmed}/{len(dep.boards)} boards confirmed in {time.monotonic() - start:.1f} s")
-        print(f"  what each board was sent:   {index.resolve()}")
-        print(f"  what each board shows now:  {(state / 'sim').resolve()}/<board>.png")
-        print(f"  proof of display:           ledctl --state {state} boards")
-        if args.keep:
+        demo = _compressed(dep, clock.now())
+        s = demo.schedule
+        print(f"service on a compressed day: fetch {s.fetch:%H:%M}, broadcast {s.broadcast:%H:%M}, "
+              f"dim to 40 % {s.brightness[0].at:%H:%M}, screens off {s.screen_off:%H:%M} "
+              f"and on at 100 % {s.screen_on:%H:%M}, health every minute ({dep.site.timezone})", flush=True)
+        service = Service(demo, Store(state / "ledctl.sqlite"), clock)
+        started = time_mod.monotonic()
+
+        def watch() -> None:
+            while service.started is None and not stop.is_set():
+                time_mod.sleep(0.1)
+            ok = wait_confirmed(service, timedelta(seconds=120), lambda done, total: print(
+                f"  confirmed {done}/{total} boards ({time_mod.monotonic() - started:.1f} s)", flush=True))
+            result["ok"] = ok
+            fleet.write_snapshots(state / "sim")
+            if service.bulletin is not None:
+                out: Path = args.out
+                out.mkdir(parents=True, exist_ok=True)
+                results = pipeline.render_fleet(dep, dep.boards, service.bulletin)
+                gifs: dict[str, Path] = {}
+                files = {r.board.id: preview.write_board(out, r, gifs) for r in results}
+                index = preview.write_index(out, dep.site.name, service.bulletin, results, files)
+                print(f"  what each board should show:  {index.resolve()}")
+            print(f"  what each board shows now:    {(state / 'sim').resolve()}/<board>.png (every 2 s)")
+            print(f"  intended vs confirmed:        ledctl --state {state} boards")
+            print("  the service's log:            the lines above and below (event key=value)")
+            if args.once or not ok:
+                stop.set()
+                return
             print("running until Ctrl-C …", flush=True)
-            stop = threading.Event()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
             while not stop.wait(2.0):
                 fleet.write_snapshots(state / "sim")
-        return 0 if confirmed == len(dep.boards) else 1
+
+        if args.run_for:
+            threading.Timer(args.run_for, stop.set).start()
+        _log_events()
+        watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
+        watcher.start()
+        service.serve(stop)
+        watcher.join(timeout=5)
+        fleet.write_snapshots(state / "sim")
+        return 0 if result["ok"] else 1
     finally:
         fleet.stop()
         for server in servers:

@@ -61,6 +61,10 @@ class Schedule:
     screen_on: time | None = None
     screen_off: time | None = None
     brightness: tuple[BrightnessStep, ...] = ()
+    refresh: tuple[time, ...] = ()  # re-broadcasts with the newest data (same content: nothing sent)
+    misfire_grace_minutes: int = 120  # a broadcast missed while down still runs this late
+    health_every_minutes: int = 5
+    reassert_every_minutes: int = 60
 
 
 @dataclass(frozen=True)
@@ -541,6 +545,15 @@ def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedul
     max_age = t.get("data_max_age_hours", int, "hours, 1..240", 36, lambda v: 1 <= v <= 240)
     screen_on = _hhmm(t, "screen_on", None)
     screen_off = _hhmm(t, "screen_off", None)
+    refresh: list[time] = []
+    for i, raw_time in enumerate(t.string_list("refresh", ()) or ()):
+        if _HHMM.match(raw_time):
+            refresh.append(time(int(raw_time[:2]), int(raw_time[3:])))
+        else:
+            p.bad(f"schedule.refresh[{i}]", raw_time, 'a time of day "HH:MM" like "12:00"')
+    grace = t.get("misfire_grace_minutes", int, "minutes, 0..1440", 120, lambda v: 0 <= v <= 1440)
+    health = t.get("health_every_minutes", int, "minutes, 1..1440", 5, lambda v: 1 <= v <= 1440)
+    reassert = t.get("reassert_every_minutes", int, "minutes, 1..1440", 60, lambda v: 1 <= v <= 1440)
     steps: list[BrightnessStep] = []
     t.read.add("brightness")
     raw = t.data.get("brightness", [])
@@ -566,4 +579,8 @@ def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedul
         screen_on=screen_on,
         screen_off=screen_off,
         brightness=tuple(sorted(steps, key=lambda s: s.at)),
+        refresh=tuple(sorted(set(refresh))),
+        misfire_grace_minutes=120 if grace is None else grace,
+        health_every_minutes=health or 5,
+        reassert_every_minutes=reassert or 60,
     )

@@ -82,6 +82,12 @@ def bulletin_at(dep: Deployment, now: datetime, standard: str | None = None,
                 store: Store | None = None) -> Bulletin:
     """The bulletin as of `now`. Rejected readings are logged with their reason."""
     readings, _ = gather(dep, store, now)
+    return bulletin_from(dep, readings, now, standard)
+
+
+def bulletin_from(dep: Deployment, readings: list[Reading], now: datetime,
+                  standard: str | None = None) -> Bulletin:
+    """The bulletin as of `now` from readings already at hand (the store's, after a restart)."""
     bulletin = build_bulletin(
         readings, dep.stations, now,
         max_age=timedelta(hours=dep.schedule.data_max_age_hours), standard=standard,

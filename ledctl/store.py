@@ -1,7 +1,9 @@
 """The store: SQLite in WAL mode under the state directory; nothing is lost on a restart or crash.
 
-For now it keeps the last good data: every reading that passed validation, by
-source, so a source outage or a restart still gives the last valid bulletin.
+It keeps the last good data (every reading that passed validation, by source), the
+delivery attempts, and for the service: each board's intended and confirmed program
+and settings, its health, the proof of display (one row per program a board
+confirmed, with when it was first and last confirmed), and when each job last ran.
 """
 
 from __future__ import annotations
@@ -39,6 +41,38 @@ CREATE TABLE IF NOT EXISTS deliveries (     -- the proof of display: every deliv
     at       TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_board ON deliveries (board, at);
+CREATE TABLE IF NOT EXISTS boards (        -- per board: intended vs confirmed, and health
+    board              TEXT PRIMARY KEY,
+    intended           TEXT,         -- program hash
+    intended_summary   TEXT NOT NULL DEFAULT '',
+    intended_at        TEXT,
+    confirmed          TEXT,
+    confirmed_at       TEXT,
+    settings_intended  TEXT,
+    settings_confirmed TEXT,
+    online             INTEGER,      -- NULL: not known yet
+    last_seen          TEXT,
+    failures           INTEGER NOT NULL DEFAULT 0,
+    last_error         TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS displays (       -- the proof of display: each program each board confirmed
+    seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+    board    TEXT NOT NULL,
+    program  TEXT NOT NULL,
+    summary  TEXT NOT NULL,
+    first_at TEXT NOT NULL,          -- first confirmed
+    last_at  TEXT NOT NULL           -- last confirmed again (a re-assert or a health check)
+);
+CREATE INDEX IF NOT EXISTS displays_board ON displays (board, seq);
+CREATE TABLE IF NOT EXISTS job_runs (
+    job      TEXT PRIMARY KEY,
+    fired    TEXT NOT NULL,          -- the scheduled time it ran for
+    ran_at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS service (        -- small facts the service restores on start
+    key      TEXT PRIMARY KEY,
+    value    TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS fetches (
     source   TEXT NOT NULL,
     at       TEXT NOT NULL,
@@ -62,6 +96,34 @@ class DeliveryRecord:
     bytes: int
     seconds: float
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """What the store knows of one board."""
+
+    board: str
+    intended: str | None = None
+    intended_summary: str = ""
+    intended_at: str | None = None
+    confirmed: str | None = None
+    confirmed_at: str | None = None
+    settings_intended: str | None = None
+    settings_confirmed: str | None = None
+    online: bool | None = None
+    last_seen: str | None = None
+    failures: int = 0
+    last_error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Display:
+    seq: int
+    board: str
+    program: str
+    summary: str
+    first_at: str
+    last_at: str
 
 
 class Store:
@@ -116,10 +178,14 @@ class Store:
         return {source: (at, bool(ok), detail) for source, at, ok, detail in rows}
 
     def record_deliveries(self, records: Iterable[DeliveryRecord]) -> None:
+        with self._db() as db:
+            self._insert_deliveries(db, records)
+
+    @staticmethod
+    def _insert_deliveries(db: sqlite3.Connection, records: Iterable[DeliveryRecord]) -> None:
         rows = [(r.board, r.program, r.mode, int(r.ok), r.result, r.bytes, r.seconds, r.at.isoformat())
                 for r in records]
-        with self._db() as db:
-            db.executemany("INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def board_summaries(self) -> dict[str, dict[str, object]]:
         """Per board: the last delivery attempt, and the last confirmed program with its time."""
@@ -138,3 +204,104 @@ class Store:
                 failures[board] = failures.get(board, 0) + 1
             entry["failures_in_a_row"] = failures[board]
         return out
+
+    # -- the service: intended vs confirmed, proof of display, health, job runs ---------------------
+
+    def set_intended(self, board: str, program: str | None, summary: str, at: datetime) -> None:
+        with self._db() as db:
+            db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
+            db.execute("UPDATE boards SET intended = ?, intended_summary = ?, intended_at = ? "
+                       "WHERE board = ?", (program, summary, at.isoformat(), board))
+
+    def set_settings_intended(self, board: str, settings: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
+            db.execute("UPDATE boards SET settings_intended = ? WHERE board = ?", (settings, board))
+
+    def confirm(self, board: str, program: str, summary: str, at: datetime,
+                attempt: DeliveryRecord | None = None) -> None:
+        """A board confirmed `program`: one transaction updates its state, extends or starts its
+        display in the proof log, and logs the attempt — so a crash can neither lose nor double it."""
+        when = at.isoformat()
+        with self._db() as db:
+            db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
+            last = db.execute("SELECT seq, program FROM displays WHERE board = ? ORDER BY seq DESC LIMIT 1",
+                              (board,)).fetchone()
+            if last is not None and last[1] == program:
+                db.execute("UPDATE displays SET last_at = ? WHERE seq = ?", (when, last[0]))
+            else:
+                db.execute("INSERT INTO displays (board, program, summary, first_at, last_at) "
+                           "VALUES (?, ?, ?, ?, ?)", (board, program, summary, when, when))
+            db.execute("UPDATE boards SET confirmed = ?, confirmed_at = ?, online = 1, last_seen = ?, "
+                       "failures = 0, last_error = '' WHERE board = ?", (program, when, when, board))
+            if attempt is not None:
+                self._insert_deliveries(db, [attempt])
+
+    def failed(self, board: str, error: str, at: datetime, attempt: DeliveryRecord | None = None,
+               offline: bool = False) -> int:
+        """A delivery or command failed; returns the failures in a row."""
+        with self._db() as db:
+            db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
+            db.execute("UPDATE boards SET failures = failures + 1, last_error = ?, "
+                       "online = CASE WHEN ? THEN 0 ELSE online END WHERE board = ?",
+                       (error, int(offline), board))
+            if attempt is not None:
+                self._insert_deliveries(db, [attempt])
+            row = db.execute("SELECT failures FROM boards WHERE board = ?", (board,)).fetchone()
+        return int(row[0])
+
+    def settings_confirmed(self, board: str, settings: str, at: datetime) -> None:
+        with self._db() as db:
+            db.execute("UPDATE boards SET settings_confirmed = ?, online = 1, last_seen = ? WHERE board = ?",
+                       (settings, at.isoformat(), board))
+
+    def forget_confirmation(self, board: str) -> None:
+        """The board may have lost what it showed (it was off-line, or restarted): send it again."""
+        with self._db() as db:
+            db.execute("UPDATE boards SET confirmed = NULL, settings_confirmed = NULL WHERE board = ?",
+                       (board,))
+
+    def seen(self, board: str, online: bool, at: datetime, error: str = "") -> None:
+        with self._db() as db:
+            db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
+            if online:
+                db.execute("UPDATE boards SET online = 1, last_seen = ? WHERE board = ?",
+                           (at.isoformat(), board))
+            else:
+                db.execute("UPDATE boards SET online = 0, last_error = ? WHERE board = ?", (error, board))
+
+    def boards(self) -> dict[str, BoardRow]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT board, intended, intended_summary, intended_at, confirmed, confirmed_at, "
+                "settings_intended, settings_confirmed, online, last_seen, failures, last_error "
+                "FROM boards").fetchall()
+        return {r[0]: BoardRow(*r[:8], None if r[8] is None else bool(r[8]), *r[9:]) for r in rows}
+
+    def displays(self, board: str | None = None) -> list[Display]:
+        query = "SELECT seq, board, program, summary, first_at, last_at FROM displays"
+        args: tuple[str, ...] = ()
+        if board is not None:
+            query += " WHERE board = ?"
+            args = (board,)
+        with self._db() as db:
+            return [Display(*r) for r in db.execute(query + " ORDER BY seq", args).fetchall()]
+
+    def job_ran(self, job: str, fired: datetime, at: datetime) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO job_runs VALUES (?, ?, ?)",
+                       (job, fired.isoformat(), at.isoformat()))
+
+    def job_runs(self) -> dict[str, datetime]:
+        with self._db() as db:
+            rows = db.execute("SELECT job, fired FROM job_runs").fetchall()
+        return {job: datetime.fromisoformat(fired) for job, fired in rows}
+
+    def put(self, key: str, value: str) -> None:
+        with self._db() as db:
+            db.execute("INSERT OR REPLACE INTO service VALUES (?, ?)", (key, value))
+
+    def get(self, key: str) -> str | None:
+        with self._db() as db:
+            row = db.execute("SELECT value FROM service WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])

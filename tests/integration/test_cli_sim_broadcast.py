@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,38 +16,15 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports (all held open while choosing, so none is handed out twice)."""
-    held = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            held.append(s)
-        return [s.getsockname()[1] for s in held]
-    finally:
-        for s in held:
-            s.close()
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    """The Zhenhai config with every link on a free loopback port (so tests never collide)."""
-    text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
-    ports = iter(free_ports(len(re.findall(r"socket://127\.0\.0\.1:\d+", text)) + 2))
-    text = re.sub(r"socket://127\.0\.0\.1:\d+", lambda m: f"socket://127.0.0.1:{next(ports)}", text)
-    text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{next(ports)}")
-    text = text.replace("http://127.0.0.1:17200/", f"http://127.0.0.1:{next(ports)}/")
-    text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
-    text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
-    path = tmp_path / "site.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def ledctl(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "ledctl", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=300)
+
+
+def boards_by_id(state: str, site: Path, cwd: Path) -> dict[str, dict]:
+    run = ledctl("--state", state, "boards", "-c", str(site), "--json", cwd=cwd)
+    assert run.returncode == 0, run.stderr
+    return {entry["board"]: entry for entry in json.loads(run.stdout)}
 
 
 @pytest.fixture
@@ -84,10 +60,10 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
     assert run.stdout.count(" confirmed ") >= 40  # the table, one row per board
 
     # The proof of display: every confirmed delivery is in the store, and `ledctl boards` shows it.
-    shown = json.loads(ledctl("--state", state, "boards", "-c", str(site), "--json", cwd=tmp_path).stdout)
+    shown = boards_by_id(state, site, tmp_path)
     assert all(shown[f"zbs-{n:02d}"]["confirmed"] for n in range(1, 41))
-    assert shown["zbs-01"]["last_result"].startswith("confirmed")
-    assert shown["outdoor-urban"].get("confirmed") is None
+    assert shown["zbs-01"]["online"] is True and shown["zbs-01"]["last_confirmed"]
+    assert shown["outdoor-urban"]["confirmed"] is None
 
     # The simulator's snapshot shows the page that was rendered, pixel for pixel.
     shot = tmp_path / "state" / "sim" / "zbs-01.png"
@@ -121,9 +97,9 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
                  cwd=tmp_path)
     assert run.returncode == 1
     assert "offline" in run.stdout and "0/1 confirmed" in run.stdout
-    shown = json.loads(ledctl("--state", state, "boards", "-c", str(site), "--json", cwd=tmp_path).stdout)
-    zbs05 = shown["zbs-05"]
-    assert zbs05["failures_in_a_row"] == 1 and zbs05["last_result"].startswith("offline")
+    zbs05 = boards_by_id(state, site, tmp_path)["zbs-05"]
+    assert zbs05["failures"] == 1 and zbs05["last_error"].startswith("offline")
+    assert zbs05["online"] is False
     assert zbs05["confirmed"]  # still known: what it confirmed before stays the proof of what it shows
 
     proc.send_signal(signal.SIGINT)
@@ -143,12 +119,14 @@ def test_dry_run_sends_nothing(site, tmp_path) -> None:
 
 def test_demo_runs_the_whole_chain(site, tmp_path) -> None:
     run = ledctl("--state", str(tmp_path / "st"), "demo", "-c", str(site), "--out", str(tmp_path / "pv"),
-                 cwd=tmp_path)
+                 "--once", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "42/42 boards confirmed" in run.stdout
+    assert "confirmed 42/42 boards" in run.stdout
+    assert " stopped" in run.stderr  # the service shut down cleanly
     sent = Image.open(tmp_path / "pv" / "zbs-01" / "01-air.png").convert("RGB").tobytes()
     shown = Image.open(tmp_path / "st" / "sim" / "zbs-01.png").convert("RGB").tobytes()
     assert shown == sent  # what the board shows is what was rendered for it
     proof = json.loads(ledctl("--state", str(tmp_path / "st"), "boards", "-c", str(site), "--json",
                               cwd=tmp_path).stdout)
-    assert all(entry["confirmed"] for entry in proof.values())
+    assert len(proof) == 42
+    assert all(entry["confirmed"] == entry["intended"] and entry["online"] for entry in proof)

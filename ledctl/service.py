@@ -1,0 +1,238 @@
+"""The service: the scheduled jobs, the items each board could show, and the dispatcher.
+
+`Service.start` restores what the store knows (what each board confirmed, the last
+bulletin), runs a missed broadcast that is still within its grace time, works out
+what every board should show now, and re-asserts it. The jobs then keep it true:
+fetch and broadcast, refreshes, screen and brightness changes, health checks and
+re-assertion. `serve` runs them under APScheduler until told to stop; tests drive
+the same jobs with `schedule.VirtualRunner` and an injected clock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from ledctl import pipeline, schedule
+from ledctl.clock import Clock
+from ledctl.compose import Item, Priority, compose
+from ledctl.config import Deployment
+from ledctl.dispatch import Dispatcher, Intent
+from ledctl.errors import LedctlError
+from ledctl.events import event
+from ledctl.model import Bulletin, Program
+from ledctl.render import layout as layout_mod
+from ledctl.render.cache import PageCache
+from ledctl.store import Store
+
+log = logging.getLogger("ledctl.service")
+
+TICK = "tick"
+BULLETIN_KEY = "bulletin_at"
+
+# More items (notices) come from elsewhere: a provider returns them for an instant.
+ItemSource = Callable[[datetime], Sequence[Item]]
+
+
+class Service:
+    def __init__(
+        self, dep: Deployment, store: Store, clock: Clock, *, dispatcher: Dispatcher | None = None
+    ) -> None:
+        self.dep = dep
+        self.store = store
+        self.clock = clock
+        self.dispatcher = dispatcher or Dispatcher(dep, store, clock)
+        self.bulletin: Bulletin | None = None
+        self.item_sources: list[ItemSource] = []
+        self._bulletin_items: dict[str, Item] = {}
+        self._shown_items: dict[str, tuple[str, ...]] = {}
+        self._cache = PageCache()
+        self._lock = threading.RLock()  # one job at a time
+        self.started: datetime | None = None
+
+    # -- jobs ------------------------------------------------------------------------------------
+
+    def jobs(self) -> list[schedule.Job]:
+        start = self.started or self.clock.now()
+        tick = schedule.Job(
+            TICK, TICK, IntervalTrigger(minutes=1, start_date=start, timezone=self.dep.tz), None
+        )
+        return [*schedule.jobs(self.dep.schedule, self.dep.tz, start), tick]
+
+    def run_job(self, job: schedule.Job, fired: datetime | None = None) -> None:
+        fired = fired or self.clock.now()
+        with self._lock:
+            try:
+                self._run(job, fired)
+            except LedctlError as e:
+                event(log, "job-failed", level=logging.ERROR, job=job.id, error=str(e))
+                return
+            if job.kind != TICK:
+                self.store.job_ran(job.id, fired, self.clock.now())
+
+    def _run(self, job: schedule.Job, fired: datetime) -> None:
+        now = self.clock.now()
+        if job.kind == schedule.FETCH:
+            self.fetch(now)
+        elif job.kind in (schedule.BROADCAST, schedule.REFRESH):
+            self.broadcast(fired)
+        elif job.kind == schedule.SETTINGS:
+            self.update_settings(now)
+        elif job.kind == schedule.HEALTH:
+            self.dispatcher.check_health()
+        elif job.kind == schedule.REASSERT:
+            self.dispatcher.reassert()
+        if job.kind != schedule.HEALTH:
+            self.recompose(now)
+            self.update_settings(now)
+        if job.kind != TICK:
+            event(log, "job", job=job.id, fired=fired.isoformat(timespec="seconds"))
+
+    def fetch(self, now: datetime) -> None:
+        readings, problems = pipeline.gather(self.dep, self.store, now)
+        event(log, "fetched", readings=len(readings), problems=len(problems))
+        for problem in problems:
+            event(log, "source-failed", level=logging.WARNING, error=problem)
+
+    def broadcast(self, instant: datetime) -> None:
+        """Fresh data, then today's bulletin on every board (as of `instant`)."""
+        self.fetch(self.clock.now())
+        self._make_bulletin(instant)
+        self.store.put(BULLETIN_KEY, instant.isoformat())
+
+    def _make_bulletin(self, instant: datetime) -> None:
+        instant = instant.astimezone(self.dep.tz)
+        bulletin = pipeline.bulletin_from(self.dep, self.store.readings(), instant)
+        layouts = layout_mod.load_dir(self.dep.layouts_dir)
+        for r in pipeline.render_fleet(self.dep, self.dep.boards, bulletin, self._cache, layouts):
+            if r.program is None:
+                event(log, "render-failed", level=logging.ERROR, board=r.board.id, error=r.error)
+                continue  # the board keeps its last bulletin
+            old = self._bulletin_items.get(r.board.id)
+            if old is not None and _same_pages(old.pages, r.program.pages):
+                continue  # a refresh with the same data changes nothing on the board
+            self._bulletin_items[r.board.id] = Item(
+                f"bulletin@{instant.isoformat(timespec='minutes')}",
+                Priority.BULLETIN,
+                r.program.pages,
+                start=instant,
+                boards=frozenset({r.board.id}),
+            )
+        self.bulletin = bulletin
+
+    def items(self, now: datetime) -> list[Item]:
+        items = list(self._bulletin_items.values())
+        for source in self.item_sources:
+            items.extend(source(now))
+        return items
+
+    def recompose(self, now: datetime, *, force: bool = False) -> None:
+        """What every board should show now; the dispatcher sends what changed."""
+        items = self.items(now)
+        intents = {}
+        for board in self.dep.boards:
+            active = tuple(sorted(i.id for i in items if i.active(board.id, now)))
+            if not force and self._shown_items.get(board.id) == active:
+                continue
+            self._shown_items[board.id] = active
+            program = compose(board.id, now, items)
+            if program.pages:
+                intents[board.id] = Intent.of(program, _summary(active, program))
+        self.dispatcher.set_intended(intents)
+
+    def update_settings(self, now: datetime) -> None:
+        self.dispatcher.set_settings(
+            {b.id: schedule.settings_at(self.dep.schedule, b, now, self.dep.tz) for b in self.dep.boards}
+        )
+
+    # -- start and run ---------------------------------------------------------------------------
+
+    def restore_items(self) -> str | None:
+        """The last broadcast's bulletin, rebuilt from the stored readings (the same pages, the same
+        hashes, so boards that confirmed it get nothing new); returns its instant, or None."""
+        saved = self.store.get(BULLETIN_KEY)
+        if saved is not None:
+            self._make_bulletin(datetime.fromisoformat(saved))
+            event(log, "restored", bulletin=saved, boards=len(self._bulletin_items))
+        return saved
+
+    def start(self, *, workers: bool = True) -> None:
+        """Restore, catch up, work out what every board should show, and re-assert it."""
+        now = self.clock.now()
+        self.started = now
+        self.dispatcher.restore()
+        self.restore_items()
+        runs = self.store.job_runs()
+        for job in self.jobs():  # in order: a missed fetch runs before a missed broadcast
+            fire = schedule.missed(job, runs.get(job.id), now)
+            if fire is not None:
+                event(log, "missed-run", job=job.id, fired=fire.isoformat(timespec="seconds"))
+                self.run_job(job, fire)
+        if not self._bulletin_items:  # the very first start: show today's data now, not tomorrow
+            event(log, "first-start", note="no bulletin yet: broadcasting now")
+            self.broadcast(now)
+        self.recompose(now, force=True)
+        self.update_settings(now)
+        self.dispatcher.reassert()  # the boards may have lost or changed what they showed meanwhile
+        self.dispatcher.check_health()
+        if workers:
+            self.dispatcher.start()
+
+    def serve(self, stop: threading.Event) -> None:
+        """Run the jobs under APScheduler until `stop` is set (SIGTERM, SIGINT)."""
+        self.start()
+        scheduler = BackgroundScheduler(timezone=self.dep.tz)
+        for job in self.jobs():
+            scheduler.add_job(
+                self.run_job,
+                job.trigger,
+                args=(job,),
+                id=job.id,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=job.grace_s or 60,
+            )
+        scheduler.start()
+        event(log, "serving", boards=len(self.dep.boards), jobs=len(scheduler.get_jobs()))
+        try:
+            stop.wait()
+        finally:
+            event(log, "stopping")
+            scheduler.shutdown(wait=True)
+            self.dispatcher.stop()
+            event(log, "stopped")
+
+
+def _same_pages(a: Sequence, b: Sequence) -> bool:
+    return Program("", tuple(a)).content_hash() == Program("", tuple(b)).content_hash()
+
+
+def _summary(active: tuple[str, ...], program: Program) -> str:
+    pages = len(program.pages)
+    return f"{' + '.join(active) or 'idle'} ({pages} page{'s' if pages != 1 else ''})"
+
+
+def wait_confirmed(service: Service, timeout: timedelta, tick: Callable[[int, int], None]) -> bool:
+    """Block until every board with an intended program confirmed it, calling `tick(done, total)`."""
+    import time
+
+    deadline = time.monotonic() + timeout.total_seconds()
+    last = -1
+    while True:
+        total = [b for b in service.dep.boards if service.dispatcher.boards[b.id].intent is not None]
+        done = sum(
+            1
+            for b in total
+            if service.dispatcher.boards[b.id].confirmed == service.dispatcher.boards[b.id].intent.hash
+        )  # type: ignore[union-attr]
+        if done != last:
+            tick(done, len(total))
+            last = done
+        if done == len(total) or time.monotonic() > deadline:
+            return done == len(total)
+        time.sleep(0.2)

@@ -1,0 +1,42 @@
+"""Shared fixtures of the integration tests: a copy of the Zhenhai config on free loopback ports."""
+
+from __future__ import annotations
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports (all held open while choosing, so none is handed out twice)."""
+    held = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            held.append(s)
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """The Zhenhai config with every link on a free loopback port (so tests never collide)."""
+    text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+    ports = iter(free_ports(len(re.findall(r"socket://127\.0\.0\.1:\d+", text)) + 2))
+    text = re.sub(r"socket://127\.0\.0\.1:\d+", lambda m: f"socket://127.0.0.1:{next(ports)}", text)
+    text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{next(ports)}")
+    text = text.replace("http://127.0.0.1:17200/", f"http://127.0.0.1:{next(ports)}/")
+    text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+    text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
+    path = tmp_path / "site.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
