@@ -54,6 +54,7 @@ class Content:
     expires: datetime | None = None  # boards that can (ledctl-mqtt) remove it by themselves then
     lifetime_s: int | None = None  # the same as a duration, for boards that count (AWTRIX, BX)
     whole: bool = False  # every page matters (a notice): a board that shows one page must refuse it
+    clear_text: bool = False  # BX: remove text areas (an ended notice) before showing the picture
 
 
 def card_can_draw(board: Board, text: str) -> bool:
@@ -172,6 +173,8 @@ def _deliver_one(board: Board, link: SerialLink, content: Content) -> Delivery:
                 return Delivery(board.id, board.link, False,
                                 f"refused: this needs {pages} pages and the card shows one picture; "
                                 "shorten it, or use text the card's font can draw", "-", 0, 0.0)
+            if content.clear_text:
+                card.clear_text()
             card.show_bitmap(content.program.pages[0].image, timeout_s=content.lifetime_s)
             # The card holds one picture; the service plays the rest of the loop.
             result = "confirmed" if pages == 1 else f"confirmed (page 1 of {pages})"

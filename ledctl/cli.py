@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from ledctl import __version__
+from ledctl import __version__, cli_governance
 from ledctl import config as config_mod
 from ledctl.clock import Clock, SystemClock
 from ledctl.errors import ConfigError, LedctlError
@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"ledctl {__version__}")
     p.add_argument("--state", metavar="DIR",
                    help="state directory for everything ledctl writes (default $LEDCTL_STATE or ./var)")
+    p.add_argument("--as", dest="as_user", metavar="NAME",
+                   help="act as this user (password from $LEDCTL_PASSWORD or a prompt); or set $LEDCTL_TOKEN")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     cfg = sub.add_parser("config", help="work with the deployment config")
@@ -130,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="from this time: 2026-11-25T08:00, 2026-11-25 or 08:00 (default: now)")
     tl.add_argument("--to", dest="end", metavar="T", type=_instant, help="until this time (default: +24 h)")
 
+    cli_governance.add_parsers(sub, _config_arg)
+
     bo = sub.add_parser("boards", help="every board: online, intended and confirmed program, failures")
     _config_arg(bo)
     bo.add_argument("--json", action="store_true",
@@ -213,6 +217,10 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
             return cmd_serve(args, clock)
         if args.command == "timeline":
             return cmd_timeline(args, clock)
+        if args.command in cli_governance.COMMANDS:
+            from ledctl.state import state_dir
+
+            return cli_governance.run(args, clock, state_dir(args.state))
     except ConfigError as e:
         print("ledctl: the configuration has problems:", file=sys.stderr)
         for problem in e.problems:
@@ -594,7 +602,9 @@ def cmd_serve(args: argparse.Namespace, clock: Clock) -> int:
     dep = config_mod.load(args.config)
     _log_events()
     stop = _stop_on_signals()
-    Service(dep, _store(args), clock).serve(stop)
+    store = _store(args)
+    notices = cli_governance.notices_for(dep, store.path, clock)
+    Service(dep, store, clock, notices=notices).serve(stop)
     return 0
 
 
@@ -610,7 +620,8 @@ def cmd_timeline(args: argparse.Namespace, clock: Clock) -> int:
     end = _resolve(args.end, dep, now) if args.end else start + timedelta(hours=24)
     if end <= start:
         raise UsageError(f"--to {end:%Y-%m-%d %H:%M} is not after --from {start:%Y-%m-%d %H:%M}")
-    service = Service(dep, _store(args), clock)
+    store = _store(args)
+    service = Service(dep, store, clock, notices=cli_governance.notices_for(dep, store.path, clock))
     if service.restore_items() is None:
         service._make_bulletin(now)  # nothing broadcast yet: what a broadcast now would show
     items = service.items(start)
@@ -714,7 +725,8 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
         print(f"service on a compressed day: fetch {s.fetch:%H:%M}, broadcast {s.broadcast:%H:%M}, "
               f"dim to 40 % {s.brightness[0].at:%H:%M}, screens off {s.screen_off:%H:%M} "
               f"and on at 100 % {s.screen_on:%H:%M}, health every minute ({dep.site.timezone})", flush=True)
-        service = Service(demo, Store(state / "ledctl.sqlite"), clock)
+        store = Store(state / "ledctl.sqlite")
+        service = Service(demo, store, clock, notices=cli_governance.notices_for(demo, store.path, clock))
         started = time_mod.monotonic()
 
         def watch() -> None:

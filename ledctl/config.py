@@ -67,6 +67,36 @@ class Schedule:
     reassert_every_minutes: int = 60
 
 
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A pre-approved notice text with typed slots: `{level}` takes one of its choices,
+    `{area}` free text (checked like any notice text)."""
+
+    id: str
+    name: str
+    level: str  # emergency | normal
+    title: str
+    text: str
+    slots: Mapping[str, tuple[str, ...]]  # slot -> allowed values (empty: free text)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRules:
+    banned_words: tuple[str, ...] = ()
+    max_chars: int = 200
+    default_share: float = 0.5  # a normal notice's share of the loop
+    templates: Mapping[str, Template] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CapRules:
+    sender: str = "ledctl@localhost"  # the sender of exported alerts
+    areas: Mapping[str, str] = field(default_factory=dict)  # areaDesc or geocode value -> group
+    trusted_senders: tuple[str, ...] = ()  # their alerts publish without a second person
+    feeds: tuple[str, ...] = ()  # polled by the service
+    poll_minutes: int = 2
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A checked configuration."""
@@ -82,6 +112,8 @@ class Deployment:
     font_dirs: tuple[Path, ...] = field(default=())
     layouts_dir: Path = Path("config/layouts")
     validation: Validation = field(default_factory=Validation)
+    notices: NoticeRules = field(default_factory=NoticeRules)
+    cap: CapRules = field(default_factory=CapRules)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -363,6 +395,8 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         fonts_t.finish()
 
     validation = _validation(top, p)
+    notices = _notices(top, p)
+    cap = _cap(top, p, groups)
 
     layouts_dir = file.parent / "layouts"
     if "layouts" in data:
@@ -388,7 +422,71 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         font_dirs=font_dirs,
         layouts_dir=layouts_dir,
         validation=validation,
+        notices=notices,
+        cap=cap,
     )
+
+
+def _notices(top: _Table, p: _Problems) -> NoticeRules:
+    top.read.add("notices")
+    t = _Table(p, "notices", top.data.get("notices", {}))
+    banned = t.string_list("banned_words", ()) or ()
+    max_chars = t.get("max_chars", int, "characters, 1..2000", 200, lambda v: 1 <= v <= 2000)
+    share = t.get("share", float, "a share of the loop, 0.1..0.9", 0.5, lambda v: 0.1 <= v <= 0.9)
+    templates: dict[str, Template] = {}
+    for tid, tt in t.sub("templates"):
+        name = tt.text("name")
+        level = tt.get("level", str, "emergency or normal", "normal", lambda v: v in ("emergency", "normal"))
+        title = tt.text("title")
+        text = tt.text("text")
+        slots: dict[str, tuple[str, ...]] = {}
+        tt.read.add("slots")
+        raw = tt.data.get("slots", {})
+        if not isinstance(raw, dict):
+            p.bad(tt.key("slots"), raw, 'a table of slot = "text" or slot = ["choice", …]')
+            raw = {}
+        for slot, kind in raw.items():
+            if kind == "text":
+                slots[slot] = ()
+            elif isinstance(kind, list) and kind and all(isinstance(k, str) and k for k in kind):
+                slots[slot] = tuple(kind)
+            else:
+                p.bad(tt.key(f"slots.{slot}"), kind, '"text", or a list of the allowed values')
+        for field_name, value in (("title", title), ("text", text)):
+            for used in re.findall(r"{([^{}]*)}", value or ""):
+                if used not in raw:
+                    p.bad(tt.key(field_name), value, f"only declared slots ({', '.join(raw) or 'none'}); "
+                          f"{{{used}}} is not one")
+        tt.finish()
+        templates[tid] = Template(tid, name or tid, level or "normal", title or "", text or "", slots)
+    t.finish()
+    return NoticeRules(tuple(banned), max_chars or 200, float(share or 0.5), templates)
+
+
+def _cap(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> CapRules:
+    top.read.add("cap")
+    t = _Table(p, "cap", top.data.get("cap", {}))
+    sender = t.get("sender", str, "an id without spaces or commas, like ledctl@bureau.example",
+                   "ledctl@localhost", lambda v: bool(re.fullmatch(r"[^\s,<&]+", v)))
+    areas: dict[str, str] = {}
+    t.read.add("areas")
+    raw = t.data.get("areas", {})
+    if not isinstance(raw, dict):
+        p.bad(t.key("areas"), raw, 'a table of "area description or geocode" = "group"')
+        raw = {}
+    for desc, group in raw.items():
+        if group not in groups and group != ALL_GROUP:
+            p.bad(t.key(f"areas.{desc}"), group, f"one of the [groups] ({', '.join(groups)})")
+        else:
+            areas[desc] = group
+    trusted = t.string_list("trusted_senders", ()) or ()
+    feeds = t.string_list("feeds", ()) or ()
+    for i, url in enumerate(feeds):
+        if not re.match(r"^https?://", url):
+            p.bad(t.key(f"feeds[{i}]"), url, "an http:// or https:// URL")
+    poll = t.get("poll_minutes", int, "minutes, 1..1440", 2, lambda v: 1 <= v <= 1440)
+    t.finish()
+    return CapRules(sender or "ledctl@localhost", areas, tuple(trusted), tuple(feeds), poll or 2)
 
 
 def _boards(

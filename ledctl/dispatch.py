@@ -11,6 +11,7 @@ rebooted with an empty screen).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -46,10 +47,25 @@ class Intent:
     program: Program
     hash: str
     summary: str
+    items: tuple[str, ...] = ()  # the ids of what it is made of ("notice:7", "bulletin@…")
+    text: str | None = None  # for a card that draws text itself (BX): the notice text instead of pages
 
     @classmethod
-    def of(cls, program: Program, summary: str) -> Intent:
-        return cls(program, program.content_hash(), summary)
+    def of(
+        cls, program: Program, summary: str, items: tuple[str, ...] = (), text: str | None = None
+    ) -> Intent:
+        digest = program.content_hash()
+        if text is not None:
+            digest = hashlib.sha256(f"{digest}|text|{text}".encode()).hexdigest()
+        return cls(program, digest, summary, items, text)
+
+    def content(self, now: datetime) -> Content:
+        lifetime = _lifetime(self.program, now)
+        if self.text is not None:
+            return Content(text=self.text, text_timeout_s=lifetime or 65535)
+        return Content(
+            program=self.program, expires=self.program.valid_to, lifetime_s=lifetime, clear_text=True
+        )
 
 
 @dataclass
@@ -113,7 +129,8 @@ class Dispatcher:
                 rt.next_try = None  # a change is tried at once, whatever the backoff said
                 changed.append(board_id)
         for board_id in changed:
-            self.store.set_intended(board_id, intents[board_id].hash, intents[board_id].summary, now)
+            intent = intents[board_id]
+            self.store.set_intended(board_id, intent.hash, intent.summary, now, intent.items)
             event(
                 log,
                 "intended",
@@ -210,15 +227,7 @@ class Dispatcher:
         if not work:
             return
         members = [b for b in boards if b.id in work]
-        contents = {
-            board_id: Content(
-                program=intent.program,
-                expires=intent.program.valid_to,
-                lifetime_s=_lifetime(intent.program, self.clock.now()),
-            )
-            for board_id, intent in work.items()
-            if intent is not None
-        }
+        contents = {board_id: intent.content(self.clock.now()) for board_id, intent in work.items() if intent}
         serial = self.dep.links[link_name].transport == "serial"
         # A serial wire goes board by board, so each board gets the newest intent at its turn.
         batches = [[b] for b in members] if serial else [members]
@@ -231,11 +240,7 @@ class Dispatcher:
                 if intent is None:
                     continue
                 work[batch[0].id] = intent
-                contents[batch[0].id] = Content(
-                    program=intent.program,
-                    expires=intent.program.valid_to,
-                    lifetime_s=_lifetime(intent.program, self.clock.now()),
-                )
+                contents[batch[0].id] = intent.content(self.clock.now())
             results = deliver(self.dep, batch, contents, links=self._links)
             for result in results:
                 intent = work[result.board]
@@ -256,7 +261,7 @@ class Dispatcher:
                 if d.result.startswith("offline"):
                     rt.online = False
         if d.ok:
-            self.store.confirm(d.board, intent.hash, intent.summary, now, record)
+            self.store.confirm(d.board, intent.hash, intent.summary, now, record, intent.items)
             event(
                 log,
                 "confirmed",

@@ -26,6 +26,8 @@ from ledctl.dispatch import Dispatcher, Intent
 from ledctl.errors import LedctlError
 from ledctl.events import event
 from ledctl.model import Bulletin, Program
+from ledctl.notices.items import NoticeItems
+from ledctl.notices.workflow import Notices
 from ledctl.render import layout as layout_mod
 from ledctl.render.cache import PageCache
 from ledctl.store import Store
@@ -33,6 +35,7 @@ from ledctl.store import Store
 log = logging.getLogger("ledctl.service")
 
 TICK = "tick"
+CAP_POLL = "cap-poll"
 BULLETIN_KEY = "bulletin_at"
 
 # More items (notices) come from elsewhere: a provider returns them for an instant.
@@ -41,7 +44,8 @@ ItemSource = Callable[[datetime], Sequence[Item]]
 
 class Service:
     def __init__(
-        self, dep: Deployment, store: Store, clock: Clock, *, dispatcher: Dispatcher | None = None
+        self, dep: Deployment, store: Store, clock: Clock, *, dispatcher: Dispatcher | None = None,
+        notices: Notices | None = None,
     ) -> None:
         self.dep = dep
         self.store = store
@@ -54,6 +58,10 @@ class Service:
         self._cache = PageCache()
         self._lock = threading.RLock()  # one job at a time
         self.started: datetime | None = None
+        self.notices = notices
+        self.notice_items = NoticeItems(dep, notices) if notices is not None else None
+        if self.notice_items is not None:
+            self.item_sources.append(self.notice_items)
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -62,7 +70,11 @@ class Service:
         tick = schedule.Job(
             TICK, TICK, IntervalTrigger(minutes=1, start_date=start, timezone=self.dep.tz), None
         )
-        return [*schedule.jobs(self.dep.schedule, self.dep.tz, start), tick]
+        jobs = [*schedule.jobs(self.dep.schedule, self.dep.tz, start), tick]
+        if self.notices is not None and self.dep.cap.feeds:
+            every = IntervalTrigger(minutes=self.dep.cap.poll_minutes, start_date=start, timezone=self.dep.tz)
+            jobs.append(schedule.Job(CAP_POLL, CAP_POLL, every, None))
+        return jobs
 
     def run_job(self, job: schedule.Job, fired: datetime | None = None) -> None:
         fired = fired or self.clock.now()
@@ -87,11 +99,31 @@ class Service:
             self.dispatcher.check_health()
         elif job.kind == schedule.REASSERT:
             self.dispatcher.reassert()
+        elif job.kind == CAP_POLL:
+            self.poll_cap()
+        elif job.kind == TICK and self.notices is not None:
+            for notice in self.notices.expire_due():
+                event(log, "notice-expired", notice=notice.id)
         if job.kind != schedule.HEALTH:
             self.recompose(now)
             self.update_settings(now)
         if job.kind != TICK:
             event(log, "job", job=job.id, fired=fired.isoformat(timespec="seconds"))
+
+    def poll_cap(self) -> None:
+        """Import what the configured CAP feeds carry (each alert once; the approval rule applies)."""
+        from ledctl.notices import cap_bridge
+
+        assert self.notices is not None
+        for url in self.dep.cap.feeds:
+            try:
+                for alert in cap_bridge.read_alerts(cap_bridge.fetch(url), url):
+                    result = cap_bridge.import_alert(self.dep, self.notices, alert)
+                    if result.action != "duplicate":
+                        event(log, "cap", feed=url, identifier=alert.identifier, action=result.action,
+                              message=result.message)
+            except LedctlError as e:
+                event(log, "cap-failed", level=logging.WARNING, feed=url, error=str(e))
 
     def fetch(self, now: datetime) -> None:
         readings, problems = pipeline.gather(self.dep, self.store, now)
@@ -141,8 +173,9 @@ class Service:
                 continue
             self._shown_items[board.id] = active
             program = compose(board.id, now, items)
-            if program.pages:
-                intents[board.id] = Intent.of(program, _summary(active, program))
+            text = self.notice_items.text_for(board, active) if self.notice_items else None
+            if program.pages or text:
+                intents[board.id] = Intent.of(program, _summary(active, program), active, text)
         self.dispatcher.set_intended(intents)
 
     def update_settings(self, now: datetime) -> None:
@@ -200,7 +233,16 @@ class Service:
         scheduler.start()
         event(log, "serving", boards=len(self.dep.boards), jobs=len(scheduler.get_jobs()))
         try:
-            stop.wait()
+            # Notices change from other processes (the CLI, the console): look every second, so an
+            # urgent notice goes out at once, and a window's start or end is kept to the second.
+            while not stop.wait(1.0):
+                with self._lock:
+                    try:
+                        now = self.clock.now()
+                        self.recompose(now)
+                        self.update_settings(now)
+                    except LedctlError as e:
+                        event(log, "recompose-failed", level=logging.ERROR, error=str(e))
         finally:
             event(log, "stopping")
             scheduler.shutdown(wait=True)

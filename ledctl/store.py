@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +64,12 @@ CREATE TABLE IF NOT EXISTS displays (       -- the proof of display: each progra
     last_at  TEXT NOT NULL           -- last confirmed again (a re-assert or a health check)
 );
 CREATE INDEX IF NOT EXISTS displays_board ON displays (board, seq);
+CREATE TABLE IF NOT EXISTS health_checks (  -- every health check's answer: the boards' availability
+    board    TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    online   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS health_checks_at ON health_checks (at);
 CREATE TABLE IF NOT EXISTS job_runs (
     job      TEXT PRIMARY KEY,
     fired    TEXT NOT NULL,          -- the scheduled time it ran for
@@ -114,6 +120,8 @@ class BoardRow:
     last_seen: str | None = None
     failures: int = 0
     last_error: str = ""
+    intended_items: tuple[str, ...] = ()  # what the intended program is made of: "notice:7", "bulletin@…"
+    confirmed_items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,29 +132,51 @@ class Display:
     summary: str
     first_at: str
     last_at: str
+    items: tuple[str, ...] = ()
+
+
+@contextmanager
+def open_db(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
+    """One transaction on the SQLite file at `path` (WAL, synchronous writes), with `schema` made."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(path, timeout=10)
+    except (OSError, sqlite3.Error) as e:
+        raise StoreError(f"cannot open the store {path}: {e}") from None
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")  # what the bureau published must survive power loss
+        db.executescript(schema)
+        with db:
+            yield db
+    except sqlite3.OperationalError as e:
+        raise StoreError(f"the store {path} failed: {e} (disk full or read-only?)") from None
+    finally:
+        db.close()
+
+
+def _add_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    """Columns added since a store was made (a store from an older ledctl keeps working)."""
+    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    for name, kind in columns.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._migrated = False
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=10)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"cannot open the store {self.path}: {e}") from None
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")  # a reading the bureau published must survive power loss
-            db.executescript(SCHEMA)
-            with db:
-                yield db
-        except sqlite3.OperationalError as e:
-            raise StoreError(f"the store {self.path} failed: {e} (disk full or read-only?)") from None
-        finally:
-            db.close()
+        with open_db(self.path, SCHEMA) as db:
+            if not self._migrated:
+                _add_columns(db, "boards", {"intended_items": "TEXT NOT NULL DEFAULT '[]'",
+                                            "confirmed_items": "TEXT NOT NULL DEFAULT '[]'"})
+                _add_columns(db, "displays", {"items": "TEXT NOT NULL DEFAULT '[]'"})
+                self._migrated = True
+            yield db
 
     def save_readings(self, source: str, readings: Iterable[Reading], fetched: datetime) -> int:
         rows = [(source, r.station, r.time.isoformat(), r.period,
@@ -207,11 +237,13 @@ class Store:
 
     # -- the service: intended vs confirmed, proof of display, health, job runs ---------------------
 
-    def set_intended(self, board: str, program: str | None, summary: str, at: datetime) -> None:
+    def set_intended(self, board: str, program: str | None, summary: str, at: datetime,
+                     items: Sequence[str] = ()) -> None:
         with self._db() as db:
             db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
-            db.execute("UPDATE boards SET intended = ?, intended_summary = ?, intended_at = ? "
-                       "WHERE board = ?", (program, summary, at.isoformat(), board))
+            db.execute("UPDATE boards SET intended = ?, intended_summary = ?, intended_at = ?, "
+                       "intended_items = ? WHERE board = ?",
+                       (program, summary, at.isoformat(), json.dumps(list(items)), board))
 
     def set_settings_intended(self, board: str, settings: str) -> None:
         with self._db() as db:
@@ -219,7 +251,7 @@ class Store:
             db.execute("UPDATE boards SET settings_intended = ? WHERE board = ?", (settings, board))
 
     def confirm(self, board: str, program: str, summary: str, at: datetime,
-                attempt: DeliveryRecord | None = None) -> None:
+                attempt: DeliveryRecord | None = None, items: Sequence[str] = ()) -> None:
         """A board confirmed `program`: one transaction updates its state, extends or starts its
         display in the proof log, and logs the attempt — so a crash can neither lose nor double it."""
         when = at.isoformat()
@@ -230,10 +262,12 @@ class Store:
             if last is not None and last[1] == program:
                 db.execute("UPDATE displays SET last_at = ? WHERE seq = ?", (when, last[0]))
             else:
-                db.execute("INSERT INTO displays (board, program, summary, first_at, last_at) "
-                           "VALUES (?, ?, ?, ?, ?)", (board, program, summary, when, when))
+                db.execute("INSERT INTO displays (board, program, summary, first_at, last_at, items) "
+                           "VALUES (?, ?, ?, ?, ?, ?)",
+                           (board, program, summary, when, when, json.dumps(list(items))))
             db.execute("UPDATE boards SET confirmed = ?, confirmed_at = ?, online = 1, last_seen = ?, "
-                       "failures = 0, last_error = '' WHERE board = ?", (program, when, when, board))
+                       "failures = 0, last_error = '', confirmed_items = ? WHERE board = ?",
+                       (program, when, when, json.dumps(list(items)), board))
             if attempt is not None:
                 self._insert_deliveries(db, [attempt])
 
@@ -264,6 +298,7 @@ class Store:
     def seen(self, board: str, online: bool, at: datetime, error: str = "") -> None:
         with self._db() as db:
             db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
+            db.execute("INSERT INTO health_checks VALUES (?, ?, ?)", (board, at.isoformat(), int(online)))
             if online:
                 db.execute("UPDATE boards SET online = 1, last_seen = ? WHERE board = ?",
                            (at.isoformat(), board))
@@ -274,18 +309,20 @@ class Store:
         with self._db() as db:
             rows = db.execute(
                 "SELECT board, intended, intended_summary, intended_at, confirmed, confirmed_at, "
-                "settings_intended, settings_confirmed, online, last_seen, failures, last_error "
-                "FROM boards").fetchall()
-        return {r[0]: BoardRow(*r[:8], None if r[8] is None else bool(r[8]), *r[9:]) for r in rows}
+                "settings_intended, settings_confirmed, online, last_seen, failures, last_error, "
+                "intended_items, confirmed_items FROM boards").fetchall()
+        return {r[0]: BoardRow(*r[:8], None if r[8] is None else bool(r[8]), *r[9:12],
+                               tuple(json.loads(r[12])), tuple(json.loads(r[13]))) for r in rows}
 
     def displays(self, board: str | None = None) -> list[Display]:
-        query = "SELECT seq, board, program, summary, first_at, last_at FROM displays"
+        query = "SELECT seq, board, program, summary, first_at, last_at, items FROM displays"
         args: tuple[str, ...] = ()
         if board is not None:
             query += " WHERE board = ?"
             args = (board,)
         with self._db() as db:
-            return [Display(*r) for r in db.execute(query + " ORDER BY seq", args).fetchall()]
+            rows = db.execute(query + " ORDER BY seq", args).fetchall()
+        return [Display(*r[:6], tuple(json.loads(r[6]))) for r in rows]
 
     def job_ran(self, job: str, fired: datetime, at: datetime) -> None:
         with self._db() as db:

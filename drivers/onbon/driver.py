@@ -255,6 +255,10 @@ class BxCard:
                                                          f"after {failures} attempts")
         return True
 
+    def clear_text(self) -> None:
+        """Remove every dynamic (text) area, so only the special area's picture shows."""
+        self._confirm(commands.delete_all_dynamic_areas(), "clear text")
+
     def show_text(self, text: str, *, timeout_s: int, scroll: bool = False) -> None:
         """Fast path: the card draws `text` with its own font in dynamic area 0, for `timeout_s`."""
         try:

@@ -40,3 +40,15 @@ def site(tmp_path: Path) -> Path:
     return path
 
 
+
+
+def on_free_ports(dep):
+    """The deployment with its MQTT links on free loopback ports: a fleet started for it brings its
+    own broker there, so a demo or another test run on this machine cannot cross-talk."""
+    from dataclasses import replace
+
+    mqtt = [name for name, link in dep.links.items() if link.transport == "mqtt"]
+    ports = iter(free_ports(len(mqtt)))
+    links = {name: replace(link, url=f"mqtt://127.0.0.1:{next(ports)}") if name in mqtt else link
+             for name, link in dep.links.items()}
+    return replace(dep, links=links)

@@ -23,6 +23,8 @@ from ledctl.simulator.fleet import Fleet
 from ledctl.simulator.mqtt_board import BoardLogic
 from ledctl.store import Store
 
+from .conftest import on_free_ports
+
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -36,7 +38,7 @@ def at(day: int, hh: int, mm: int = 0) -> datetime:
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(REPO)
-    dep = config.load(REPO / "config" / "zhenhai.toml")
+    dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
     # The monitoring centre is down all day: its fallback (the sample files) carries the data.
     clock = FixedClock(at(24, 23))
     fleet = Fleet(dep, clock=clock.now, pace=False, state=tmp_path)

@@ -1,0 +1,490 @@
+"""The governance commands: users, notices, CAP, audit and the disclosure report.
+
+Every command that changes something acts as a user: `--as NAME` with the password
+from $LEDCTL_PASSWORD or a prompt, or an API token in $LEDCTL_TOKEN. Roles are checked
+by the workflow, not here, so the console and the CLI follow the same rules.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import re
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from ledctl import config as config_mod
+from ledctl.clock import Clock
+from ledctl.errors import LedctlError
+from ledctl.notices.users import ROLES, AuthError, User, Users
+from ledctl.notices.workflow import Notice, Notices
+
+COMMANDS = ("users", "notice", "cap", "audit", "report")
+
+
+class UsageError(LedctlError):
+    pass
+
+
+def add_parsers(sub: argparse._SubParsersAction, config_arg) -> None:  # type: ignore[type-arg]
+    us = sub.add_parser("users", help="users and roles (viewer, operator, approver, admin), API tokens")
+    us_sub = us.add_subparsers(dest="users_command", required=True)
+    add = us_sub.add_parser("add", help="add a user (the first one needs no login and must be an admin)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=ROLES, required=True)
+    add.add_argument("--password-file", type=Path, help="read the password from this file (else a prompt)")
+    us_sub.add_parser("list", help="every user and role")
+    dis = us_sub.add_parser("disable", help="disable a user (and their tokens)")
+    dis.add_argument("name")
+    tok = us_sub.add_parser("token", help="a new API token for the acting user (shown once)")
+    tok.add_argument("--label", default="cli")
+    for p in (add, dis, tok):
+        config_arg(p)
+
+    no = sub.add_parser("notice", help="urgent notices: draft, approve, publish, cancel, track")
+    no_sub = no.add_subparsers(dest="notice_command", required=True)
+    dr = no_sub.add_parser("draft", help="draft a notice (free text, or a template with --slot)")
+    text = dr.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text", help="the notice text (Chinese first)")
+    text.add_argument("--template", metavar="ID", help="a pre-approved template from [notices.templates]")
+    dr.add_argument("--title", help="the title (free text; templates bring their own)")
+    dr.add_argument("--slot", action="append", default=[], metavar="NAME=VALUE", help="a template slot")
+    dr.add_argument("--level", choices=("emergency", "normal"), help="default normal (templates: their own)")
+    dr.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="T",
+        help="all, group:<id>, board:<id> or a group id (repeatable)",
+    )
+    dr.add_argument("--start", metavar="T", help="from (default now): 2026-11-25T14:00, 14:00, +30m")
+    dr.add_argument("--end", metavar="T", required=True, help="until (absolute, or +2h from the start)")
+    dr.add_argument(
+        "--mode",
+        choices=("takeover", "share"),
+        help="take the boards over (emergency default) or share the loop (normal default)",
+    )
+    dr.add_argument("--share", type=float, help="share of the loop, 0.1..0.9 (default from config)")
+    dr.add_argument("--blink", action="store_true")
+    for action in ("approve", "publish", "review", "show"):
+        p = no_sub.add_parser(
+            action,
+            help={
+                "approve": "approve a draft (another approver than its author)",
+                "publish": "publish an approved notice (or a template draft)",
+                "review": "review a notice published by emergency override",
+                "show": "a notice, and each target board's confirmation",
+            }[action],
+        )
+        p.add_argument("id", type=int)
+        if action == "show":
+            p.add_argument("--json", action="store_true")
+            p.add_argument("--wait", type=float, metavar="S", help="wait up to S seconds until all confirm")
+    for action in ("reject", "cancel", "override"):
+        p = no_sub.add_parser(
+            action,
+            help={
+                "reject": "reject a draft",
+                "cancel": "withdraw a notice everywhere",
+                "override": "emergency override: publish alone, flagged for review",
+            }[action],
+        )
+        p.add_argument("id", type=int)
+        p.add_argument("--reason", required=True)
+    ls = no_sub.add_parser("list", help="every notice with its state")
+    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--needs-review", action="store_true", help="only overrides not reviewed yet")
+    for p in no_sub.choices.values():
+        config_arg(p)
+
+    cap = sub.add_parser("cap", help="CAP 1.2 alerts: import from a file or URL, export a notice")
+    cap_sub = cap.add_subparsers(dest="cap_command", required=True)
+    imp = cap_sub.add_parser("import", help="import a CAP alert or ATOM feed (file or http(s) URL)")
+    imp.add_argument("source")
+    exp = cap_sub.add_parser("export", help="a published notice as CAP 1.2 XML")
+    exp.add_argument("id", type=int)
+    for p in (imp, exp):
+        config_arg(p)
+
+    au = sub.add_parser("audit", help="the hash-chained audit log")
+    au_sub = au.add_subparsers(dest="audit_command", required=True)
+    au_sub.add_parser("verify", help="check the chain: any edited, inserted or deleted row is named")
+    show = au_sub.add_parser("show", help="the log, oldest first")
+    show.add_argument("--subject", help="only this subject, e.g. notice:3")
+    show.add_argument("--json", action="store_true")
+
+    rp = sub.add_parser("report", help="disclosure statistics for a month or a year")
+    config_arg(rp)
+    when = rp.add_mutually_exclusive_group(required=True)
+    when.add_argument("--month", metavar="YYYY-MM")
+    when.add_argument("--year", type=int, metavar="YYYY")
+    rp.add_argument("--format", choices=("text", "json", "csv"), default="text")
+
+
+def run(args: argparse.Namespace, clock: Clock, state: Path) -> int:
+    db = state / "ledctl.sqlite"
+    users = Users(db)
+    if args.command == "users":
+        return _users(args, clock, users, db)
+    if args.command == "audit":
+        return _audit(args, db, clock)
+    dep = config_mod.load(args.config)
+    notices = notices_for(dep, db, clock)
+    if args.command == "notice":
+        return _notice(args, clock, dep, notices, users)
+    if args.command == "cap":
+        return _cap(args, dep, notices)
+    if args.command == "report":
+        return _report(args, dep, notices, db)
+    raise UsageError(f"unknown command {args.command}")
+
+
+def notices_for(dep: config_mod.Deployment, db: Path, clock: Clock) -> Notices:
+    from ledctl.notices.items import fit_problems
+
+    return Notices(dep, db, clock, fit=lambda notice, boards: fit_problems(dep, notice, boards))
+
+
+def acting_user(args: argparse.Namespace, users: Users) -> User:
+    token = os.environ.get("LEDCTL_TOKEN")
+    if token:
+        return users.by_token(token)
+    name = getattr(args, "as_user", None)
+    if not name:
+        raise AuthError(
+            "say who you are: --as NAME (password from $LEDCTL_PASSWORD or a prompt), "
+            "or an API token in $LEDCTL_TOKEN"
+        )
+    password = os.environ.get("LEDCTL_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise AuthError(f"no password for {name}: set $LEDCTL_PASSWORD or run in a terminal")
+        password = getpass.getpass(f"password for {name}: ")
+    return users.login(name, password)
+
+
+def _password(args: argparse.Namespace, name: str) -> str:
+    if args.password_file:
+        from ledctl.config import secret_file_problem
+
+        problem = secret_file_problem(args.password_file)
+        if problem:
+            raise UsageError(f"--password-file: {problem}")
+        return args.password_file.read_text(encoding="utf-8").strip()
+    if not sys.stdin.isatty():
+        raise UsageError("give --password-file FILE (mode 0600), or run in a terminal to be asked")
+    first = getpass.getpass(f"new password for {name}: ")
+    if getpass.getpass("again: ") != first:
+        raise UsageError("the two passwords differ")
+    return first
+
+
+def _users(args: argparse.Namespace, clock: Clock, users: Users, db: Path) -> int:
+    from ledctl.notices import audit
+    from ledctl.store import open_db
+
+    now = clock.now()
+
+    def record(actor: str, action: str, subject: str, after: object) -> None:
+        with open_db(db, audit.SCHEMA) as con:
+            audit.append(con, now, actor, action, subject, None, after)
+
+    if args.users_command == "list":
+        for u in users.list():
+            print(f"{u.name:<20} {u.role:<9} {'disabled' if u.disabled else ''}".rstrip())
+        return 0
+    if args.users_command == "add":
+        by = None if users.empty() else acting_user(args, users)
+        user = users.add(args.name, args.role, _password(args, args.name), now, by)
+        record(by.name if by else user.name, "user-add", f"user:{user.name}", {"role": user.role})
+        print(f"user {user.name} added ({user.role})")
+        return 0
+    actor = acting_user(args, users)
+    if args.users_command == "disable":
+        users.disable(args.name, actor)
+        record(actor.name, "user-disable", f"user:{args.name}", {"disabled": True})
+        print(f"user {args.name} disabled; their tokens no longer work")
+        return 0
+    token = users.new_token(actor, args.label, now)
+    record(actor.name, "token-add", f"user:{actor.name}", {"label": args.label})
+    print(token)
+    print(
+        f"(an API token for {actor.name}; it is shown only now: keep it in a 0600 file or a secret store)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def parse_time(text: str, tz, base: datetime) -> datetime:  # type: ignore[no-untyped-def]
+    """2026-11-25T14:00 (site time unless an offset is given), 14:00 (today), or +90m / +2h / +1d."""
+    m = re.fullmatch(r"\+(\d+)([mhd])", text.strip())
+    if m:
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+        return base + timedelta(**{unit: int(m.group(1))})
+    try:
+        t = datetime.fromisoformat(text)
+        return t if t.tzinfo else t.replace(tzinfo=tz)
+    except ValueError:
+        pass
+    try:
+        hh, mm = (int(x) for x in text.split(":"))
+        return datetime.combine(base.astimezone(tz).date(), datetime.min.time(), tz).replace(
+            hour=hh, minute=mm
+        )
+    except ValueError:
+        raise UsageError(f"{text!r} is not a time: 2026-11-25T14:00, 14:00, +30m, +2h or +1d") from None
+
+
+def _targets(dep: config_mod.Deployment, raw: list[str]) -> list[str]:
+    out = []
+    for t in raw or ["all"]:
+        if t == "all" or ":" in t:
+            out.append(t)
+        elif t in dep.groups:
+            out.append(f"group:{t}")
+        elif any(b.id == t for b in dep.boards):
+            out.append(f"board:{t}")
+        else:
+            raise UsageError(
+                f"--target {t}: all, a group ({', '.join(dep.groups)}), a board id, group:<id> or board:<id>"
+            )
+    return out
+
+
+def _notice(
+    args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, notices: Notices, users: Users
+) -> int:
+    cmd = args.notice_command
+    now = clock.now()
+    if cmd == "list":
+        shown = notices.needs_review() if args.needs_review else notices.list()
+        if args.json:
+            print(json.dumps([_summary(n, now) for n in shown], ensure_ascii=False, indent=2))
+            return 0
+        for n in shown:
+            flag = "  ⚑ needs review" if n.needs_review else ""
+            print(
+                f"#{n.id:<4} {n.state_at(now):<9} {n.level:<9} {n.origin:<8} "
+                f"{n.start.astimezone(dep.tz):%m-%d %H:%M}–{n.end.astimezone(dep.tz):%m-%d %H:%M} "
+                f"{','.join(n.targets):<24} {n.title}{flag}"
+            )
+        if not shown:
+            print("no notices")
+        return 0
+    if cmd == "show":
+        return _show(args, clock, dep, notices)
+    user = acting_user(args, users)
+    if cmd == "draft":
+        start = parse_time(args.start, dep.tz, now) if args.start else now
+        end = parse_time(args.end, dep.tz, start)
+        targets = _targets(dep, args.target)
+        if args.template:
+            slots = dict(_slot(s) for s in args.slot)
+            n = notices.draft_from_template(
+                user, args.template, slots, targets=targets, start=start, end=end, mode=args.mode
+            )
+        else:
+            if args.slot:
+                raise UsageError("--slot goes with --template")
+            n = notices.draft(
+                user,
+                title=args.title or "通知",
+                text=args.text,
+                level=args.level or "normal",
+                targets=targets,
+                start=start,
+                end=end,
+                mode=args.mode,
+                share=args.share,
+                blink=args.blink,
+            )
+        nxt = (
+            "publish it (a template needs no second person)"
+            if n.origin == "template"
+            else "another approver approves it, then publish"
+        )
+        print(f"notice {n.id} drafted ({n.level}, {len(notices.boards_of(n.targets))} boards); next: {nxt}")
+        return 0
+    actions = {
+        "approve": lambda: notices.approve(user, args.id),
+        "publish": lambda: notices.publish(user, args.id),
+        "review": lambda: notices.review(user, args.id),
+        "reject": lambda: notices.reject(user, args.id, args.reason),
+        "cancel": lambda: notices.cancel(user, args.id, args.reason),
+        "override": lambda: notices.override(user, args.id, args.reason),
+    }
+    n = actions[cmd]()
+    print(f"notice {n.id}: {n.state_at(now)}" + (" (flagged: needs review)" if n.needs_review else ""))
+    if n.state == "published":
+        print(
+            f"the service sends it to {len(notices.boards_of(n.targets))} boards now; "
+            f"follow it with: ledctl notice show {n.id} --wait 60"
+        )
+    return 0
+
+
+def _slot(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise UsageError(f"--slot {text!r}: NAME=VALUE")
+    return name.strip(), value.strip()
+
+
+def _summary(n: Notice, now: datetime) -> dict[str, object]:
+    return {
+        "id": n.id,
+        "state": n.state_at(now),
+        "level": n.level,
+        "targets": list(n.targets),
+        "start": n.start.isoformat(),
+        "end": n.end.isoformat(),
+        "author": n.author,
+        "approver": n.approver,
+        "origin": n.origin,
+        "cap_identifier": n.cap_identifier,
+        "title": n.title,
+        "text": n.text,
+        "mode": n.mode,
+        "needs_review": n.needs_review,
+        "published_at": n.published_at.isoformat() if n.published_at else None,
+    }
+
+
+def delivery_states(notices: Notices, notice: Notice, db: Path, now: datetime) -> list[dict[str, object]]:
+    """Per target board: confirmed (with when), pending, failing (why), or not shown (and why not)."""
+    from ledctl.store import Store
+
+    rows = Store(db).boards()
+    item = f"notice:{notice.id}"
+    out = []
+    for board in notices.boards_of(notice.targets):
+        row = rows.get(board.id)
+        state, detail = "not shown", ""
+        if notice.state_at(now) != "published":
+            detail = notice.state_at(now)
+        elif now < notice.start:
+            detail = f"starts {notice.start.isoformat()}"
+        elif row is not None and item in row.confirmed_items and row.confirmed == row.intended:
+            state, detail = "confirmed", row.confirmed_at or ""
+        elif row is not None and item in row.intended_items:
+            state = "failing" if row.failures else "pending"
+            detail = row.last_error if row.failures else "being sent"
+        elif row is not None and item in row.confirmed_items:
+            state, detail = "confirmed", f"{row.confirmed_at} (an update is pending)"
+        else:
+            detail = "the service has not taken it up yet (is ledctl serve running?)"
+        out.append({"board": board.id, "state": state, "detail": detail})
+    return out
+
+
+def _show(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, notices: Notices) -> int:
+    n = notices.get(args.id)
+    deadline = time.monotonic() + (args.wait or 0)
+    while True:
+        states = delivery_states(notices, n, notices.path, clock.now())
+        done = all(s["state"] == "confirmed" for s in states)
+        if done or time.monotonic() >= deadline:
+            break
+        time.sleep(0.5)
+        n = notices.get(args.id)
+    if args.json:
+        print(json.dumps({**_summary(n, clock.now()), "boards": states}, ensure_ascii=False, indent=2))
+        return 0 if done or not args.wait else 1
+    now = clock.now()
+    print(f"notice {n.id}: {n.title} [{n.state_at(now)}, {n.level}, {n.origin}]")
+    print(f"  {n.text}")
+    print(
+        f"  window {n.start.astimezone(dep.tz):%Y-%m-%d %H:%M} – {n.end.astimezone(dep.tz):%Y-%m-%d %H:%M}, "
+        f"{n.mode}, targets {', '.join(n.targets)}"
+    )
+    who = f"  author {n.author}, approver {n.approver or '—'}, published by {n.published_by or '—'}"
+    print(who + (f"; override: {n.override_reason}" if n.override_reason else ""))
+    if n.needs_review:
+        print("  ⚑ published by emergency override: needs review by another approver")
+    confirmed = sum(1 for s in states if s["state"] == "confirmed")
+    print(f"  delivery: {confirmed}/{len(states)} boards confirmed")
+    for s in states:
+        print(f"    {s['board']:<18} {s['state']:<10} {s['detail']}")
+    return 0 if done or not args.wait else 1
+
+
+def _cap(args: argparse.Namespace, dep: config_mod.Deployment, notices: Notices) -> int:
+    from ledctl.notices import cap_bridge
+
+    if args.cap_command == "export":
+        sys.stdout.write(cap_bridge.export(dep, notices.get(args.id)).decode("utf-8"))
+        return 0
+    source = args.source
+    if source.startswith(("http://", "https://")):
+        data = cap_bridge.fetch(source)
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as e:
+            raise UsageError(f"{source}: cannot be read ({e.strerror})") from None
+    alerts = cap_bridge.read_alerts(data, source)
+    if not alerts:
+        print(f"{source}: no CAP alerts in it")
+    for alert in alerts:
+        result = cap_bridge.import_alert(dep, notices, alert)
+        print(f"{alert.identifier} ({alert.status} {alert.msg_type}): {result.message}")
+    return 0
+
+
+def _audit(args: argparse.Namespace, db: Path, clock: Clock) -> int:
+    from ledctl.notices import audit
+    from ledctl.store import open_db
+
+    with open_db(db, audit.SCHEMA) as con:
+        if args.audit_command == "verify":
+            problems = audit.verify(con)
+            seq, head = audit.head(con)
+            if problems:
+                print(f"the audit log has been tampered with ({len(problems)} problem(s)):")
+                for p in problems:
+                    print(f"  {p}")
+                return 1
+            print(f"audit log intact: {seq} rows, head {head}")
+            print(
+                "(write the head down elsewhere: a later verify against it also proves nothing was rewritten)"
+            )
+            return 0
+        entries = audit.entries(con, args.subject)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "seq": e.seq,
+                        "at": e.at,
+                        "actor": e.actor,
+                        "action": e.action,
+                        "subject": e.subject,
+                        "before": json.loads(e.before),
+                        "after": json.loads(e.after),
+                        "hash": e.hash,
+                    }
+                    for e in entries
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return 0
+    for e in entries:
+        print(f"{e.seq:>5} {e.at[:19]} {e.actor:<22} {e.action:<16} {e.subject}")
+    return 0
+
+
+def _report(args: argparse.Namespace, dep: config_mod.Deployment, notices: Notices, db: Path) -> int:
+    from ledctl import report
+    from ledctl.store import Store
+
+    label, start, end = report.period(args.month, args.year, dep.tz)
+    r = report.build(Store(db), notices.list(), [b.id for b in dep.boards], label, start, end)
+    print(report.render(r, args.format))
+    return 0

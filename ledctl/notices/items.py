@@ -1,0 +1,108 @@
+"""Published notices as items the service composes onto boards, and the fit check at drafting.
+
+Boards that show pictures get the notice rendered for their size and fonts. A BX
+card holds one picture, so it gets the notice as text in its own font instead (a
+scrolling dynamic area that the card removes by itself when the notice ends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from ledctl import pipeline
+from ledctl.broadcast import card_can_draw
+from ledctl.compose import Item, Priority
+from ledctl.config import Deployment
+from ledctl.model import Board, Page
+from ledctl.notices.workflow import Notice, Notices
+
+ONE_PICTURE = ("tpm2",)  # boards that show one picture and have no font of their own
+TEXT_CARDS = ("onbon-bx",)  # boards whose controller draws text itself
+
+
+def card_text(notice: Notice) -> str:
+    return f"{notice.title}：{notice.text}".replace("\n", " ")
+
+
+def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> list[str]:
+    """Why the notice cannot be shown on some of the boards (empty: it fits them all)."""
+    problems = []
+    drawn = []
+    for board in boards:
+        if board.driver in TEXT_CARDS:
+            if not card_can_draw(board, card_text(notice)):
+                problems.append(
+                    f"{board.id}: the card's own font cannot draw this text (GB2312 only; "
+                    "remove rare characters and emoji)"
+                )
+        else:
+            drawn.append(board)
+    day = notice.start.astimezone(dep.tz).date()
+    for r in pipeline.render_notice_fleet(
+        dep, tuple(drawn), title=notice.title, body=notice.text, day=day, blink=notice.blink
+    ):
+        if r.program is None:
+            problems.append(f"{r.board.id}: {r.error}")
+        elif r.board.driver in ONE_PICTURE and len(r.program.pages) > 1:
+            problems.append(
+                f"{r.board.id}: needs {len(r.program.pages)} pages and shows one picture; shorten the text"
+            )
+    return problems
+
+
+class NoticeItems:
+    """The service's view of the published notices: items per board, rendered once each."""
+
+    def __init__(self, dep: Deployment, notices: Notices) -> None:
+        self.dep = dep
+        self.notices = notices
+        self._pages: dict[tuple[int, str], tuple[Page, ...]] = {}
+        self._current: dict[int, Notice] = {}
+
+    def __call__(self, now: datetime) -> list[Item]:
+        items = []
+        self._current = {n.id: n for n in self.notices.published(now)}
+        for notice in self._current.values():
+            boards = self.notices.boards_of(notice.targets)
+            for board in boards:
+                items.append(
+                    Item(
+                        f"notice:{notice.id}",
+                        _priority(notice),
+                        self._render(notice, board),
+                        start=notice.start,
+                        end=notice.end,
+                        boards=frozenset({board.id}),
+                        takeover=notice.mode == "takeover" and notice.level == "emergency",
+                        share=notice.share,
+                    )
+                )
+        return items
+
+    def _render(self, notice: Notice, board: Board) -> tuple[Page, ...]:
+        key = (notice.id, board.id)
+        if key not in self._pages:
+            day = notice.start.astimezone(self.dep.tz).date()
+            [result] = pipeline.render_notice_fleet(
+                self.dep, (board,), title=notice.title, body=notice.text, day=day, blink=notice.blink
+            )
+            # A card that draws text itself needs no picture; elsewhere the draft's fit check passed.
+            self._pages[key] = result.program.pages if result.program else ()
+        return self._pages[key]
+
+    def text_for(self, board: Board, active: Sequence[str]) -> str | None:
+        """For a BX card: the text of the notices it should show now, or None (show the pictures)."""
+        if board.driver not in TEXT_CARDS:
+            return None
+        shown = [
+            self._current[int(i.split(":")[1])]
+            for i in active
+            if i.startswith("notice:") and int(i.split(":")[1]) in self._current
+        ]
+        shown.sort(key=lambda n: (_priority(n), n.start))
+        return "　".join(card_text(n) for n in shown) or None
+
+
+def _priority(notice: Notice) -> Priority:
+    return Priority.EMERGENCY if notice.level == "emergency" else Priority.NORMAL

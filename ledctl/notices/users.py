@@ -1,0 +1,182 @@
+"""Users, roles and API tokens. Passwords are hashed with scrypt; tokens are stored as hashes.
+
+Roles, each including the one before: viewer (read), operator (draft, publish what is
+approved, cancel), approver (approve, reject, review, emergency override), admin
+(users). The first user can be added without logging in, and must be an admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ledctl.errors import LedctlError
+
+ROLES = ("viewer", "operator", "approver", "admin")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+MIN_PASSWORD = 10
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    name      TEXT PRIMARY KEY,
+    role      TEXT NOT NULL,
+    password  TEXT NOT NULL,           -- scrypt$n$r$p$salt$hash
+    disabled  INTEGER NOT NULL DEFAULT 0,
+    created   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    digest    TEXT PRIMARY KEY,        -- sha256 of the token: the token itself is never stored
+    user      TEXT NOT NULL,
+    label     TEXT NOT NULL,
+    created   TEXT NOT NULL
+);
+"""
+
+
+class AuthError(LedctlError):
+    """Wrong password, unknown or disabled user, or a role that may not do this."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: str
+    disabled: bool = False
+
+    def can(self, role: str) -> bool:
+        return not self.disabled and ROLES.index(self.role) >= ROLES.index(role)
+
+    def require(self, role: str, doing: str) -> None:
+        if not self.can(role):
+            raise AuthError(
+                f"{self.name} ({self.role}) may not {doing}: that needs the {role} role or higher"
+            )
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        kind, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if kind != "scrypt":
+        return False
+    got = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    return hmac.compare_digest(got.hex(), digest)
+
+
+def _valid_name(name: str) -> str:
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+        raise LedctlError(f"user name {name!r}: use 1-64 letters, digits, '-', '_' or '.'")
+    return name
+
+
+class Users:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA)
+            with db:
+                yield db
+        except sqlite3.OperationalError as e:
+            raise LedctlError(f"the store {self.path} failed: {e}") from None
+        finally:
+            db.close()
+
+    def empty(self) -> bool:
+        with self._db() as db:
+            return db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
+
+    def add(self, name: str, role: str, password: str, at: datetime, by: User | None) -> User:
+        _valid_name(name)
+        if role not in ROLES:
+            raise LedctlError(f"role {role!r}: one of {', '.join(ROLES)}")
+        if len(password) < MIN_PASSWORD:
+            raise LedctlError(f"the password for {name} is too short: at least {MIN_PASSWORD} characters")
+        if by is None:
+            if not self.empty():
+                raise AuthError("only an admin can add users: act as one (--as NAME, or $LEDCTL_TOKEN)")
+            if role != "admin":
+                raise LedctlError("the first user must be an admin (--role admin)")
+        else:
+            by.require("admin", "add users")
+        with self._db() as db:
+            if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
+                raise LedctlError(f"user {name} exists already")
+            db.execute(
+                "INSERT INTO users VALUES (?, ?, ?, 0, ?)",
+                (name, role, hash_password(password), at.isoformat()),
+            )
+        return User(name, role)
+
+    def get(self, name: str) -> User | None:
+        with self._db() as db:
+            row = db.execute("SELECT name, role, disabled FROM users WHERE name = ?", (name,)).fetchone()
+        return None if row is None else User(row[0], row[1], bool(row[2]))
+
+    def list(self) -> list[User]:
+        with self._db() as db:
+            rows = db.execute("SELECT name, role, disabled FROM users ORDER BY name").fetchall()
+        return [User(n, r, bool(d)) for n, r, d in rows]
+
+    def login(self, name: str, password: str) -> User:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT name, role, disabled, password FROM users WHERE name = ?", (name,)
+            ).fetchone()
+        # The same message whether the user exists or not: no probing for names.
+        if row is None or not check_password(password, row[3]):
+            raise AuthError("wrong user name or password")
+        if row[2]:
+            raise AuthError(f"user {name} is disabled")
+        return User(row[0], row[1])
+
+    def disable(self, name: str, by: User) -> None:
+        by.require("admin", "disable users")
+        if name == by.name:
+            raise LedctlError("an admin cannot disable themselves (ask another admin)")
+        with self._db() as db:
+            if db.execute("UPDATE users SET disabled = 1 WHERE name = ?", (name,)).rowcount == 0:
+                raise LedctlError(f"no user {name}")
+            db.execute("DELETE FROM tokens WHERE user = ?", (name,))
+
+    def new_token(self, user: User, label: str, at: datetime) -> str:
+        token = "ledctl_" + secrets.token_urlsafe(32)
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO tokens VALUES (?, ?, ?, ?)",
+                (hashlib.sha256(token.encode()).hexdigest(), user.name, label, at.isoformat()),
+            )
+        return token
+
+    def by_token(self, token: str) -> User:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self._db() as db:
+            row = db.execute(
+                "SELECT u.name, u.role, u.disabled FROM tokens t JOIN users u ON u.name = t.user "
+                "WHERE t.digest = ?",
+                (digest,),
+            ).fetchone()
+        if row is None or row[2]:
+            raise AuthError("the token is unknown or its user is disabled")
+        return User(row[0], row[1])

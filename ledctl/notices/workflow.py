@@ -1,0 +1,530 @@
+"""The notice lifecycle and the bureau's review rule.
+
+    draft ──approve──► approved ──publish──► published ──(end)──► expired
+      │  └─reject──► rejected                    │
+      ├──publish (template: one person) ─────────┤
+      ├──override (emergency, one person, flagged for review) ──┘
+      └──────────────cancel (from draft, approved or published)──► cancelled
+
+Free text is approved by a *different* user with the approver role; a template is
+pre-approved wording, so its author's own publish suffices; an emergency override
+publishes alone with a reason and stays on the needs-review list until another
+user reviews it. Every change goes into the hash-chained audit log in the same
+transaction. Windows are absolute and never change after drafting.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from ledctl.clock import Clock
+from ledctl.config import ALL_GROUP, Deployment, Template
+from ledctl.errors import LedctlError
+from ledctl.model import Board
+from ledctl.notices import audit
+from ledctl.notices.users import AuthError, User
+from ledctl.store import open_db
+
+LEVELS = ("emergency", "normal")
+STATES = ("draft", "approved", "published", "expired", "cancelled", "rejected")
+ORIGINS = ("manual", "template", "cap")
+MODES = ("takeover", "share")
+MAX_WINDOW = timedelta(days=31)
+REVISION_KEY = "notices_rev"
+
+SCHEMA = (
+    audit.SCHEMA
+    + """
+CREATE TABLE IF NOT EXISTS notices (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc       TEXT NOT NULL            -- the notice as JSON (see Notice)
+);
+CREATE TABLE IF NOT EXISTS service (
+    key       TEXT PRIMARY KEY,
+    value     TEXT NOT NULL
+);
+"""
+)
+
+_BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
+
+
+class NoticeError(LedctlError):
+    """A notice that may not do what was asked, with why and what to do instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    id: int
+    title: str
+    text: str
+    level: str  # emergency | normal
+    targets: tuple[str, ...]  # "all", "group:<id>", "board:<id>"
+    start: datetime
+    end: datetime
+    state: str
+    author: str
+    created: datetime
+    mode: str = "takeover"  # takeover (the board shows only this) | share (beside the bulletin)
+    share: float = 0.5
+    blink: bool = False
+    origin: str = "manual"
+    template: str | None = None
+    slots: dict[str, str] = field(default_factory=dict)
+    approver: str | None = None
+    published_at: datetime | None = None
+    published_by: str | None = None
+    override_reason: str | None = None
+    needs_review: bool = False
+    reviewer: str | None = None
+    closed_at: datetime | None = None  # cancelled or rejected
+    closed_by: str | None = None
+    reason: str | None = None  # why rejected or cancelled
+    cap_identifier: str | None = None
+    cap_sender: str | None = None
+    cap_sent: str | None = None  # the exact <sent> text (CAP references match on it)
+
+    def state_at(self, now: datetime) -> str:
+        return "expired" if self.state == "published" and now >= self.end else self.state
+
+    def to_json(self, now: datetime | None = None) -> dict[str, object]:
+        doc = asdict(self)
+        for key, value in doc.items():
+            if isinstance(value, datetime):
+                doc[key] = value.isoformat()
+        doc["targets"] = list(self.targets)
+        if now is not None:
+            doc["state"] = self.state_at(now)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict[str, object]) -> Notice:
+        times = {"start", "end", "created", "published_at", "closed_at"}
+        values = {
+            k: (datetime.fromisoformat(str(v)) if k in times and v is not None else v)
+            for k, v in doc.items()
+            if k in cls.__dataclass_fields__
+        }
+        values["targets"] = tuple(values.get("targets", ()))  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+# Checks a notice against its target boards (fonts, sizes): the problems, each naming the board.
+FitCheck = Callable[[Notice, Sequence[Board]], list[str]]
+
+
+def clean_text(text: str, what: str, max_chars: int, banned: Sequence[str]) -> str:
+    """The text as it will be shown, or a NoticeError saying exactly what is wrong with it."""
+    cleaned = unicodedata.normalize("NFC", text).strip()
+    if not cleaned:
+        raise NoticeError(f"{what} is empty")
+    for i, c in enumerate(cleaned):
+        if c in _BIDI:
+            raise NoticeError(
+                f"{what}: a direction mark U+{ord(c):04X} at character {i + 1}; remove it "
+                "(it can make a board show text in an order nobody wrote)"
+            )
+        if (
+            (ord(c) < 32 and c != "\n")
+            or 0x7F <= ord(c) < 0xA0
+            or unicodedata.category(c) in ("Cf", "Co", "Cs")
+        ):
+            raise NoticeError(
+                f"{what}: an invisible or control character U+{ord(c):04X} at character {i + 1}; remove it"
+            )
+    if len(cleaned) > max_chars:
+        raise NoticeError(
+            f"{what} has {len(cleaned)} characters; at most {max_chars} fit a notice "
+            "(shorten it, or split it into two notices)"
+        )
+    lowered = cleaned.casefold()
+    for word in banned:
+        if word.casefold() in lowered:
+            raise NoticeError(f"{what} contains the banned word {word!r} (see [notices] banned_words)")
+    return cleaned
+
+
+def fill_template(template: Template, slots: dict[str, str]) -> tuple[str, str]:
+    """The template's title and text with its slots filled; typed slots take only their values."""
+    missing = [s for s in template.slots if s not in slots]
+    if missing:
+        raise NoticeError(f"template {template.id} needs {', '.join(missing)} (e.g. --slot {missing[0]}=…)")
+    unknown = [s for s in slots if s not in template.slots]
+    if unknown:
+        raise NoticeError(
+            f"template {template.id} has no slot {unknown[0]!r}; its slots: "
+            f"{', '.join(template.slots) or 'none'}"
+        )
+    for name, allowed in template.slots.items():
+        if allowed and slots[name] not in allowed:
+            raise NoticeError(
+                f"template {template.id}: {name} = {slots[name]!r}: one of {', '.join(allowed)}"
+            )
+        if not allowed and ("{" in slots[name] or "}" in slots[name]):
+            raise NoticeError(f"template {template.id}: {name} may not contain braces")
+
+    def fill(s: str) -> str:
+        return re.sub(r"{([^{}]*)}", lambda m: slots[m.group(1)], s)
+
+    return fill(template.title), fill(template.text)
+
+
+class Notices:
+    """Notices in the store, every change checked, audited and counted (the service watches the count)."""
+
+    def __init__(self, dep: Deployment, path: Path, clock: Clock, fit: FitCheck | None = None) -> None:
+        self.dep = dep
+        self.path = path
+        self.clock = clock
+        self.fit = fit
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with open_db(self.path, SCHEMA) as db:
+            yield db
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def get(self, notice_id: int) -> Notice:
+        with self._db() as db:
+            return self._get(db, notice_id)
+
+    @staticmethod
+    def _get(db: sqlite3.Connection, notice_id: int) -> Notice:
+        row = db.execute("SELECT doc FROM notices WHERE id = ?", (notice_id,)).fetchone()
+        if row is None:
+            raise NoticeError(f"no notice {notice_id} (ledctl notice list shows them)")
+        return Notice.from_json(json.loads(row[0]))
+
+    def list(self) -> list[Notice]:
+        with self._db() as db:
+            rows = db.execute("SELECT doc FROM notices ORDER BY id").fetchall()
+        return [Notice.from_json(json.loads(r[0])) for r in rows]
+
+    def published(self, now: datetime) -> list[Notice]:
+        """Published notices not yet past their end: what boards show now or will show."""
+        return [n for n in self.list() if n.state == "published" and now < n.end]
+
+    def needs_review(self) -> list[Notice]:
+        return [n for n in self.list() if n.needs_review]
+
+    def revision(self) -> int:
+        with self._db() as db:
+            row = db.execute("SELECT value FROM service WHERE key = ?", (REVISION_KEY,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def audit_log(self, subject: str | None = None) -> list[audit.Entry]:
+        with self._db() as db:
+            return audit.entries(db, subject)
+
+    def verify_audit(self) -> tuple[list[str], tuple[int, str]]:
+        with self._db() as db:
+            return audit.verify(db), audit.head(db)
+
+    def boards_of(self, targets: Sequence[str]) -> tuple[Board, ...]:
+        chosen: dict[str, Board] = {}
+        for target in targets:
+            kind, _, name = target.partition(":")
+            if target == ALL_GROUP:
+                boards: tuple[Board, ...] = self.dep.boards
+            elif kind == "group" and (name in self.dep.groups or name == ALL_GROUP):
+                boards = self.dep.boards_in(name)
+            elif kind == "board" and any(b.id == name for b in self.dep.boards):
+                boards = (self.dep.board(name),)
+            else:
+                raise NoticeError(
+                    f"target {target!r}: use all, group:<id> ({', '.join(self.dep.groups)}) or board:<id>"
+                )
+            chosen.update((b.id, b) for b in boards)
+        return tuple(b for b in self.dep.boards if b.id in chosen)
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def _write(
+        self, db: sqlite3.Connection, notice: Notice, actor: str, action: str, before: Notice | None
+    ) -> Notice:
+        now = self.clock.now()
+        if before is None:
+            cur = db.execute("INSERT INTO notices (doc) VALUES ('{}')")
+            notice = replace(notice, id=int(cur.lastrowid or 0))
+        db.execute(
+            "UPDATE notices SET doc = ? WHERE id = ?",
+            (json.dumps(notice.to_json(), ensure_ascii=False, sort_keys=True), notice.id),
+        )
+        audit.append(
+            db,
+            now,
+            actor,
+            action,
+            f"notice:{notice.id}",
+            before.to_json() if before else None,
+            notice.to_json(),
+        )
+        db.execute(
+            "INSERT INTO service VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = value + 1",
+            (REVISION_KEY,),
+        )
+        return notice
+
+    def draft(
+        self,
+        user: User,
+        *,
+        title: str,
+        text: str,
+        level: str,
+        targets: Sequence[str],
+        start: datetime | None = None,
+        end: datetime,
+        mode: str | None = None,
+        share: float | None = None,
+        blink: bool = False,
+        origin: str = "manual",
+        template: str | None = None,
+        slots: dict[str, str] | None = None,
+        cap: tuple[str, str, str] | None = None,
+        author: str | None = None,
+    ) -> Notice:
+        if author is None:  # a CAP import is drafted by its sender, not by a user
+            user.require("operator", "draft notices")
+        now = self.clock.now()
+        rules = self.dep.notices
+        if level not in LEVELS:
+            raise NoticeError(f"level {level!r}: emergency or normal")
+        mode = mode or ("takeover" if level == "emergency" else "share")
+        if mode not in MODES:
+            raise NoticeError(
+                f"mode {mode!r}: takeover (the board shows only the notice) or share (beside the bulletin)"
+            )
+        share = rules.default_share if share is None else share
+        if not 0.1 <= share <= 0.9:
+            raise NoticeError(f"share {share}: a share of the loop between 0.1 and 0.9")
+        title = clean_text(title, "the title", 40, rules.banned_words)
+        text = clean_text(text, "the text", rules.max_chars, rules.banned_words)
+        if not targets:
+            raise NoticeError("no targets: give all, group:<id> or board:<id>")
+        boards = self.boards_of(targets)
+        start = start or now
+        if start.tzinfo is None or end.tzinfo is None:
+            raise NoticeError("start and end need a time zone (or are read in the site's)")
+        if end <= start:
+            raise NoticeError(f"the window ends ({end.isoformat()}) before it starts ({start.isoformat()})")
+        if end <= now:
+            raise NoticeError(f"the window ended already ({end.isoformat()}); give a later --end")
+        if end - start > MAX_WINDOW:
+            raise NoticeError(
+                f"the window is {(end - start).days} days; at most {MAX_WINDOW.days} "
+                "(a standing message belongs in a layout, not a notice)"
+            )
+        notice = Notice(
+            0,
+            title,
+            text,
+            level,
+            tuple(targets),
+            start,
+            end,
+            "draft",
+            author or user.name,
+            now,
+            mode=mode,
+            share=share,
+            blink=blink,
+            origin=origin,
+            template=template,
+            slots=dict(slots or {}),
+            cap_identifier=cap[1] if cap else None,
+            cap_sender=cap[0] if cap else None,
+            cap_sent=cap[2] if cap else None,
+        )
+        if self.fit is not None:
+            problems = self.fit(notice, boards)
+            if problems:
+                raise NoticeError("the notice does not fit every target board:\n  " + "\n  ".join(problems))
+        with self._db() as db:
+            return self._write(db, notice, author or user.name, "draft", None)
+
+    def draft_from_template(
+        self,
+        user: User,
+        template_id: str,
+        slots: dict[str, str],
+        *,
+        targets: Sequence[str],
+        end: datetime,
+        start: datetime | None = None,
+        mode: str | None = None,
+    ) -> Notice:
+        template = self.dep.notices.templates.get(template_id)
+        if template is None:
+            raise NoticeError(
+                f"no template {template_id!r}; the templates: "
+                f"{', '.join(self.dep.notices.templates) or 'none (see [notices.templates])'}"
+            )
+        for name, value in slots.items():
+            clean_text(value, f"slot {name}", 60, self.dep.notices.banned_words)
+        title, text = fill_template(template, slots)
+        return self.draft(
+            user,
+            title=title,
+            text=text,
+            level=template.level,
+            targets=targets,
+            start=start,
+            end=end,
+            mode=mode,
+            origin="template",
+            template=template_id,
+            slots=slots,
+        )
+
+    def _change(
+        self, notice_id: int, actor: str, action: str, change: Callable[[Notice, datetime], Notice]
+    ) -> Notice:
+        with self._db() as db:
+            before = self._get(db, notice_id)
+            after = change(before, self.clock.now())
+            return self._write(db, after, actor, action, before)
+
+    @staticmethod
+    def _expect(notice: Notice, now: datetime, states: Sequence[str], doing: str) -> None:
+        state = notice.state_at(now)
+        if state not in states:
+            raise NoticeError(
+                f"notice {notice.id} is {state}; only a notice that is {' or '.join(states)} can be {doing}"
+            )
+
+    def approve(self, user: User, notice_id: int) -> Notice:
+        user.require("approver", "approve notices")
+
+        def change(n: Notice, now: datetime) -> Notice:
+            self._expect(n, now, ("draft",), "approved")
+            if n.author == user.name:
+                raise AuthError(
+                    f"{user.name} wrote notice {n.id}; another approver must approve it (the two-person rule)"
+                )
+            if now >= n.end:
+                raise NoticeError(f"notice {n.id}'s window ended at {n.end.isoformat()}; draft a new one")
+            return replace(n, state="approved", approver=user.name)
+
+        return self._change(notice_id, user.name, "approve", change)
+
+    def reject(self, user: User, notice_id: int, reason: str) -> Notice:
+        user.require("approver", "reject notices")
+        reason = clean_text(reason, "the reason", 200, ())
+
+        def change(n: Notice, now: datetime) -> Notice:
+            self._expect(n, now, ("draft",), "rejected")
+            if n.author == user.name:
+                raise AuthError(f"{user.name} wrote notice {n.id}; cancel it instead of rejecting it")
+            return replace(n, state="rejected", closed_at=now, closed_by=user.name, reason=reason)
+
+        return self._change(notice_id, user.name, "reject", change)
+
+    def publish(self, user: User, notice_id: int) -> Notice:
+        user.require("operator", "publish notices")
+
+        def change(n: Notice, now: datetime) -> Notice:
+            if n.origin == "template" and n.state == "draft":
+                pass  # pre-approved wording: one person's confirmation is the rule
+            else:
+                self._expect(n, now, ("approved",), "published (free text needs an approver first)")
+            if now >= n.end:
+                raise NoticeError(
+                    f"notice {n.id}'s window ended at {n.end.isoformat()}; it can no longer be "
+                    "published (draft a new one)"
+                )
+            return replace(
+                n,
+                state="published",
+                published_at=now,
+                published_by=user.name,
+                approver=n.approver or (user.name if n.origin == "template" else None),
+            )
+
+        return self._change(notice_id, user.name, "publish", change)
+
+    def override(self, user: User, notice_id: int, reason: str) -> Notice:
+        """Emergency override: publish a draft alone, with a reason; flagged until someone reviews it."""
+        user.require("approver", "publish by emergency override")
+        reason = clean_text(reason, "the override reason", 200, ())
+        if len(reason) < 4:
+            raise NoticeError("say why the override is needed (at least 4 characters)")
+
+        def change(n: Notice, now: datetime) -> Notice:
+            self._expect(n, now, ("draft", "approved"), "published by override")
+            if n.level != "emergency":
+                raise NoticeError(
+                    f"notice {n.id} is {n.level}; the override is only for emergencies (ask an approver)"
+                )
+            if now >= n.end:
+                raise NoticeError(f"notice {n.id}'s window ended at {n.end.isoformat()}; draft a new one")
+            return replace(
+                n,
+                state="published",
+                published_at=now,
+                published_by=user.name,
+                override_reason=reason,
+                needs_review=True,
+            )
+
+        return self._change(notice_id, user.name, "override", change)
+
+    def review(self, user: User, notice_id: int) -> Notice:
+        user.require("approver", "review overrides")
+
+        def change(n: Notice, now: datetime) -> Notice:
+            if not n.needs_review:
+                raise NoticeError(f"notice {n.id} does not need a review")
+            if user.name == n.published_by:
+                raise AuthError(
+                    f"{user.name} published notice {n.id} by override; another approver reviews it"
+                )
+            return replace(n, needs_review=False, reviewer=user.name)
+
+        return self._change(notice_id, user.name, "review", change)
+
+    def cancel(self, user: User | None, notice_id: int, reason: str, *, actor: str | None = None) -> Notice:
+        if user is not None:
+            user.require("operator", "cancel notices")
+        who = actor or (user.name if user else "system")
+        reason = clean_text(reason, "the reason", 200, ())
+
+        def change(n: Notice, now: datetime) -> Notice:
+            self._expect(n, now, ("draft", "approved", "published"), "cancelled")
+            return replace(n, state="cancelled", closed_at=now, closed_by=who, reason=reason)
+
+        return self._change(notice_id, who, "cancel", change)
+
+    def publish_trusted(self, notice_id: int, actor: str) -> Notice:
+        """A CAP alert from a sender the config trusts: published without a second person."""
+
+        def change(n: Notice, now: datetime) -> Notice:
+            self._expect(n, now, ("draft",), "published")
+            return replace(n, state="published", published_at=now, published_by=actor, approver=actor)
+
+        return self._change(notice_id, actor, "publish-trusted", change)
+
+    def expire_due(self) -> list[Notice]:
+        """Mark published notices past their end as expired (the audit says when it was noticed)."""
+        now = self.clock.now()
+        done = []
+        for n in self.list():
+            if n.state == "published" and now >= n.end:
+                done.append(
+                    self._change(n.id, "system", "expire", lambda n, now: replace(n, state="expired"))
+                )
+        return done
+
+    def record(self, actor: str, action: str, subject: str, detail: object) -> None:
+        """An event that changes no notice but belongs in the audit log (e.g. an ignored CAP test alert)."""
+        with self._db() as db:
+            audit.append(db, self.clock.now(), actor, action, subject, None, detail)
