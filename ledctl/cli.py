@@ -120,10 +120,12 @@ def _parser() -> argparse.ArgumentParser:
     until.add_argument("--once", action="store_true",
                        help="stop once every board confirmed (default: run until Ctrl-C)")
     until.add_argument("--for", dest="run_for", type=float, metavar="S", help="stop after S seconds")
+    _console_args(dm)
 
     sv = sub.add_parser("serve", help="run the service: scheduled fetch and broadcast, screen and "
-                                      "brightness schedules, confirmed delivery, health checks")
+                                      "brightness schedules, confirmed delivery, health checks, the console")
     _config_arg(sv)
+    _console_args(sv)
 
     tl = sub.add_parser("timeline", help="what a board will show when (bulletin, notices, screen off)")
     _config_arg(tl)
@@ -152,6 +154,34 @@ def _parser() -> argparse.ArgumentParser:
                     help="with --text: the board removes the text after S seconds, 1..65535 "
                          "(default 3600)")
     return p
+
+
+def _console_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:8080",
+                   help="where the console and API listen (default 127.0.0.1:8080; 'off': no console)")
+    p.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", type=Path, metavar="FILE", help="… and this key (PEM, mode 0600)")
+
+
+def _start_console(args: argparse.Namespace, dep: config_mod.Deployment, store: Store, notices: object,
+                   clock: Clock, service: object, fleet: object = None, *, announce: bool = True) -> object:
+    """The console in a thread of this process, or None with --listen off."""
+    if args.listen == "off":
+        return None
+    from ledctl.api import server
+    from ledctl.api.app import Console
+    from ledctl.notices.users import Users
+
+    if args.tls_key is not None:
+        problem = config_mod.secret_file_problem(args.tls_key)
+        if problem:
+            raise UsageError(f"--tls-key: {problem}")
+    console = Console(dep, store, Users(store.path), notices, clock, service=service,  # type: ignore[arg-type]
+                      fleet=fleet)
+    running = server.start(console, args.listen, tls_cert=args.tls_cert, tls_key=args.tls_key)
+    if announce:
+        print(f"console: {running.url}/  (users: ledctl users add NAME --role …)", flush=True)
+    return running
 
 
 def _config_arg(p: argparse.ArgumentParser) -> None:
@@ -604,7 +634,13 @@ def cmd_serve(args: argparse.Namespace, clock: Clock) -> int:
     stop = _stop_on_signals()
     store = _store(args)
     notices = cli_governance.notices_for(dep, store.path, clock)
-    Service(dep, store, clock, notices=notices).serve(stop)
+    service = Service(dep, store, clock, notices=notices)
+    console = _start_console(args, dep, store, notices, clock, service)
+    try:
+        service.serve(stop)
+    finally:
+        if console is not None:
+            console.stop()  # type: ignore[attr-defined]
     return 0
 
 
@@ -682,6 +718,25 @@ def _compressed(dep: config_mod.Deployment, now: datetime) -> config_mod.Deploym
     return replace(dep, schedule=compressed)
 
 
+def _demo_login(state: Path, clock: Clock) -> str:
+    """A first admin for the demo's console, its password in a file only its owner can read."""
+    import secrets
+
+    from ledctl.notices.users import Users
+
+    users = Users(state / "ledctl.sqlite")
+    secret = state / "demo-password"
+    if users.empty():
+        password = secrets.token_urlsafe(12)
+        secret.touch(mode=0o600)
+        secret.chmod(0o600)
+        secret.write_text(password + "\n", encoding="utf-8")
+        users.add("demo", "admin", password, clock.now(), None)
+    if secret.exists():
+        return f"log in as demo, the password is in {secret.resolve()}"
+    return "log in as one of: " + ", ".join(u.name for u in users.list())
+
+
 def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
     """The simulated world and the service, on a compressed schedule, until Ctrl-C."""
     import time as time_mod
@@ -726,7 +781,13 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
               f"dim to 40 % {s.brightness[0].at:%H:%M}, screens off {s.screen_off:%H:%M} "
               f"and on at 100 % {s.screen_on:%H:%M}, health every minute ({dep.site.timezone})", flush=True)
         store = Store(state / "ledctl.sqlite")
-        service = Service(demo, store, clock, notices=cli_governance.notices_for(demo, store.path, clock))
+        notices = cli_governance.notices_for(demo, store.path, clock)
+        service = Service(demo, store, clock, notices=notices)
+        console = _start_console(args, demo, store, notices, clock, service, fleet, announce=False)
+        if console is not None:
+            login = _demo_login(state, clock)
+            print(f"  the console:                  {console.url}/  ({login})"  # type: ignore[attr-defined]
+                  f"\n  the simulated boards, live:   {console.url}/sim", flush=True)  # type: ignore[attr-defined]
         started = time_mod.monotonic()
 
         def watch() -> None:
@@ -759,7 +820,11 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
         _log_events()
         watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
         watcher.start()
-        service.serve(stop)
+        try:
+            service.serve(stop)
+        finally:
+            if console is not None:
+                console.stop()  # type: ignore[attr-defined]
         watcher.join(timeout=5)
         fleet.write_snapshots(state / "sim")
         return 0 if result["ok"] else 1

@@ -178,6 +178,11 @@ class Service:
                 intents[board.id] = Intent.of(program, _summary(active, program), active, text)
         self.dispatcher.set_intended(intents)
 
+    def notices_changed(self) -> None:
+        """A notice was published or cancelled in this process (the console): act on it now."""
+        with self._lock:
+            self.recompose(self.clock.now())
+
     def update_settings(self, now: datetime) -> None:
         self.dispatcher.set_settings(
             {b.id: schedule.settings_at(self.dep.schedule, b, now, self.dep.tz) for b in self.dep.boards}

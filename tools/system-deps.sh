@@ -11,6 +11,7 @@ required=(
   "xfonts-wqy|test -e /usr/share/fonts/X11/misc/wenquanyi_12pt.pcf"
   "python3-venv|$PYTHON -c 'import ensurepip, venv'"
   "mosquitto|test -x /usr/sbin/mosquitto"
+  "chromium|test -x /usr/bin/chromium"   # the console's browser tests (Playwright drives it)
 )
 
 missing=()

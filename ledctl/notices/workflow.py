@@ -199,6 +199,8 @@ class Notices:
 
     @staticmethod
     def _get(db: sqlite3.Connection, notice_id: int) -> Notice:
+        if not 1 <= notice_id < 2**63:  # what SQLite can hold; no notice has such an id
+            raise NoticeError(f"no notice {notice_id} (ledctl notice list shows them)")
         row = db.execute("SELECT doc FROM notices WHERE id = ?", (notice_id,)).fetchone()
         if row is None:
             raise NoticeError(f"no notice {notice_id} (ledctl notice list shows them)")

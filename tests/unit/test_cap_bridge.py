@@ -189,7 +189,7 @@ def test_the_service_polls_its_cap_feeds(dep, tmp_path) -> None:
     body = (CAP / "zhenhai-alert.xml").read_bytes()
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             self.send_response(200 if self.path == "/cap.xml" else 404)
             self.end_headers()
             self.wfile.write(body if self.path == "/cap.xml" else b"")
