@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import socket
 import ssl
 import threading
 import time
@@ -68,6 +69,8 @@ class MqttLink:
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise MqttError(f"link {self.name}: {self.url} is not mqtt://host:port")
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        if parts.scheme == "mqtts":
+            self._check_tls(parts.hostname, port)
         for protocol in (mqtt.MQTTv5, mqtt.MQTTv311):
             self.protocol = protocol
             self._refused = ""
@@ -89,6 +92,27 @@ class MqttLink:
                 break  # refused for a reason a lower protocol version will not fix
         reason = self._refused or f"no answer within {self.connect_timeout_s:g} s"
         raise MqttError(f"link {self.name}: the broker at {self.url} refused the connection: {reason}")
+
+    def _tls_context(self) -> ssl.SSLContext:
+        try:
+            return ssl.create_default_context(cafile=self.tls_ca or None)
+        except (OSError, ssl.SSLError) as e:
+            raise MqttError(f"link {self.name}: cannot read the CA file {self.tls_ca}: {e}") from None
+
+    def _check_tls(self, host: str, port: int) -> None:
+        """A TLS handshake first, so a certificate problem is named instead of timing out."""
+        try:
+            with socket.create_connection((host, port), timeout=self.connect_timeout_s) as raw, \
+                    self._tls_context().wrap_socket(raw, server_hostname=host):
+                pass
+        except ssl.SSLCertVerificationError as e:
+            raise MqttError(f"link {self.name}: the broker's certificate at {self.url} is not trusted "
+                            f"({e.verify_message}); give the CA that signed it as tls_ca") from None
+        except ssl.SSLError as e:
+            raise MqttError(f"link {self.name}: TLS with {self.url} failed: {e.reason or e} "
+                            "(is it a TLS listener?)") from None
+        except OSError as e:
+            raise MqttError(f"link {self.name}: cannot reach {self.url}: {e.strerror or e}") from None
 
     def _wait_connected(self, timeout_s: float) -> bool:
         """True once connected; False when refused, dropped before CONNACK (a 3.1.1-only broker
@@ -120,8 +144,7 @@ class MqttLink:
                                     f"{e.strerror}") from None
             client.username_pw_set(self.username, password or None)
         if tls:
-            context = ssl.create_default_context(cafile=self.tls_ca or None)
-            client.tls_set_context(context)
+            client.tls_set_context(self._tls_context())
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

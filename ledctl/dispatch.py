@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from ledctl.broadcast import Content, Delivery, Links, apply_settings, deliver
@@ -31,7 +31,7 @@ from ledctl.errors import LedctlError
 from ledctl.events import event
 from ledctl.model import Board, Program
 from ledctl.schedule import Settings
-from ledctl.store import DeliveryRecord, Store
+from ledctl.store import DeliveryRecord, Store, StoreError
 
 log = logging.getLogger("ledctl.dispatch")
 
@@ -250,6 +250,13 @@ class Dispatcher:
     def _content_result(self, d: Delivery, intent: Intent) -> None:
         now = self.clock.now()
         record = DeliveryRecord(d.board, intent.hash, d.mode, d.ok, d.result, d.bytes_sent, d.seconds, now)
+        if d.ok:
+            try:
+                # The proof first: a confirmation the store cannot keep (disk full) is not counted,
+                # so it is sent and recorded again once the store works.
+                self.store.confirm(d.board, intent.hash, intent.summary, now, record, intent.items)
+            except StoreError as e:
+                d = replace(d, ok=False, result=f"confirmed but not recorded: {e}")
         with self._lock:
             rt = self.boards[d.board]
             if d.ok:
@@ -261,20 +268,14 @@ class Dispatcher:
                 if d.result.startswith("offline"):
                     rt.online = False
         if d.ok:
-            self.store.confirm(d.board, intent.hash, intent.summary, now, record, intent.items)
-            event(
-                log,
-                "confirmed",
-                board=d.board,
-                program=intent.hash[:12],
-                result=d.result,
-                bytes=d.bytes_sent,
-                seconds=f"{d.seconds:.2f}",
-            )
+            event(log, "confirmed", board=d.board, program=intent.hash[:12], result=d.result,
+                  bytes=d.bytes_sent, seconds=f"{d.seconds:.2f}")
         else:
-            failures = self.store.failed(
-                d.board, d.result, now, record, offline=d.result.startswith("offline")
-            )
+            try:
+                failures = self.store.failed(d.board, d.result, now, record,
+                                             offline=d.result.startswith("offline"))
+            except StoreError:
+                failures = self.boards[d.board].failures
             event(
                 log,
                 "not-confirmed",

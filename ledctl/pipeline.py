@@ -62,6 +62,9 @@ def gather(dep: Deployment, store: Store | None = None,
                     readings.extend(store.readings(name))
                 continue
         if store is not None and now is not None:
+            # Only what has begun by now is kept: a file with rows dated ahead (the sample data) must
+            # not fill the store with figures the future has not measured yet.
+            fresh = [r for r in fresh if r.time <= now]
             store.save_readings(name, fresh, now)
             store.record_fetch(name, now, True, f"{len(fresh)} readings")
         readings.extend(fresh)

@@ -107,7 +107,8 @@ class Mosquitto:
     """One mosquitto process listening on 127.0.0.1 only, configured from a folder it owns."""
 
     def __init__(self, folder: Path, *, port: int = 0, users: Mapping[str, str] | None = None,
-                 acl: str | None = None, persistence: bool = True) -> None:
+                 acl: str | None = None, persistence: bool = True,
+                 tls: tuple[Path, Path] | None = None) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port {port} out of range")
         for name, password in (users or {}).items():
@@ -121,6 +122,7 @@ class Mosquitto:
         self._users = dict(users) if users is not None else None
         self._acl = acl
         self._persistence = persistence
+        self._tls = tls  # (certificate, key) in PEM: the listener speaks MQTT over TLS
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._prepared = False
@@ -171,6 +173,8 @@ class Mosquitto:
             "per_listener_settings false",
             f"listener {self._port} {HOST}",
             "set_tcp_nodelay true",
+            *([f"certfile {Path(self._tls[0]).resolve()}", f"keyfile {Path(self._tls[1]).resolve()}"]
+              if self._tls else []),
             f"allow_anonymous {'false' if self._users is not None else 'true'}",
         ]
         if self._users is not None:
@@ -212,7 +216,7 @@ class Mosquitto:
 
     @property
     def url(self) -> str:
-        return f"mqtt://{HOST}:{self.port}"
+        return f"{'mqtts' if self._tls else 'mqtt'}://{HOST}:{self.port}"
 
     @property
     def running(self) -> bool:
