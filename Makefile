@@ -15,9 +15,16 @@ demo: system-deps venv
 test: system-deps venv lint
 	$(BIN)/python -m pytest
 
+# Each benchmark prints its figures as it finishes; all of them land in bench/results.md, and a
+# failing one stops the run with its exit status.
 bench: system-deps venv
-	@{ echo "# ledctl benchmarks"; echo; echo "Measured $$(date -u +%Y-%m-%dT%H:%MZ) on $$(nproc) cores."; echo; \
-	  for b in bench/*.py; do $(BIN)/python $$b || exit 1; echo; done; } | tee bench/results.md
+	@out=bench/results.md.part; \
+	{ echo "# ledctl benchmarks"; echo; echo "Measured $$(date -u +%Y-%m-%dT%H:%MZ) on $$(nproc) cores."; echo; } > $$out; \
+	for b in bench/*.py; do \
+	  echo "==> $$b" >&2; \
+	  $(BIN)/python $$b > $$out.one || { cat $$out.one; rm -f $$out.one; exit 1; }; \
+	  cat $$out.one; cat $$out.one >> $$out; echo >> $$out; rm -f $$out.one; \
+	done; mv $$out bench/results.md; echo "(written to bench/results.md)"
 
 lint: venv
 	$(BIN)/ruff check .

@@ -13,6 +13,7 @@ process's peak memory.
 from __future__ import annotations
 
 import argparse
+import collections
 import multiprocessing
 import resource
 import sys
@@ -69,7 +70,7 @@ def crowd(url: str, site: str, ids: list[str], ready: multiprocessing.synchroniz
     """One process, one MQTT client, a board state machine per board."""
     boards = {b: BoardLogic(site, b, 64, 32, "red-green", clock=now) for b in ids}
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="crowd", protocol=mqtt.MQTTv5)
-    outbox: list = []
+    outbox: collections.deque = collections.deque()
 
     def on_message(c, userdata, msg) -> None:
         board = msg.topic.split("/")[3]
@@ -86,7 +87,7 @@ def crowd(url: str, site: str, ids: list[str], ready: multiprocessing.synchroniz
     ready.set()
     while True:
         while outbox:
-            out = outbox.pop(0)
+            out = outbox.popleft()
             client.publish(out.topic, out.payload, qos=1, retain=out.retain)
         time.sleep(0.005)
 
@@ -139,7 +140,10 @@ def main() -> int:
     if args.one:
         print(*_fan_out(args.url, args.tmp, args.one))
         return 0
-    with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "broker") as broker:
+    # One helper client stands in for thousands of boards, so its queue at the broker must hold all
+    # their messages at once (a real board is its own client with a queue of a few messages).
+    with tempfile.TemporaryDirectory() as tmp, Mosquitto(Path(tmp) / "broker",
+                                                          extra=("max_queued_messages 0",)) as broker:
         url = broker.url
         # -- the two outdoor screens ------------------------------------------------------------
         text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")

@@ -1,9 +1,9 @@
-"""Urgent notice benchmark: from the approver's publish to all 42 boards confirmed.
+"""Urgent notice benchmark: from the second person's approval to all 42 boards confirmed.
 
 The whole service runs here against the simulated fleet of config/zhenhai.toml: 40 BX
 cards on wires paced at 9600 baud (bytes cross at the real rate) and the two outdoor
 screens on a real mosquitto. An emergency notice for every board is drafted, approved by
-a second user and published; the clock runs from the publish call until every board
+a second user and published; the clock runs from the approval until every board
 confirmed. The physical limit is the busiest wire: the bytes that had to cross it × 10 / baud.
 
     python bench/urgent_notice.py
@@ -53,13 +53,14 @@ def main() -> int:
         serving = threading.Thread(target=service.serve, args=(stop,), daemon=True)
         serving.start()
         try:
-            while service.started is None or service.dispatcher.pending(due_only=False):
+            service.ready.wait(60)
+            while service.dispatcher.pending(due_only=False):
                 time.sleep(0.1)  # the first broadcast settles first
             n = notices.draft(User("wang", "operator"), title="紧急通知",
                               text="石化区发生化学品泄漏，请关闭门窗，就地避险。", level="emergency",
                               targets=["all"], end=clock.now() + timedelta(hours=1))
-            notices.approve(User("li", "approver"), n.id)
             start, published = time.monotonic(), clock.now()
+            notices.approve(User("li", "approver"), n.id)  # the second person's approval starts the clock
             notices.publish(User("li", "approver"), n.id)
             service.notices_changed()
             item = f"notice:{n.id}"
@@ -84,7 +85,8 @@ def main() -> int:
             busiest = max(per_wire, key=per_wire.__getitem__)
             minimum = per_wire[busiest] * 10 / live.links[busiest].baud
             print("## urgent notice (the whole service; 9600-baud wires and a real mosquitto)")
-            print(f"- publish to all {len(live.boards)} boards confirmed: {took:.2f} s; physical minimum "
+            print(f"- approval and publish to all {len(live.boards)} boards confirmed: {took:.2f} s; "
+                  "physical minimum "
                   f"{minimum:.2f} s (busiest wire {busiest}: {per_wire[busiest]:,} bytes); ratio "
                   f"{took / minimum:.2f} (goal: seconds; BX cards get the text in their own font)")
         finally:

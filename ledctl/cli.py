@@ -791,8 +791,8 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
         started = time_mod.monotonic()
 
         def watch() -> None:
-            while service.started is None and not stop.is_set():
-                time_mod.sleep(0.1)
+            while not service.ready.wait(0.1) and not stop.is_set():
+                pass
             ok = wait_confirmed(service, timedelta(seconds=120), lambda done, total: print(
                 f"  confirmed {done}/{total} boards ({time_mod.monotonic() - started:.1f} s)", flush=True))
             result["ok"] = ok

@@ -137,6 +137,8 @@ def run(args: argparse.Namespace, clock: Clock, state: Path) -> int:
     if args.command == "notice":
         return _notice(args, clock, dep, notices, users)
     if args.command == "cap":
+        if args.cap_command == "import":  # an alert brought in by hand is a user's act
+            acting_user(args, users).require("operator", "import CAP alerts")
         return _cap(args, dep, notices)
     if args.command == "report":
         return _report(args, dep, notices, db)
@@ -185,13 +187,11 @@ def _password(args: argparse.Namespace, name: str) -> str:
 
 def _users(args: argparse.Namespace, clock: Clock, users: Users, db: Path) -> int:
     from ledctl.notices import audit
-    from ledctl.store import open_db
 
     now = clock.now()
 
-    def record(actor: str, action: str, subject: str, after: object) -> None:
-        with open_db(db, audit.SCHEMA) as con:
-            audit.append(con, now, actor, action, subject, None, after)
+    def record(actor: str, action: str, subject: str, after: object):
+        return lambda con: audit.append(con, now, actor, action, subject, None, after)
 
     if args.users_command == "list":
         for u in users.list():
@@ -199,18 +199,27 @@ def _users(args: argparse.Namespace, clock: Clock, users: Users, db: Path) -> in
         return 0
     if args.users_command == "add":
         by = None if users.empty() else acting_user(args, users)
-        user = users.add(args.name, args.role, _password(args, args.name), now, by)
-        record(by.name if by else user.name, "user-add", f"user:{user.name}", {"role": user.role})
+        who = by.name if by else args.name
+        user = users.add(
+            args.name,
+            args.role,
+            _password(args, args.name),
+            now,
+            by,
+            record(who, "user-add", f"user:{args.name}", {"role": args.role}),
+        )
         print(f"user {user.name} added ({user.role})")
         return 0
     actor = acting_user(args, users)
     if args.users_command == "disable":
-        users.disable(args.name, actor)
-        record(actor.name, "user-disable", f"user:{args.name}", {"disabled": True})
+        users.disable(
+            args.name, actor, record(actor.name, "user-disable", f"user:{args.name}", {"disabled": True})
+        )
         print(f"user {args.name} disabled; their tokens no longer work")
         return 0
-    token = users.new_token(actor, args.label, now)
-    record(actor.name, "token-add", f"user:{actor.name}", {"label": args.label})
+    token = users.new_token(
+        actor, args.label, now, record(actor.name, "token-add", f"user:{actor.name}", {"label": args.label})
+    )
     print(token)
     print(
         f"(an API token for {actor.name}; it is shown only now: keep it in a 0600 file or a secret store)",

@@ -54,6 +54,11 @@ def compose(board: str, now: datetime, items: Iterable[Item]) -> Program:
                    valid_to=_next_change(board, now, items))
 
 
+def shown(board: str, now: datetime, items: Iterable[Item]) -> list[Item]:
+    """The items whose pages `compose` puts on the board at `now` (a takeover hides the rest)."""
+    return _choose([i for i in items if i.active(board, now)])
+
+
 def _choose(active: Sequence[Item]) -> list[Item]:
     by_start = sorted(active, key=lambda i: i.start.timestamp() if i.start else float("-inf"))
     takeover = [i for i in by_start if i.priority is Priority.EMERGENCY and i.takeover]

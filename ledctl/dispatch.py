@@ -60,12 +60,14 @@ class Intent:
         return cls(program, digest, summary, items, text)
 
     def content(self, now: datetime) -> Content:
-        lifetime = _lifetime(self.program, now)
+        # Only a program holding a notice expires on the board by itself (when the notice ends):
+        # a bulletin stays up even if the controller is down when its successor is due.
+        ends = any(i.startswith("notice:") for i in self.items)
+        lifetime = _lifetime(self.program, now) if ends else None
         if self.text is not None:
             return Content(text=self.text, text_timeout_s=lifetime or 65535)
-        return Content(
-            program=self.program, expires=self.program.valid_to, lifetime_s=lifetime, clear_text=True
-        )
+        return Content(program=self.program, expires=self.program.valid_to if ends else None,
+                       lifetime_s=lifetime, clear_text=True)
 
 
 @dataclass
@@ -431,6 +433,8 @@ class Dispatcher:
                 self.reconcile_link(link_name)
             except LedctlError as e:  # the store failed (disk full …): say so, try again later
                 event(log, "dispatch-failed", level=logging.ERROR, link=link_name, error=str(e))
+            except Exception:  # one link's bug must not freeze its boards for good
+                log.exception("link %s: the reconciliation pass failed unexpectedly; trying again", link_name)
 
     def stop(self) -> None:
         self._stop.set()

@@ -63,9 +63,9 @@ def period(month: str | None, year: int | None, tz: ZoneInfo) -> tuple[str, date
     if month:
         try:
             first = date.fromisoformat(f"{month}-01")
+            after = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
         except ValueError:
             raise LedctlError(f"--month {month!r}: a month like 2026-11") from None
-        after = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
         label = month
     elif year:
         if not 2000 <= year <= 2999:
@@ -87,15 +87,14 @@ def build(
         t = datetime.fromisoformat(text) if isinstance(text, str) else text
         return start <= t < end
 
-    bulletins: set[str] = set()
+    # Each (board, item) once: a bulletin shown before and after a notice is one display, not two.
+    shown: set[tuple[str, str]] = set()
     for d in store.displays():
-        if not inside(d.first_at):
-            continue
-        ids = [i for i in d.items if i.startswith("bulletin@")]
-        bulletins.update(ids)
-        report.bulletin_displays += bool(ids)
-        report.notice_displays += sum(1 for i in d.items if i.startswith("notice:"))
-    report.bulletins = len(bulletins)
+        if inside(d.first_at):
+            shown.update((d.board, i) for i in d.items)
+    report.bulletins = len({i for _, i in shown if i.startswith("bulletin@")})
+    report.bulletin_displays = sum(1 for _, i in shown if i.startswith("bulletin@"))
+    report.notice_displays = sum(1 for _, i in shown if i.startswith("notice:"))
     for n in notices:
         if n.published_at is not None and inside(n.published_at):
             report.notices.setdefault(n.level, {}).setdefault(n.origin, 0)

@@ -17,15 +17,16 @@ from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from PIL import Image
 
 from ledctl import pipeline, schedule
 from ledctl.clock import Clock
-from ledctl.compose import Item, Priority, compose
+from ledctl.compose import Item, Priority, compose, shown
 from ledctl.config import Deployment
 from ledctl.dispatch import Dispatcher, Intent
 from ledctl.errors import LedctlError
 from ledctl.events import event
-from ledctl.model import Bulletin, Program
+from ledctl.model import Bulletin, Page, Program
 from ledctl.notices.items import NoticeItems
 from ledctl.notices.workflow import Notices
 from ledctl.render import layout as layout_mod
@@ -58,6 +59,7 @@ class Service:
         self._cache = PageCache()
         self._lock = threading.RLock()  # one job at a time
         self.started: datetime | None = None
+        self.ready = threading.Event()  # set once start() has worked out what every board should show
         self.notices = notices
         self.notice_items = NoticeItems(dep, notices) if notices is not None else None
         if self.notice_items is not None:
@@ -78,6 +80,13 @@ class Service:
 
     def run_job(self, job: schedule.Job, fired: datetime | None = None) -> None:
         fired = fired or self.clock.now()
+        if job.kind in (schedule.FETCH, schedule.BROADCAST, schedule.REFRESH):
+            # The network fetch runs outside the lock, so an urgent notice never waits for a slow source.
+            try:
+                self.fetch(self.clock.now())
+            except LedctlError as e:
+                event(log, "job-failed", level=logging.ERROR, job=job.id, error=str(e))
+                return
         with self._lock:
             try:
                 self._run(job, fired)
@@ -90,9 +99,9 @@ class Service:
     def _run(self, job: schedule.Job, fired: datetime) -> None:
         now = self.clock.now()
         if job.kind == schedule.FETCH:
-            self.fetch(now)
+            pass  # fetched before the lock was taken
         elif job.kind in (schedule.BROADCAST, schedule.REFRESH):
-            self.broadcast(fired)
+            self.broadcast(fired, fetch=False)
         elif job.kind == schedule.SETTINGS:
             self.update_settings(now)
         elif job.kind == schedule.HEALTH:
@@ -118,7 +127,7 @@ class Service:
         for url in self.dep.cap.feeds:
             try:
                 for alert in cap_bridge.read_alerts(cap_bridge.fetch(url), url):
-                    result = cap_bridge.import_alert(self.dep, self.notices, alert)
+                    result = cap_bridge.import_alert(self.dep, self.notices, alert, may_trust=True)
                     if result.action != "duplicate":
                         event(log, "cap", feed=url, identifier=alert.identifier, action=result.action,
                               message=result.message)
@@ -131,9 +140,10 @@ class Service:
         for problem in problems:
             event(log, "source-failed", level=logging.WARNING, error=problem)
 
-    def broadcast(self, instant: datetime) -> None:
+    def broadcast(self, instant: datetime, *, fetch: bool = True) -> None:
         """Fresh data, then today's bulletin on every board (as of `instant`)."""
-        self.fetch(self.clock.now())
+        if fetch:
+            self.fetch(self.clock.now())
         self._make_bulletin(instant)
         self.store.put(BULLETIN_KEY, instant.isoformat())
 
@@ -168,14 +178,20 @@ class Service:
         items = self.items(now)
         intents = {}
         for board in self.dep.boards:
-            active = tuple(sorted(i.id for i in items if i.active(board.id, now)))
+            # What the board really shows: a takeover hides the rest, and hidden items are neither
+            # sent as text nor recorded as displayed.
+            active = tuple(sorted(i.id for i in shown(board.id, now, items)))
             if not force and self._shown_items.get(board.id) == active:
                 continue
             self._shown_items[board.id] = active
             program = compose(board.id, now, items)
             text = self.notice_items.text_for(board, active) if self.notice_items else None
-            if program.pages or text:
-                intents[board.id] = Intent.of(program, _summary(active, program), active, text)
+            if not program.pages and not text:
+                # Nothing to show (a notice ended and the bulletin could not be made): dark, never
+                # the notice that was cancelled.
+                blank = Image.new("RGB", (board.size.width, board.size.height))
+                program = Program(board.id, (Page("blank", blank, dwell_s=60.0),))
+            intents[board.id] = Intent.of(program, _summary(active, program), active, text)
         self.dispatcher.set_intended(intents)
 
     def notices_changed(self) -> None:
@@ -192,34 +208,54 @@ class Service:
 
     def restore_items(self) -> str | None:
         """The last broadcast's bulletin, rebuilt from the stored readings (the same pages, the same
-        hashes, so boards that confirmed it get nothing new); returns its instant, or None."""
+        hashes, so boards that confirmed it get nothing new); returns its instant, or None.
+
+        A bulletin older than the data's freshness window is made again as of now instead: after a
+        long outage its figures would be shown as if current."""
         saved = self.store.get(BULLETIN_KEY)
-        if saved is not None:
-            self._make_bulletin(datetime.fromisoformat(saved))
-            event(log, "restored", bulletin=saved, boards=len(self._bulletin_items))
+        if saved is None:
+            return None
+        instant = datetime.fromisoformat(saved)
+        now = self.clock.now()
+        if now - instant > timedelta(hours=self.dep.schedule.data_max_age_hours):
+            event(log, "stale-bulletin", bulletin=saved, note="older than data_max_age_hours: made again now")
+            self.broadcast(now)
+            return self.store.get(BULLETIN_KEY)
+        self._make_bulletin(instant)
+        event(log, "restored", bulletin=saved, boards=len(self._bulletin_items))
         return saved
 
     def start(self, *, workers: bool = True) -> None:
-        """Restore, catch up, work out what every board should show, and re-assert it."""
+        """Restore, catch up, work out what every board should show, and re-assert it.
+
+        Holds the job lock throughout, so nothing (a notice published meanwhile) composes
+        against a half-restored state; `ready` is set at the end."""
+        with self._lock:
+            now = self.clock.now()
+            self.started = now
+            self.dispatcher.restore()
+            self.restore_items()
+            self._catch_up()
+            if not self._bulletin_items:  # the very first start: show today's data now, not tomorrow
+                event(log, "first-start", note="no bulletin yet: broadcasting now")
+                self.broadcast(now)
+            self.recompose(now, force=True)
+            self.update_settings(now)
+            self.dispatcher.reassert()  # the boards may have lost or changed what they showed meanwhile
+            self.dispatcher.check_health()
+            if workers:
+                self.dispatcher.start()
+            self.ready.set()
+
+    def _catch_up(self) -> None:
+        """Run each job missed while down (within its grace time; several missed runs coalesce)."""
         now = self.clock.now()
-        self.started = now
-        self.dispatcher.restore()
-        self.restore_items()
         runs = self.store.job_runs()
         for job in self.jobs():  # in order: a missed fetch runs before a missed broadcast
             fire = schedule.missed(job, runs.get(job.id), now)
             if fire is not None:
                 event(log, "missed-run", job=job.id, fired=fire.isoformat(timespec="seconds"))
                 self.run_job(job, fire)
-        if not self._bulletin_items:  # the very first start: show today's data now, not tomorrow
-            event(log, "first-start", note="no bulletin yet: broadcasting now")
-            self.broadcast(now)
-        self.recompose(now, force=True)
-        self.update_settings(now)
-        self.dispatcher.reassert()  # the boards may have lost or changed what they showed meanwhile
-        self.dispatcher.check_health()
-        if workers:
-            self.dispatcher.start()
 
     def serve(self, stop: threading.Event) -> None:
         """Run the jobs under APScheduler until `stop` is set (SIGTERM, SIGINT)."""
@@ -237,6 +273,7 @@ class Service:
             )
         scheduler.start()
         event(log, "serving", boards=len(self.dep.boards), jobs=len(scheduler.get_jobs()))
+        self._catch_up()  # a run that fell due while start() worked would otherwise wait a day
         try:
             # Notices change from other processes (the CLI, the console): look every second, so an
             # urgent notice goes out at once, and a window's start or end is kept to the second.
@@ -248,6 +285,8 @@ class Service:
                         self.update_settings(now)
                     except LedctlError as e:
                         event(log, "recompose-failed", level=logging.ERROR, error=str(e))
+                    except Exception:  # the service outlives a bug; it is logged in full
+                        log.exception("recompose failed unexpectedly; the service carries on")
         finally:
             event(log, "stopping")
             scheduler.shutdown(wait=True)

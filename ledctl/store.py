@@ -147,9 +147,12 @@ def open_db(path: Path, schema: str) -> Iterator[sqlite3.Connection]:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")  # what the bureau published must survive power loss
         db.executescript(schema)
+        # The write lock from the start: a read-then-write (a notice's state change) cannot interleave
+        # with another process's.
+        db.execute("BEGIN IMMEDIATE")
         with db:
             yield db
-    except sqlite3.OperationalError as e:
+    except sqlite3.Error as e:
         raise StoreError(f"the store {path} failed: {e} (disk full or read-only?)") from None
     finally:
         db.close()

@@ -30,7 +30,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -108,7 +108,7 @@ class Mosquitto:
 
     def __init__(self, folder: Path, *, port: int = 0, users: Mapping[str, str] | None = None,
                  acl: str | None = None, persistence: bool = True,
-                 tls: tuple[Path, Path] | None = None) -> None:
+                 tls: tuple[Path, Path] | None = None, extra: Sequence[str] = ()) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port {port} out of range")
         for name, password in (users or {}).items():
@@ -123,6 +123,7 @@ class Mosquitto:
         self._acl = acl
         self._persistence = persistence
         self._tls = tls  # (certificate, key) in PEM: the listener speaks MQTT over TLS
+        self._extra = tuple(extra)  # more mosquitto.conf lines (a benchmark's queue limits)
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._prepared = False
@@ -181,6 +182,7 @@ class Mosquitto:
             lines.append(f"password_file {self.folder / 'passwd'}")
         if self._acl is not None:
             lines.append(f"acl_file {self.folder / 'acl'}")
+        lines += self._extra
         if self._persistence:
             lines += [
                 "persistence true",

@@ -539,17 +539,17 @@ def create_app(console: Console) -> FastAPI:
 
     @app.post("/api/users", status_code=201, responses=ERRORS)
     def add_user(body: UserIn, user: Admin) -> dict[str, Any]:
-        added = console.users.add(body.name, body.role, body.password, console.clock.now(), user)
-        with open_db(console.store.path, audit.SCHEMA) as db:
-            audit.append(
-                db,
-                console.clock.now(),
-                user.name,
-                "user-add",
-                f"user:{added.name}",
-                None,
-                {"role": added.role},
-            )
+        now = console.clock.now()
+        added = console.users.add(
+            body.name,
+            body.role,
+            body.password,
+            now,
+            user,
+            lambda db: audit.append(
+                db, now, user.name, "user-add", f"user:{body.name}", None, {"role": body.role}
+            ),
+        )
         return {"name": added.name, "role": added.role, "disabled": False}
 
     @app.get("/api/audit", responses=ERRORS)

@@ -90,7 +90,14 @@ def _text(dep: Deployment, alert: CapAlert) -> str:
     raise NoticeError(f"CAP {alert.identifier}: even its headline is longer than {limit} characters")
 
 
-def import_alert(dep: Deployment, notices: Notices, alert: CapAlert) -> Imported:
+def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trust: bool = False) -> Imported:
+    """One alert into the notices. Each alert is handled once (its audit row says so).
+
+    An Update or Cancel acts only on its own sender's alerts, and an Update's new notice is
+    checked before the old one is cancelled. `may_trust`: the alert came from a feed the
+    config lists, so a sender in `trusted_senders` publishes without a second person; an
+    alert a user imports by hand always waits for an approver.
+    """
     actor = f"cap:{alert.sender}"
     subject = f"cap:{alert.identifier}"
     summary = {
@@ -100,24 +107,47 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert) -> Imported
         "status": alert.status,
         "msgType": alert.msg_type,
     }
+    seen = [e for e in notices.audit_log(subject) if e.actor == actor]
+    if seen:
+        done = [
+            n.id
+            for n in notices.list()
+            if (n.cap_sender, n.cap_identifier) == (alert.sender, alert.identifier)
+        ]
+        return Imported(
+            alert.identifier,
+            "duplicate",
+            tuple(done),
+            f"handled already ({seen[0].action} at {seen[0].at[:19]})",
+        )
     if alert.status != "Actual":
         notices.record(actor, "cap-ignored", subject, {**summary, "why": "status is not Actual"})
         return Imported(
             alert.identifier, "ignored", (), f"{alert.status} alert: never shown on a public board"
         )
-    known = notices.list()
-    done = [n.id for n in known if n.cap_sender == alert.sender and n.cap_identifier == alert.identifier]
-    if done:
-        return Imported(alert.identifier, "duplicate", tuple(done), f"already imported as notice {done[0]}")
     if alert.msg_type in ("Ack", "Error"):
         notices.record(
             actor, "cap-ignored", subject, {**summary, "why": f"{alert.msg_type} carries no notice"}
         )
         return Imported(alert.identifier, "ignored", (), f"{alert.msg_type}: nothing to show")
+
+    draft: dict[str, object] | None = None
+    if alert.msg_type in ("Alert", "Update"):
+        try:
+            draft = _draft_args(dep, notices, alert)
+        except NoticeError as e:
+            notices.record(actor, "cap-refused", subject, {**summary, "why": str(e)})
+            raise
+        if draft is None:  # already over
+            notices.record(actor, "cap-expired", subject, summary)
+            return Imported(alert.identifier, "expired", (), "its window is over already")
+
     cancelled = []
     if alert.msg_type in ("Update", "Cancel"):
         for sender, identifier, sent in alert.references:
-            for n in known:
+            if sender != alert.sender:
+                continue  # nobody withdraws another sender's warning
+            for n in notices.list():
                 if (n.cap_sender, n.cap_identifier, n.cap_sent) == (sender, identifier, sent) and n.state in (
                     "draft",
                     "approved",
@@ -125,42 +155,17 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert) -> Imported
                 ):
                     notices.cancel(None, n.id, f"CAP {alert.msg_type} {alert.identifier}", actor=actor)
                     cancelled.append(n.id)
-        if alert.msg_type == "Cancel":
-            if not cancelled:
-                notices.record(actor, "cap-cancel-unmatched", subject, summary)
-            return Imported(
-                alert.identifier,
-                "cancelled",
-                tuple(cancelled),
-                f"cancelled notice(s) {', '.join(map(str, cancelled)) or '— none matched'}",
-            )
-    now = notices.clock.now()
-    start = alert.effective or alert.onset or alert.sent
-    end = alert.expires or max(start, now) + DEFAULT_LIFETIME
-    if end <= now:
-        notices.record(actor, "cap-expired", subject, {**summary, "expires": end.isoformat()})
-        return Imported(alert.identifier, "expired", tuple(cancelled), f"expired at {end.isoformat()}")
-    targets = targets_of(dep, alert)
-    if not targets:
-        areas = "; ".join(a.desc for a in alert.areas) or "no <area>"
-        notices.record(actor, "cap-refused", subject, {**summary, "why": f"no area maps to a group: {areas}"})
-        raise NoticeError(
-            f"CAP {alert.identifier}: no area maps to a group ({areas}); add it under [cap.areas]"
+    if draft is None:
+        notices.record(actor, "cap-cancel", subject, {**summary, "cancelled": cancelled})
+        return Imported(
+            alert.identifier,
+            "cancelled",
+            tuple(cancelled),
+            f"cancelled notice(s) {', '.join(map(str, cancelled)) or '— none matched'}",
         )
-    sender = User(actor, "operator")
-    notice = notices.draft(
-        sender,
-        title=(alert.headline or alert.event)[:40],
-        text=_text(dep, alert),
-        level=level_of(alert),
-        targets=targets,
-        start=start,
-        end=end,
-        origin="cap",
-        cap=(alert.sender, alert.identifier, alert.sent_text),
-        author=actor,
-    )
-    if alert.sender in dep.cap.trusted_senders:
+    notice = notices.draft(User(actor, "operator"), **draft)  # type: ignore[arg-type]
+    notices.record(actor, "cap-import", subject, {**summary, "notice": notice.id, "cancelled": cancelled})
+    if may_trust and alert.sender in dep.cap.trusted_senders:
         notice = notices.publish_trusted(notice.id, actor)
         return Imported(
             alert.identifier,
@@ -174,6 +179,32 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert) -> Imported
         (notice.id, *cancelled),
         f"drafted as notice {notice.id}; an approver must approve it",
     )
+
+
+def _draft_args(dep: Deployment, notices: Notices, alert: CapAlert) -> dict[str, object] | None:
+    """What the alert's notice would be, checked; None when its window is over."""
+    now = notices.clock.now()
+    start = alert.effective or alert.onset or alert.sent
+    end = alert.expires or max(start, now) + DEFAULT_LIFETIME
+    if end <= now:
+        return None
+    targets = targets_of(dep, alert)
+    if not targets:
+        areas = "; ".join(a.desc for a in alert.areas) or "no <area>"
+        raise NoticeError(
+            f"CAP {alert.identifier}: no area maps to a group ({areas}); add it under [cap.areas]"
+        )
+    return {
+        "title": (alert.headline or alert.event)[:40],
+        "text": _text(dep, alert),
+        "level": level_of(alert),
+        "targets": targets,
+        "start": start,
+        "end": end,
+        "origin": "cap",
+        "cap": (alert.sender, alert.identifier, alert.sent_text),
+        "author": f"cap:{alert.sender}",
+    }
 
 
 def export(dep: Deployment, notice: Notice) -> bytes:

@@ -11,17 +11,21 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from ledctl.errors import LedctlError
+from ledctl.notices import audit as audit_log
+from ledctl.store import open_db
 
 ROLES = ("viewer", "operator", "approver", "admin")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MIN_PASSWORD = 10
+_DUMMY = "scrypt$16384$8$1$00000000000000000000000000000000$" + "0" * 64
+Audit = Callable[[sqlite3.Connection], None]  # writes the change's audit row in the same transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -91,23 +95,16 @@ class Users:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=10)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            with db:
-                yield db
-        except sqlite3.OperationalError as e:
-            raise LedctlError(f"the store {self.path} failed: {e}") from None
-        finally:
-            db.close()
+        with open_db(self.path, SCHEMA + audit_log.SCHEMA) as db:
+            yield db
 
     def empty(self) -> bool:
         with self._db() as db:
             return db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
 
-    def add(self, name: str, role: str, password: str, at: datetime, by: User | None) -> User:
+    def add(
+        self, name: str, role: str, password: str, at: datetime, by: User | None, audit: Audit | None = None
+    ) -> User:
         _valid_name(name)
         if role not in ROLES:
             raise LedctlError(f"role {role!r}: one of {', '.join(ROLES)}")
@@ -127,6 +124,8 @@ class Users:
                 "INSERT INTO users VALUES (?, ?, ?, 0, ?)",
                 (name, role, hash_password(password), at.isoformat()),
             )
+            if audit is not None:
+                audit(db)
         return User(name, role)
 
     def get(self, name: str) -> User | None:
@@ -144,14 +143,16 @@ class Users:
             row = db.execute(
                 "SELECT name, role, disabled, password FROM users WHERE name = ?", (name,)
             ).fetchone()
-        # The same message whether the user exists or not: no probing for names.
+        # The same message, and the same work, whether the user exists or not: no probing for names.
+        if row is None:
+            check_password(password, _DUMMY)
         if row is None or not check_password(password, row[3]):
             raise AuthError("wrong user name or password")
         if row[2]:
             raise AuthError(f"user {name} is disabled")
         return User(row[0], row[1])
 
-    def disable(self, name: str, by: User) -> None:
+    def disable(self, name: str, by: User, audit: Audit | None = None) -> None:
         by.require("admin", "disable users")
         if name == by.name:
             raise LedctlError("an admin cannot disable themselves (ask another admin)")
@@ -159,14 +160,18 @@ class Users:
             if db.execute("UPDATE users SET disabled = 1 WHERE name = ?", (name,)).rowcount == 0:
                 raise LedctlError(f"no user {name}")
             db.execute("DELETE FROM tokens WHERE user = ?", (name,))
+            if audit is not None:
+                audit(db)
 
-    def new_token(self, user: User, label: str, at: datetime) -> str:
+    def new_token(self, user: User, label: str, at: datetime, audit: Audit | None = None) -> str:
         token = "ledctl_" + secrets.token_urlsafe(32)
         with self._db() as db:
             db.execute(
                 "INSERT INTO tokens VALUES (?, ?, ?, ?)",
                 (hashlib.sha256(token.encode()).hexdigest(), user.name, label, at.isoformat()),
             )
+            if audit is not None:
+                audit(db)
         return token
 
     def by_token(self, token: str) -> User:

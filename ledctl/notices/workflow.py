@@ -519,11 +519,18 @@ class Notices:
         """Mark published notices past their end as expired (the audit says when it was noticed)."""
         now = self.clock.now()
         done = []
+
+        def expire(n: Notice, now: datetime) -> Notice:
+            if n.state != "published":  # cancelled meanwhile by someone else: leave it
+                raise NoticeError(f"notice {n.id} is {n.state}")
+            return replace(n, state="expired")
+
         for n in self.list():
             if n.state == "published" and now >= n.end:
-                done.append(
-                    self._change(n.id, "system", "expire", lambda n, now: replace(n, state="expired"))
-                )
+                try:
+                    done.append(self._change(n.id, "system", "expire", expire))
+                except NoticeError:
+                    continue
         return done
 
     def record(self, actor: str, action: str, subject: str, detail: object) -> None:

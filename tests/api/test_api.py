@@ -111,6 +111,7 @@ def test_roles_are_checked_on_every_call(console) -> None:
     assert [u["name"] for u in root.get("/api/users").json()] == ["guest", "li", "root", "wang"]
     r = root.post("/api/users", json={"name": "zhao", "role": "operator", "password": "zhao-password"})
     assert r.status_code == 201
+    assert root.get("/api/audit", params={"subject": "user:zhao"}).json()[0]["action"] == "user-add"
     assert (
         client(console, "wang")
         .post("/api/users", json={"name": "x", "role": "admin", "password": "x-password-x"})
@@ -196,6 +197,11 @@ def test_pages_render_in_chinese_and_english(console) -> None:
     assert "屏幕总览" in wang.get("/").text
     assert "Fleet" in wang.get("/?lang=en").text and "Fleet" in wang.get("/").text  # the choice sticks
     assert wang.get("/sim").status_code == 404  # no simulator outside the demo
+
+
+def test_a_month_out_of_range_is_a_clear_400(console) -> None:
+    r = client(console, "guest").get("/api/report", params={"month": "9999-12"})
+    assert r.status_code == 400 and "a month like 2026-11" in r.json()["error"]
 
 
 def test_openapi_document(console) -> None:

@@ -173,6 +173,12 @@ def test_log_in_draft_approve_show_cancel(world, page) -> None:
 
 def test_every_page_works_offline_in_both_languages(world, page) -> None:
     url = world[0]
+    page.goto(f"{url}/login?next=/%5Cevil.example/")  # after logging in, never off to another site
+    page.fill("input[name=name]", "li")
+    page.fill("input[name=password]", PASSWORDS["li"])
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url.startswith(url)
     login(page, url, "li")
     for lang, word in (("zh", "屏幕总览"), ("en", "Fleet")):
         for path in ("/", "/data", "/notices", "/audit", "/reports", "/boards/zbs-01", "/sim"):

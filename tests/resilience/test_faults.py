@@ -1,12 +1,14 @@
 """Faults survived, nothing lost: a board offline and back, a flapping DTU, 5 % byte corruption,
 a full disk under the store, the clock jumping, and the data source down for days.
 
-(The controller killed with SIGKILL mid-broadcast: tests/integration/test_service_restart.py;
-a broker restart mid-broadcast and 1 % corruption: tests/integration.)"""
+(The controller killed with SIGKILL mid-broadcast: test_controller_killed.py here; a broker
+restart mid-broadcast: tests/integration/test_mqtt_delivery.py; 1 % corruption on all 40 boards:
+tests/integration/test_serial_delivery.py.)"""
 
 from __future__ import annotations
 
 import itertools
+import shutil
 from datetime import timedelta
 
 import pytest
@@ -19,6 +21,7 @@ from ledctl.service import TICK
 from ledctl.simulator.bx_card import BxCard
 
 LI, WANG = User("li", "approver"), User("wang", "operator")
+pytestmark = pytest.mark.skipif(not shutil.which("mosquitto"), reason="needs mosquitto (make test has it)")
 
 
 def publish(notices, clock, **kw):

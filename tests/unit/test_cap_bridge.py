@@ -97,9 +97,38 @@ def test_other_statuses_are_ignored_too(dep, tmp_path, status) -> None:
 def test_a_trusted_sender_publishes_at_once(dep, tmp_path) -> None:
     trusted = replace(dep, cap=replace(dep.cap, trusted_senders=(SENDER,)))
     notices = notices_for(trusted, tmp_path)
-    result = cap_bridge.import_alert(trusted, notices, load("zhenhai-alert.xml"))
+    # By hand (`ledctl cap import`), even a trusted sender's alert waits for an approver …
+    by_hand = cap_bridge.import_alert(trusted, notices, replace(load("zhenhai-alert.xml"), identifier="X-1"))
+    assert by_hand.action == "drafted"
+    # … from a configured feed it is published at once.
+    result = cap_bridge.import_alert(trusted, notices, load("zhenhai-alert.xml"), may_trust=True)
     n = notices.get(result.notices[0])
     assert result.action == "published" and n.state == "published" and n.approver == f"cap:{SENDER}"
+
+
+def test_only_the_sender_can_cancel_or_update_its_alert(dep, tmp_path) -> None:
+    notices = notices_for(dep, tmp_path)
+    first = cap_bridge.import_alert(dep, notices, load("zhenhai-alert.xml"))
+    forged = replace(load("zhenhai-cancel.xml"), sender="prankster@example.org")
+    assert cap_bridge.import_alert(dep, notices, forged).notices == ()
+    assert notices.get(first.notices[0]).state == "draft"
+
+
+def test_an_update_that_cannot_be_shown_leaves_the_old_notice(dep, tmp_path) -> None:
+    notices = notices_for(dep, tmp_path)
+    first = cap_bridge.import_alert(dep, notices, load("zhenhai-alert.xml"))
+    update = load("zhenhai-update.xml")
+    nowhere = replace(update, areas=(replace(update.areas[0], desc="火星", geocodes=()),))
+    with pytest.raises(NoticeError, match="no area maps"):
+        cap_bridge.import_alert(dep, notices, nowhere)
+    assert notices.get(first.notices[0]).state == "draft"  # the warning did not just disappear
+
+
+def test_each_alert_is_handled_once(dep, tmp_path) -> None:
+    notices = notices_for(dep, tmp_path)
+    assert cap_bridge.import_alert(dep, notices, load("zhenhai-test.xml")).action == "ignored"
+    assert cap_bridge.import_alert(dep, notices, load("zhenhai-test.xml")).action == "duplicate"
+    assert len(notices.audit_log("cap:NBEMA-2026-1125-T01")) == 1
 
 
 def test_expires_is_honoured(dep, tmp_path) -> None:

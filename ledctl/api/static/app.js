@@ -42,8 +42,8 @@ function setupLogin() {
     event.preventDefault();
     try {
       await api("POST", "/api/login", { name: form.elements.name.value, password: form.elements.password.value });
-      const next = new URLSearchParams(location.search).get("next");
-      location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
+      const next = new URL(new URLSearchParams(location.search).get("next") || "/", location.origin);
+      location.href = next.origin === location.origin ? next.pathname + next.search : "/";  // never elsewhere
     } catch (e) { showError(e.message); }
   });
 }
