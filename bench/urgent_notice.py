@@ -37,12 +37,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
         clock = SystemClock()
-        fleet = Fleet(dep, clock=clock.now, pace=True, state=Path(tmp))
-        fleet.build()
-        fleet.start(ephemeral=True)
-        for sim in fleet.boards.values():
-            if sim.client is not None and hasattr(sim.client, "wait_ready"):
-                sim.client.wait_ready(10)
+        fleet = Fleet.running(dep, clock.now, state=Path(tmp), pace=True, ephemeral=True)
         live = fleet.rewired()
         # Screens on and no scheduled job during the run: only the notice moves.
         live = replace(live, schedule=replace(live.schedule, screen_on=None, screen_off=None, brightness=()))

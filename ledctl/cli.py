@@ -770,10 +770,7 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
         fleet.start()
         print(f"simulated boards: {len(fleet.boards)} on {len(fleet.wires)} serial wires and "
               f"{len(fleet.brokers) or 'an existing'} MQTT broker", flush=True)
-        for sim in fleet.boards.values():
-            client = sim.client
-            if client is not None and hasattr(client, "wait_ready"):
-                client.wait_ready(10)
+        fleet.wait_ready(10)
         fleet.write_snapshots(state / "sim")
         demo = _compressed(dep, clock.now())
         s = demo.schedule

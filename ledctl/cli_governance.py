@@ -464,25 +464,7 @@ def _audit(args: argparse.Namespace, db: Path, clock: Clock) -> int:
             return 0
         entries = audit.entries(con, args.subject)
     if args.json:
-        print(
-            json.dumps(
-                [
-                    {
-                        "seq": e.seq,
-                        "at": e.at,
-                        "actor": e.actor,
-                        "action": e.action,
-                        "subject": e.subject,
-                        "before": json.loads(e.before),
-                        "after": json.loads(e.after),
-                        "hash": e.hash,
-                    }
-                    for e in entries
-                ],
-                ensure_ascii=False,
-                indent=2,
-            )
-        )
+        print(json.dumps([e.as_json() for e in entries], ensure_ascii=False, indent=2))
         return 0
     for e in entries:
         print(f"{e.seq:>5} {e.at[:19]} {e.actor:<22} {e.action:<16} {e.subject}")

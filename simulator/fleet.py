@@ -63,6 +63,22 @@ class Fleet:
     brokers: list[Mosquitto | EmbeddedBroker] = field(default_factory=list)
     mqtt_protocol: str = "5"
 
+    @classmethod
+    def running(cls, deployment: Deployment, clock: Callable[[], datetime], *, state: Path | None = None,
+                pace: bool = True, ephemeral: bool = False, ready_s: float = 10.0) -> Fleet:
+        """Build, start, and wait until every simulated MQTT board is connected (stop() when done)."""
+        fleet = cls(deployment, clock=clock, pace=pace, state=state)
+        fleet.build()
+        fleet.start(ephemeral=ephemeral)
+        fleet.wait_ready(ready_s)
+        return fleet
+
+    def wait_ready(self, timeout_s: float = 10.0) -> None:
+        """Wait until the simulated MQTT boards have connected and said they are online."""
+        for sim in self.boards.values():
+            if sim.client is not None and hasattr(sim.client, "wait_ready"):
+                sim.client.wait_ready(timeout_s)
+
     def build(self, only: set[str] | None = None) -> None:
         """Make the emulators and wires (nothing listens yet)."""
         dep = self.deployment

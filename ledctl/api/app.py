@@ -560,19 +560,7 @@ def create_app(console: Console) -> FastAPI:
     ) -> list[dict[str, Any]]:
         with open_db(console.store.path, audit.SCHEMA) as db:
             entries = audit.entries(db, subject)
-        return [
-            {
-                "seq": e.seq,
-                "at": e.at,
-                "actor": e.actor,
-                "action": e.action,
-                "subject": e.subject,
-                "before": json.loads(e.before),
-                "after": json.loads(e.after),
-                "hash": e.hash,
-            }
-            for e in entries[-limit:]
-        ]
+        return [e.as_json() for e in entries[-limit:]]
 
     @app.get("/api/audit/verify", responses=ERRORS)
     def audit_verify(user: Viewer) -> dict[str, Any]:

@@ -47,6 +47,11 @@ class Entry:
     prev: str
     hash: str
 
+    def as_json(self) -> dict[str, object]:
+        return {"seq": self.seq, "at": self.at, "actor": self.actor, "action": self.action,
+                "subject": self.subject, "before": json.loads(self.before), "after": json.loads(self.after),
+                "hash": self.hash}
+
 
 def _digest(
     seq: int, at: str, actor: str, action: str, subject: str, before: str, after: str, prev: str

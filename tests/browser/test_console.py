@@ -44,12 +44,7 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("console")
     dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
     clock = SystemClock()
-    fleet = Fleet(dep, clock=clock.now, pace=False, state=tmp)
-    fleet.build()
-    fleet.start(ephemeral=True)
-    for sim in fleet.boards.values():
-        if sim.client is not None and hasattr(sim.client, "wait_ready"):
-            sim.client.wait_ready(10)
+    fleet = Fleet.running(dep, clock.now, state=tmp, pace=False, ephemeral=True)
     live = fleet.rewired()
     store = Store(tmp / "ledctl.sqlite")
     users = Users(store.path)

@@ -52,3 +52,31 @@ def on_free_ports(dep):
     links = {name: replace(link, url=f"mqtt://127.0.0.1:{next(ports)}") if name in mqtt else link
              for name, link in dep.links.items()}
     return replace(dep, links=links)
+
+
+@pytest.fixture
+def service_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The simulated fleet of config/zhenhai.toml (real TCP wires, a real mosquitto) and the service
+    with notices, started at 2026-11-25 10:00 Shanghai (screens on) on a clock the test moves."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from ledctl import config
+    from ledctl.cli_governance import notices_for
+    from ledctl.clock import FixedClock
+    from ledctl.service import Service
+    from ledctl.simulator.fleet import Fleet
+    from ledctl.store import Store
+
+    monkeypatch.chdir(REPO)
+    dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
+    clock = FixedClock(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+    fleet = Fleet.running(dep, clock.now, state=tmp_path, pace=False, ephemeral=True)
+    live = fleet.rewired()
+    store = Store(tmp_path / "ledctl.sqlite")
+    notices = notices_for(live, store.path, clock)
+    service = Service(live, store, clock, notices=notices)
+    service.start(workers=False)
+    service.dispatcher.settle()
+    yield service, notices, fleet, clock
+    fleet.stop()

@@ -11,44 +11,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ledctl import cli, config
-from ledctl.cli_governance import notices_for
-from ledctl.clock import FixedClock
+from ledctl import cli
 from ledctl.notices.users import User
-from ledctl.service import Service
 from ledctl.simulator.bx_card import BxCard
-from ledctl.simulator.fleet import Fleet
 from ledctl.simulator.mqtt_board import BoardLogic
-from ledctl.store import Store
-
-from .conftest import on_free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)  # screens on
 
 pytestmark = pytest.mark.skipif(not __import__("shutil").which("mosquitto"), reason="needs mosquitto")
-
-
-@pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(REPO)
-    dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
-    clock = FixedClock(T0)
-    fleet = Fleet(dep, clock=clock.now, pace=False, state=tmp_path)
-    fleet.build()
-    fleet.start(ephemeral=True)
-    for sim in fleet.boards.values():
-        if sim.client is not None and hasattr(sim.client, "wait_ready"):
-            sim.client.wait_ready(10)
-    live = fleet.rewired()
-    store = Store(tmp_path / "ledctl.sqlite")
-    notices = notices_for(live, store.path, clock)
-    service = Service(live, store, clock, notices=notices)
-    service.start(workers=False)
-    service.dispatcher.settle()
-    yield service, notices, fleet, clock, tmp_path
-    fleet.stop()
 
 
 def notice_show(tmp_path: Path, notice_id: int, clock, capsys) -> dict:
@@ -66,8 +38,8 @@ def notice_show(tmp_path: Path, notice_id: int, clock, capsys) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_emergency_notice_reaches_every_targeted_board_and_goes_away(world, capsys) -> None:
-    service, notices, fleet, clock, tmp_path = world
+def test_emergency_notice_reaches_every_targeted_board_and_goes_away(service_world, tmp_path, capsys) -> None:
+    service, notices, fleet, clock = service_world
     targets = {b.id for b in service.dep.boards_in("petrochemical-area")} | {
         b.id for b in service.dep.boards_in("community")
     }

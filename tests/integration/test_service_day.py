@@ -41,12 +41,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
     # The monitoring centre is down all day: its fallback (the sample files) carries the data.
     clock = FixedClock(at(24, 23))
-    fleet = Fleet(dep, clock=clock.now, pace=False, state=tmp_path)
-    fleet.build()
-    fleet.start(ephemeral=True)
-    for sim in fleet.boards.values():
-        if sim.client is not None and hasattr(sim.client, "wait_ready"):
-            sim.client.wait_ready(10)
+    fleet = Fleet.running(dep, clock.now, state=tmp_path, pace=False, ephemeral=True)
     # Health every two hours and re-assertion every six keep the test quick; the jobs are the same.
     live = fleet.rewired()
     quick = replace(live.schedule, health_every_minutes=120, reassert_every_minutes=360)
