@@ -646,7 +646,6 @@ def cmd_serve(args: argparse.Namespace, clock: Clock) -> int:
 
 def cmd_timeline(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl import schedule
-    from ledctl.compose import compose
     from ledctl.service import Service
 
     dep = config_mod.load(args.config)
@@ -660,28 +659,15 @@ def cmd_timeline(args: argparse.Namespace, clock: Clock) -> int:
     service = Service(dep, store, clock, notices=cli_governance.notices_for(dep, store.path, clock))
     if service.restore_items() is None:
         service._make_bulletin(now)  # nothing broadcast yet: what a broadcast now would show
-    items = service.items(start)
-    jobs = service.jobs()
-    edges = {start}
-    for job in jobs:
-        if job.kind in (schedule.SETTINGS,):
-            t = job.trigger.get_next_fire_time(None, start)
-            while t is not None and t < end:
-                edges.add(t)
-                t = job.trigger.get_next_fire_time(t, t + timedelta(microseconds=1))
-    edges |= {t for i in items for t in (i.start, i.end) if t is not None and start < t < end}
-    points = sorted(edges)
     print(f"{board.id} ({board.name}), {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} {dep.site.timezone}")
-    for t0, t1 in zip(points, [*points[1:], end], strict=True):
-        settings = schedule.settings_at(dep.schedule, board, t0, dep.tz)
-        program = compose(board.id, t0, items)
-        what = ", ".join(f"{p.name} {p.effect} {p.dwell_s:g}s" for p in program.pages) or "nothing"
-        if not settings.power:
+    for seg in service.timeline(board, start, end):
+        what = ", ".join(f"{p.name} {p.effect} {p.dwell_s:g}s" for p in seg.pages) or "nothing"
+        if not seg.settings.power:
             what = f"screen off (holds: {what})"
-        bri = f"{settings.brightness}%" if settings.brightness else "—"
-        ids = "+".join(i.id for i in items if i.active(board.id, t0)) or "idle"
-        span = f"{t0.astimezone(dep.tz):%m-%d %H:%M} – {t1.astimezone(dep.tz):%m-%d %H:%M}"
-        print(f"{span}  {bri:>4}  {ids}: {what}")
+        bri = f"{seg.settings.brightness}%" if seg.settings.brightness else "—"
+        span = f"{seg.start.astimezone(dep.tz):%m-%d %H:%M} – {seg.end.astimezone(dep.tz):%m-%d %H:%M}"
+        print(f"{span}  {bri:>4}  {'+'.join(seg.items) or 'idle'}: {what}")
+    jobs = service.jobs()
     upcoming = [(t, job.id) for job in jobs if job.kind in (schedule.BROADCAST, schedule.REFRESH)
                 for t in [job.trigger.get_next_fire_time(None, start)] if t is not None and t < end]
     for t, job_id in sorted(upcoming):

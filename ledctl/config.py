@@ -54,6 +54,15 @@ class BrightnessStep:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreenTimes:
+    """When the screens of some groups are on (off the rest of the day)."""
+
+    on: time
+    off: time
+    groups: tuple[str, ...] = ()  # empty: every board
+
+
+@dataclass(frozen=True, slots=True)
 class Schedule:
     fetch: time = time(7, 30)
     broadcast: time = time(8, 0)
@@ -61,6 +70,7 @@ class Schedule:
     screen_on: time | None = None
     screen_off: time | None = None
     brightness: tuple[BrightnessStep, ...] = ()
+    screens: tuple[ScreenTimes, ...] = ()  # per group; a board's last matching entry wins
     refresh: tuple[time, ...] = ()  # re-broadcasts with the newest data (same content: nothing sent)
     misfire_grace_minutes: int = 120  # a broadcast missed while down still runs this late
     health_every_minutes: int = 5
@@ -643,6 +653,24 @@ def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedul
     max_age = t.get("data_max_age_hours", int, "hours, 1..240", 36, lambda v: 1 <= v <= 240)
     screen_on = _hhmm(t, "screen_on", None)
     screen_off = _hhmm(t, "screen_off", None)
+    screens: list[ScreenTimes] = []
+    t.read.add("screen")
+    raw_screens = t.data.get("screen", [])
+    if not isinstance(raw_screens, list):
+        p.bad(t.key("screen"), raw_screens, "an array of tables: [[schedule.screen]]")
+        raw_screens = []
+    for i, item in enumerate(raw_screens):
+        st = _Table(p, f"schedule.screen[{i}]", item)
+        on, off = _hhmm(st, "on"), _hhmm(st, "off")
+        screen_groups = st.string_list("groups", ()) or ()
+        for g in screen_groups:
+            if g not in groups and g != ALL_GROUP:
+                p.bad(st.key("groups"), g, f"one of the [groups] ({', '.join(groups)})")
+        if on is not None and off is not None and on == off:
+            p.bad(st.key("off"), off.strftime("%H:%M"), "a time other than on (it would never be off)")
+        st.finish()
+        if on is not None and off is not None:
+            screens.append(ScreenTimes(on, off, tuple(screen_groups)))
     refresh: list[time] = []
     for i, raw_time in enumerate(t.string_list("refresh", ()) or ()):
         if _HHMM.match(raw_time):
@@ -677,6 +705,7 @@ def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedul
         screen_on=screen_on,
         screen_off=screen_off,
         brightness=tuple(sorted(steps, key=lambda s: s.at)),
+        screens=tuple(screens),
         refresh=tuple(sorted(set(refresh))),
         misfire_grace_minutes=120 if grace is None else grace,
         health_every_minutes=health or 5,

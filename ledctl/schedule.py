@@ -68,6 +68,7 @@ def jobs(schedule: Schedule, tz: tzinfo, start: datetime | None = None) -> list[
     # Screen and brightness steps need no catch-up: settings are recomputed from the clock.
     changes = {s.at for s in schedule.brightness}
     changes |= {t for t in (schedule.screen_on, schedule.screen_off) if t is not None}
+    changes |= {t for s in schedule.screens for t in (s.on, s.off)}
     out += [Job(f"{SETTINGS}@{t:%H:%M}", SETTINGS, daily(t), None) for t in sorted(changes)]
     out.append(
         Job(
@@ -92,8 +93,11 @@ def settings_at(schedule: Schedule, board: Board, now: datetime, tz: tzinfo) -> 
     """The screen state and brightness the schedule gives `board` at `now`."""
     local = now.astimezone(tz).time()
     power = True
-    if schedule.screen_on is not None and schedule.screen_off is not None:
-        on, off = schedule.screen_on, schedule.screen_off
+    times = [(schedule.screen_on, schedule.screen_off)] if schedule.screen_on and schedule.screen_off else []
+    times += [(s.on, s.off) for s in schedule.screens
+              if not s.groups or "all" in s.groups or any(g in board.groups for g in s.groups)]
+    if times:
+        on, off = times[-1]  # the most specific: group entries come after the site-wide times
         power = on <= local < off if on < off else not (off <= local < on)
     steps = [
         s

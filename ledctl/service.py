@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -26,7 +27,7 @@ from ledctl.config import Deployment
 from ledctl.dispatch import Dispatcher, Intent
 from ledctl.errors import LedctlError
 from ledctl.events import event
-from ledctl.model import Bulletin, Page, Program
+from ledctl.model import Board, Bulletin, Page, Program
 from ledctl.notices.items import NoticeItems
 from ledctl.notices.workflow import Notices
 from ledctl.render import layout as layout_mod
@@ -41,6 +42,21 @@ BULLETIN_KEY = "bulletin_at"
 
 # More items (notices) come from elsewhere: a provider returns them for an instant.
 ItemSource = Callable[[datetime], Sequence[Item]]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of a board's timeline with one program and one screen setting."""
+
+    start: datetime
+    end: datetime
+    settings: schedule.Settings
+    items: tuple[str, ...]
+    pages: tuple[Page, ...]
+
+    def same_as(self, other: Segment) -> bool:
+        return (self.settings, self.items, [p.name for p in self.pages]) == (
+            other.settings, other.items, [p.name for p in other.pages])
 
 
 class Service:
@@ -193,6 +209,31 @@ class Service:
                 program = Program(board.id, (Page("blank", blank, dwell_s=60.0),))
             intents[board.id] = Intent.of(program, _summary(active, program), active, text)
         self.dispatcher.set_intended(intents)
+
+    def timeline(self, board: Board, start: datetime, end: datetime) -> list[Segment]:
+        """What `board` shows from `start` to `end`: one segment per change of program or screen.
+
+        The bulletin is today's; later broadcasts will replace it (their data do not exist yet).
+        """
+        items = self.items(start)
+        edges = {start} | {t for i in items for t in (i.start, i.end) if t is not None and start < t < end}
+        for job in self.jobs():
+            if job.kind == schedule.SETTINGS:
+                t = job.trigger.get_next_fire_time(None, start)
+                while t is not None and t < end:
+                    edges.add(t)
+                    t = job.trigger.get_next_fire_time(t, t + timedelta(microseconds=1))
+        out: list[Segment] = []
+        points = sorted(edges)
+        for t0, t1 in zip(points, [*points[1:], end], strict=True):
+            settings = schedule.settings_at(self.dep.schedule, board, t0, self.dep.tz)
+            segment = Segment(t0, t1, settings, tuple(i.id for i in shown(board.id, t0, items)),
+                              compose(board.id, t0, items).pages)
+            if out and out[-1].same_as(segment):
+                out[-1] = replace(out[-1], end=t1)  # nothing changed for this board at t0
+            else:
+                out.append(segment)
+        return out
 
     def notices_changed(self) -> None:
         """A notice was published or cancelled in this process (the console): act on it now."""

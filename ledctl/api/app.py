@@ -271,38 +271,15 @@ def create_app(console: Console) -> FastAPI:
         return {**row, "timeline": timeline(b)}
 
     def timeline(b: Board) -> list[dict[str, Any]]:
-        from ledctl import schedule
-        from ledctl.compose import compose
-
         service = console.service
         if service is None:
             return []
         now = console.clock.now().astimezone(console.dep.tz)
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        end = start + timedelta(days=1)
-        items = service.items(now)
-        edges = {start} | {t for i in items for t in (i.start, i.end) if t is not None and start < t < end}
-        for job in service.jobs():
-            if job.kind == schedule.SETTINGS:
-                t = job.trigger.get_next_fire_time(None, start)
-                if t is not None and t < end:
-                    edges.add(t)
-        points = sorted(edges)
-        out = []
-        for t0, t1 in zip(points, [*points[1:], end], strict=True):
-            settings = schedule.settings_at(console.dep.schedule, b, t0, console.dep.tz)
-            program = compose(b.id, t0, items)
-            out.append(
-                {
-                    "from": t0.isoformat(),
-                    "to": t1.isoformat(),
-                    "power": settings.power,
-                    "brightness": settings.brightness,
-                    "items": [i.id for i in items if i.active(b.id, t0)],
-                    "pages": [p.name for p in program.pages],
-                }
-            )
-        return out
+        return [{"from": seg.start.isoformat(), "to": seg.end.isoformat(), "power": seg.settings.power,
+                 "brightness": seg.settings.brightness, "items": list(seg.items),
+                 "pages": [p.name for p in seg.pages]}
+                for seg in service.timeline(b, start, start + timedelta(days=1))]
 
     def program_of(board_id: str, which: str) -> Program | None:
         service = console.service

@@ -40,7 +40,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(REPO)
     dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
     # The monitoring centre is down all day: its fallback (the sample files) carries the data.
-    clock = FixedClock(at(24, 23))
+    clock = FixedClock(at(24, 23, 45))
     fleet = Fleet.running(dep, clock.now, state=tmp_path, pace=False, ephemeral=True)
     # Health every two hours and re-assertion every six keep the test quick; the jobs are the same.
     live = fleet.rewired()
@@ -84,18 +84,22 @@ def test_one_whole_day(world) -> None:
         runner.run_until(when, fire)
         service.dispatcher.settle()
 
-    def everyone(power: bool, brightness: int) -> dict[str, bytes | str]:
+    outdoor = {b.id for b in service.dep.boards_in("outdoor")}
+
+    def everyone(power: bool, brightness: int, outdoor_power: bool | None = None) -> dict[str, bytes | str]:
         seen = {}
         for board in service.dep.boards:
             on, bri, what = shows(fleet, board.id)
-            assert on is power, (board.id, clock.now())
+            want = outdoor_power if board.id in outdoor and outdoor_power is not None else power
+            assert on is want, (board.id, clock.now())
             assert abs(bri - brightness) <= 4, (board.id, bri, brightness)  # BX has 16 steps
-            if power:
+            if want:
                 assert what == expected(service, board.id), (board.id, clock.now())
             seen[board.id] = what
         return seen
 
-    # 23:00, first start: yesterday's bulletin goes out at once, to dark screens (off 22:30–06:00).
+    # 23:45, first start: yesterday's bulletin goes out at once, to dark screens (off 22:30–06:00,
+    # the outdoor screens 23:30–06:00).
     service.start(workers=False)
     service.dispatcher.settle()
     everyone(power=False, brightness=40)
@@ -123,7 +127,9 @@ def test_one_whole_day(world) -> None:
     everyone(power=True, brightness=70)
     run_to(at(25, 21, 0))
     everyone(power=True, brightness=40)
-    run_to(at(25, 22, 30))  # night off
+    run_to(at(25, 22, 30))  # night off, except the outdoor screens
+    everyone(power=False, brightness=40, outdoor_power=True)
+    run_to(at(25, 23, 30))
     everyone(power=False, brightness=40)
     run_to(at(26, 6, 0))  # next morning: on again, still showing the 08:00 bulletin
     assert everyone(power=True, brightness=60) == after
@@ -134,7 +140,7 @@ def test_one_whole_day(world) -> None:
         mine = [d for d in displays if d.board == board.id]
         assert len(mine) == 2, (board.id, mine)
         assert mine[-1].program == service.dispatcher.boards[board.id].intent.hash
-        assert mine[0].first_at == at(24, 23).isoformat()
+        assert mine[0].first_at == at(24, 23, 45).isoformat()
         assert mine[1].first_at == at(25, 8).isoformat()
         assert mine[1].last_at >= at(26, 5).isoformat()  # re-asserted overnight, same row
 
@@ -150,8 +156,8 @@ def test_timeline_prints_what_the_board_will_show(world, tmp_path: Path, capsys)
     assert cli.main(argv, clock=clock) == 0
     out = capsys.readouterr().out.splitlines()
     rows = [line for line in out if " – " in line][1:]
-    assert rows[0].startswith("11-25 00:00 – 11-25 06:00   40%  bulletin@2026-11-24T23:00+08:00: screen off")
-    assert rows[1].startswith("11-25 06:00 – 11-25 08:00   60%  bulletin@2026-11-24T23:00+08:00: air static")
+    assert rows[0].startswith("11-25 00:00 – 11-25 06:00   40%  bulletin@2026-11-24T23:45+08:00: screen off")
+    assert rows[1].startswith("11-25 06:00 – 11-25 08:00   60%  bulletin@2026-11-24T23:45+08:00: air static")
     assert [r[:25] for r in rows[2:]] == ["11-25 08:00 – 11-25 18:00", "11-25 18:00 – 11-25 21:00",
                                           "11-25 21:00 – 11-25 22:30", "11-25 22:30 – 11-26 00:00"]
     assert "11-25 08:00 broadcast: the bulletin is made again" in "\n".join(out)

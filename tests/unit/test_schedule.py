@@ -112,3 +112,30 @@ def test_virtual_runner_fires_in_time_order() -> None:
     clock.advance(hours=24)  # the next day's jobs come from the same triggers
     again = schedule.VirtualRunner(jobs, clock).run_until(at(12, day=26), lambda job, t: None)
     assert [name for _, name in again] == ["refresh@12:00"] and again[0][0] - timedelta(days=1) == at(12)
+
+
+def test_screen_times_per_group() -> None:
+    from ledctl.config import ScreenTimes
+
+    evening = replace(SCHEDULE, screens=(ScreenTimes(time(6), time(23, 30), ("outdoor",)),))
+    assert schedule.settings_at(evening, OUTDOOR, at(23), TZ).power is True  # the outdoor screens stay on
+    assert schedule.settings_at(evening, BOARD, at(23), TZ).power is False  # the rest keep 22:30
+    assert schedule.settings_at(evening, OUTDOOR, at(23, 30), TZ).power is False
+    jobs = {j.id for j in schedule.jobs(evening, TZ, start=at(0))}
+    assert "settings@23:30" in jobs
+
+
+def test_screen_times_are_checked(tmp_path, repo) -> None:
+    from ledctl import config
+    from ledctl.errors import ConfigError
+
+    text = (repo / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+    old = 'groups = ["outdoor"]\non = "06:00"\noff = "23:30"'
+    text = text.replace(old, 'groups = ["outdor"]\non = "06:00"\noff = "06:00"')
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        config.load(path)
+    problems = "\n".join(e.value.problems)
+    assert 'schedule.screen[0].groups = "outdor": expected one of the [groups]' in problems
+    assert 'schedule.screen[0].off = "06:00": expected a time other than on' in problems
