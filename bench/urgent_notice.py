@@ -21,8 +21,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from ledctl import config
-from ledctl.cli_governance import notices_for
 from ledctl.clock import SystemClock
+from ledctl.notices.items import notices_for
 from ledctl.notices.users import User
 from ledctl.service import Service
 from ledctl.simulator.fleet import Fleet

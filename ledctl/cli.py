@@ -627,13 +627,14 @@ def _stop_on_signals() -> threading.Event:
 
 
 def cmd_serve(args: argparse.Namespace, clock: Clock) -> int:
+    from ledctl.notices.items import notices_for
     from ledctl.service import Service
 
     dep = config_mod.load(args.config)
     _log_events()
     stop = _stop_on_signals()
     store = _store(args)
-    notices = cli_governance.notices_for(dep, store.path, clock)
+    notices = notices_for(dep, store.path, clock)
     service = Service(dep, store, clock, notices=notices)
     console = _start_console(args, dep, store, notices, clock, service)
     try:
@@ -646,6 +647,7 @@ def cmd_serve(args: argparse.Namespace, clock: Clock) -> int:
 
 def cmd_timeline(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl import schedule
+    from ledctl.notices.items import notices_for
     from ledctl.service import Service
 
     dep = config_mod.load(args.config)
@@ -656,7 +658,7 @@ def cmd_timeline(args: argparse.Namespace, clock: Clock) -> int:
     if end <= start:
         raise UsageError(f"--to {end:%Y-%m-%d %H:%M} is not after --from {start:%Y-%m-%d %H:%M}")
     store = _store(args)
-    service = Service(dep, store, clock, notices=cli_governance.notices_for(dep, store.path, clock))
+    service = Service(dep, store, clock, notices=notices_for(dep, store.path, clock))
     if service.restore_items() is None:
         service._make_bulletin(now)  # nothing broadcast yet: what a broadcast now would show
     print(f"{board.id} ({board.name}), {start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} {dep.site.timezone}")
@@ -729,6 +731,7 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
     from urllib.parse import urlsplit
 
     from ledctl import pipeline, preview
+    from ledctl.notices.items import notices_for
     from ledctl.service import Service, wait_confirmed
     from ledctl.simulator.data_server import DataServer
     from ledctl.simulator.fleet import Fleet
@@ -764,7 +767,7 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
               f"dim to 40 % {s.brightness[0].at:%H:%M}, screens off {s.screen_off:%H:%M} "
               f"and on at 100 % {s.screen_on:%H:%M}, health every minute ({dep.site.timezone})", flush=True)
         store = Store(state / "ledctl.sqlite")
-        notices = cli_governance.notices_for(demo, store.path, clock)
+        notices = notices_for(demo, store.path, clock)
         service = Service(demo, store, clock, notices=notices)
         console = _start_console(args, demo, store, notices, clock, service, fleet, announce=False)
         if console is not None:

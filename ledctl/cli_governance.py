@@ -132,6 +132,8 @@ def run(args: argparse.Namespace, clock: Clock, state: Path) -> int:
         return _users(args, clock, users, db)
     if args.command == "audit":
         return _audit(args, db, clock)
+    from ledctl.notices.items import notices_for  # rendering is only loaded for these commands
+
     dep = config_mod.load(args.config)
     notices = notices_for(dep, db, clock)
     if args.command == "notice":
@@ -143,12 +145,6 @@ def run(args: argparse.Namespace, clock: Clock, state: Path) -> int:
     if args.command == "report":
         return _report(args, dep, notices, db)
     raise UsageError(f"unknown command {args.command}")
-
-
-def notices_for(dep: config_mod.Deployment, db: Path, clock: Clock) -> Notices:
-    from ledctl.notices.items import fit_problems
-
-    return Notices(dep, db, clock, fit=lambda notice, boards: fit_problems(dep, notice, boards))
 
 
 def acting_user(args: argparse.Namespace, users: Users) -> User:
@@ -363,34 +359,9 @@ def _summary(n: Notice, now: datetime) -> dict[str, object]:
     }
 
 
-def delivery_states(notices: Notices, notice: Notice, db: Path, now: datetime) -> list[dict[str, object]]:
-    """Per target board: confirmed (with when), pending, failing (why), or not shown (and why not)."""
-    from ledctl.store import Store
-
-    rows = Store(db).boards()
-    item = f"notice:{notice.id}"
-    out = []
-    for board in notices.boards_of(notice.targets):
-        row = rows.get(board.id)
-        state, detail = "not shown", ""
-        if notice.state_at(now) != "published":
-            detail = notice.state_at(now)
-        elif now < notice.start:
-            detail = f"starts {notice.start.isoformat()}"
-        elif row is not None and item in row.confirmed_items and row.confirmed == row.intended:
-            state, detail = "confirmed", row.confirmed_at or ""
-        elif row is not None and item in row.intended_items:
-            state = "failing" if row.failures else "pending"
-            detail = row.last_error if row.failures else "being sent"
-        elif row is not None and item in row.confirmed_items:
-            state, detail = "confirmed", f"{row.confirmed_at} (an update is pending)"
-        else:
-            detail = "the service has not taken it up yet (is ledctl serve running?)"
-        out.append({"board": board.id, "state": state, "detail": detail})
-    return out
-
-
 def _show(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, notices: Notices) -> int:
+    from ledctl.notices.items import delivery_states
+
     n = notices.get(args.id)
     deadline = time.monotonic() + (args.wait or 0)
     while True:

@@ -645,6 +645,26 @@ def _validation(top: _Table, p: _Problems) -> Validation:
     return Validation(bounds, bool(show), days or 7, bulletin or "daily")
 
 
+def _tables(t: _Table, p: _Problems, key: str, path: str) -> Iterator[_Table]:
+    """Each table of an array of tables ([[path]]); anything else there is reported."""
+    t.read.add(key)
+    raw = t.data.get(key, [])
+    if not isinstance(raw, list):
+        p.bad(t.key(key), raw, f"an array of tables: [[{path}]]")
+        return
+    for i, item in enumerate(raw):
+        yield _Table(p, f"{path}[{i}]", item)
+
+
+def _groups_of(t: _Table, p: _Problems, groups: Mapping[str, Group]) -> tuple[str, ...]:
+    """The `groups` a table applies to (empty: every board), each checked to exist."""
+    named = t.string_list("groups", ()) or ()
+    for g in named:
+        if g not in groups and g != ALL_GROUP:
+            p.bad(t.key("groups"), g, f"one of the [groups] ({', '.join(groups)})")
+    return tuple(named)
+
+
 def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedule:
     top.read.add("schedule")
     t = _Table(p, "schedule", top.data.get("schedule", {}))
@@ -654,18 +674,9 @@ def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedul
     screen_on = _hhmm(t, "screen_on", None)
     screen_off = _hhmm(t, "screen_off", None)
     screens: list[ScreenTimes] = []
-    t.read.add("screen")
-    raw_screens = t.data.get("screen", [])
-    if not isinstance(raw_screens, list):
-        p.bad(t.key("screen"), raw_screens, "an array of tables: [[schedule.screen]]")
-        raw_screens = []
-    for i, item in enumerate(raw_screens):
-        st = _Table(p, f"schedule.screen[{i}]", item)
+    for st in _tables(t, p, "screen", "schedule.screen"):
         on, off = _hhmm(st, "on"), _hhmm(st, "off")
-        screen_groups = st.string_list("groups", ()) or ()
-        for g in screen_groups:
-            if g not in groups and g != ALL_GROUP:
-                p.bad(st.key("groups"), g, f"one of the [groups] ({', '.join(groups)})")
+        screen_groups = _groups_of(st, p, groups)
         if on is not None and off is not None and on == off:
             p.bad(st.key("off"), off.strftime("%H:%M"), "a time other than on (it would never be off)")
         st.finish()
@@ -681,19 +692,10 @@ def _schedule(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> Schedul
     health = t.get("health_every_minutes", int, "minutes, 1..1440", 5, lambda v: 1 <= v <= 1440)
     reassert = t.get("reassert_every_minutes", int, "minutes, 1..1440", 60, lambda v: 1 <= v <= 1440)
     steps: list[BrightnessStep] = []
-    t.read.add("brightness")
-    raw = t.data.get("brightness", [])
-    if not isinstance(raw, list):
-        p.bad(t.key("brightness"), raw, "an array of tables: [[schedule.brightness]]")
-        raw = []
-    for i, item in enumerate(raw):
-        s = _Table(p, f"schedule.brightness[{i}]", item)
+    for s in _tables(t, p, "brightness", "schedule.brightness"):
         at = _hhmm(s, "at")
         percent = s.get("percent", int, "a brightness in percent, 1..100", check=lambda v: 1 <= v <= 100)
-        step_groups = s.string_list("groups", ()) or ()
-        for g in step_groups:
-            if g not in groups and g != ALL_GROUP:
-                p.bad(s.key("groups"), g, f"one of the [groups] ({', '.join(groups)})")
+        step_groups = _groups_of(s, p, groups)
         s.finish()
         if at is not None and percent is not None:
             steps.append(BrightnessStep(at, percent, tuple(step_groups)))

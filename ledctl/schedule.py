@@ -94,21 +94,21 @@ def settings_at(schedule: Schedule, board: Board, now: datetime, tz: tzinfo) -> 
     local = now.astimezone(tz).time()
     power = True
     times = [(schedule.screen_on, schedule.screen_off)] if schedule.screen_on and schedule.screen_off else []
-    times += [(s.on, s.off) for s in schedule.screens
-              if not s.groups or "all" in s.groups or any(g in board.groups for g in s.groups)]
+    times += [(s.on, s.off) for s in schedule.screens if _applies(s.groups, board)]
     if times:
         on, off = times[-1]  # the most specific: group entries come after the site-wide times
         power = on <= local < off if on < off else not (off <= local < on)
-    steps = [
-        s
-        for s in schedule.brightness
-        if not s.groups or "all" in s.groups or any(g in board.groups for g in s.groups)
-    ]
+    steps = [s for s in schedule.brightness if _applies(s.groups, board)]
     brightness = None
     if steps:
         earlier = [s for s in steps if s.at <= local]
         brightness = (earlier[-1] if earlier else steps[-1]).percent  # before the first: last night's
     return Settings(power, brightness)
+
+
+def _applies(groups: tuple[str, ...], board: Board) -> bool:
+    """Whether an entry for `groups` (empty: every board) covers the board."""
+    return not groups or "all" in groups or any(g in board.groups for g in groups)
 
 
 def last_fire(trigger: BaseTrigger, since: datetime, now: datetime) -> datetime | None:

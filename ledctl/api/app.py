@@ -29,13 +29,12 @@ from pydantic import BaseModel, Field
 from ledctl import preview, report
 from ledctl.api.i18n import LANGS, translator
 from ledctl.api.security import SESSION_COOKIE, LoginLimiter, Sessions
-from ledctl.cli_governance import delivery_states
 from ledctl.clock import Clock
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
 from ledctl.model import Board, Program
 from ledctl.notices import audit
-from ledctl.notices.items import fit_problems
+from ledctl.notices.items import delivery_states, fit_problems
 from ledctl.notices.users import AuthError, User, Users
 from ledctl.notices.workflow import Notice, NoticeError, Notices
 from ledctl.store import Store, open_db

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 from ledctl import pipeline
 from ledctl.broadcast import card_can_draw
+from ledctl.clock import Clock
 from ledctl.compose import Item, Priority
 from ledctl.config import Deployment
 from ledctl.model import Board, Page
 from ledctl.notices.workflow import Notice, Notices
+from ledctl.store import Store
 
 ONE_PICTURE = ("tpm2",)  # boards that show one picture and have no font of their own
 TEXT_CARDS = ("onbon-bx",)  # boards whose controller draws text itself
@@ -106,3 +109,33 @@ class NoticeItems:
 
 def _priority(notice: Notice) -> Priority:
     return Priority.EMERGENCY if notice.level == "emergency" else Priority.NORMAL
+
+
+def notices_for(dep: Deployment, db: Path, clock: Clock) -> Notices:
+    """The deployment's notices in the store at `db`, every draft fit-checked on its target boards."""
+    return Notices(dep, db, clock, fit=lambda notice, boards: fit_problems(dep, notice, boards))
+
+
+def delivery_states(notices: Notices, notice: Notice, db: Path, now: datetime) -> list[dict[str, object]]:
+    """Per target board: confirmed (with when), pending, failing (why), or not shown (and why not)."""
+    rows = Store(db).boards()
+    item = f"notice:{notice.id}"
+    out = []
+    for board in notices.boards_of(notice.targets):
+        row = rows.get(board.id)
+        state, detail = "not shown", ""
+        if notice.state_at(now) != "published":
+            detail = notice.state_at(now)
+        elif now < notice.start:
+            detail = f"starts {notice.start.isoformat()}"
+        elif row is not None and item in row.confirmed_items and row.confirmed == row.intended:
+            state, detail = "confirmed", row.confirmed_at or ""
+        elif row is not None and item in row.intended_items:
+            state = "failing" if row.failures else "pending"
+            detail = row.last_error if row.failures else "being sent"
+        elif row is not None and item in row.confirmed_items:
+            state, detail = "confirmed", f"{row.confirmed_at} (an update is pending)"
+        else:
+            detail = "the service has not taken it up yet (is ledctl serve running?)"
+        out.append({"board": board.id, "state": state, "detail": detail})
+    return out

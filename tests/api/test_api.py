@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from ledctl import config
 from ledctl.api.app import Console, create_app
-from ledctl.cli_governance import notices_for
 from ledctl.clock import FixedClock
+from ledctl.notices.items import notices_for
 from ledctl.notices.users import Users
 from ledctl.store import Store
 

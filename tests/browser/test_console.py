@@ -20,8 +20,8 @@ from playwright.sync_api import expect
 from ledctl import config
 from ledctl.api import server
 from ledctl.api.app import Console
-from ledctl.cli_governance import notices_for
 from ledctl.clock import SystemClock
+from ledctl.notices.items import notices_for
 from ledctl.notices.users import Users
 from ledctl.service import Service
 from ledctl.simulator.bx_card import BxCard

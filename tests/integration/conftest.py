@@ -62,8 +62,8 @@ def service_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from zoneinfo import ZoneInfo
 
     from ledctl import config
-    from ledctl.cli_governance import notices_for
     from ledctl.clock import FixedClock
+    from ledctl.notices.items import notices_for
     from ledctl.service import Service
     from ledctl.simulator.fleet import Fleet
     from ledctl.store import Store

@@ -21,9 +21,9 @@ import pytest
 from ledctl import config
 from ledctl.api import server
 from ledctl.api.app import Console
-from ledctl.cli_governance import notices_for
 from ledctl.clock import FixedClock
 from ledctl.drivers.mqtt_link import MqttError, MqttLink
+from ledctl.notices.items import notices_for
 from ledctl.notices.users import Users
 from ledctl.simulator.broker import Mosquitto, board_acl
 from ledctl.store import Store
