@@ -76,12 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         d = data_sub.add_parser(action, help=what)
         _config_arg(d)
         d.add_argument("--date", type=_date, help="as of this day's broadcast (default: today)")
+        _sample_arg(d)
         if action == "show":
             d.add_argument("--json", action="store_true")
 
     pv = sub.add_parser("preview", help="render what each board shows, as pictures and index.html")
     _config_arg(pv)
     pv.add_argument("--date", type=_date, help="the day of the broadcast (default: today)")
+    _sample_arg(pv)
     which = pv.add_mutually_exclusive_group()
     which.add_argument("--board", metavar="ID")
     which.add_argument("--group", metavar="G")
@@ -349,7 +351,18 @@ def cmd_aqi(args: argparse.Namespace, clock: Clock) -> int:
         else:
             day = args.date or clock.now().astimezone(SHANGHAI).date()
             standard = aqi_mod.standard_for(day)
+        if "o3_1h" in values and not standard.daily_o3_1h and len(values) > 1:
+            print(f"note: --o3-1h is not part of the {standard.id} daily AQI (HJ 633—2026 §4.2.2: O3 enters "
+                  "as the daily maximum 8-hour mean only); ignored", file=sys.stderr)
         a = aqi_mod.assess_daily(values, standard)
+        if standard.rounds_first:
+            for param, value in values.items():
+                column = aqi_mod.DAILY_COLUMNS.get(param)
+                if column and aqi_mod.rounded(standard, column, value) != value:
+                    rated = aqi_mod.rounded(standard, column, value)
+                    shown = f"{float(rated):.1f}" if column.startswith("co_") else str(int(rated))
+                    print(f"note: {param} {value} is rated as {shown} (HJ 633—2026 §4.2.2 rounds by "
+                          "GB/T 8170 before the IAQI)", file=sys.stderr)
     iaqi = {aqi_mod.POLLUTANT_OF_COLUMN[c] + ("-1h" if c == "o3_1h" else ""): v
             for c, v in a.iaqi.items()}
     if args.json:
@@ -381,18 +394,25 @@ def cmd_water(args: argparse.Namespace) -> int:
     if "tn" in values and not args.lake:
         print("note: TN is a reference item for rivers (reported, not assessed); use --lake for a lake",
               file=sys.stderr)
+    elif "tn" in values:
+        print("note: TN is assessed apart from the class (环办〔2011〕22号 §2.1: a reference item for lakes "
+              "and reservoirs)", file=sys.stderr)
     a = water_mod.assess_section(values, lake=args.lake)
     if args.json:
         print(json.dumps({"class": a.label, "category": a.category, "limiting": list(a.limiting),
                           "per_item": {k: water_mod.class_info(v).label for k, v in a.per_item.items()},
-                          "missing": list(a.missing), "color": a.colour, "lake": a.lake},
+                          "missing": list(a.missing), "color": a.colour, "lake": a.lake,
+                          "assessed_apart": {k: water_mod.class_info(v).label
+                                             for k, v in a.reference_classes.items()}},
                          ensure_ascii=False))
         return 0
-    names = {item.id: item.name_zh for item in water_mod.ITEMS}
+    names = {item.id: item.name_zh for item in water_mod.ITEMS.values()}
     limiting = "、".join(names.get(p, p) for p in a.limiting) or "—"
     print(f"{a.label}类 {a.category}  定类项目 {limiting}  {'湖库' if a.lake else '河流'}")
     for param, cls in a.per_item.items():
         print(f"  {names.get(param, param):<8} {water_mod.class_info(cls).label}")
+    for param, cls in a.reference_classes.items():
+        print(f"  {names.get(param, param):<8} {water_mod.class_info(cls).label}  (单独评价，不参与定类)")
     if a.missing:
         print(f"  not measured: {', '.join(a.missing)}")
     return 0
@@ -400,27 +420,38 @@ def cmd_water(args: argparse.Namespace) -> int:
 
 # -- data ---------------------------------------------------------------------------------------
 
+def _sample_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample-data", action="store_true",
+                        help="read the sample data (the source with sample = true) for every station; "
+                             "every page says 示例数据")
+
+
+def _deployment(args: argparse.Namespace) -> config_mod.Deployment:
+    """The config named on the command line, with every station on the sample data if asked."""
+    dep = config_mod.load(args.config)
+    return dep.with_sample_data() if getattr(args, "sample_data", False) else dep
+
+
 def cmd_data(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl import pipeline
     from ledctl.state import state_dir
     from ledctl.store import Store
 
-    dep = config_mod.load(args.config)
+    dep = _deployment(args)
     store = Store(state_dir(args.state) / "ledctl.sqlite")
     day = args.date or clock.now().astimezone(dep.tz).date()
     now = pipeline.broadcast_instant(dep, day) if args.date else clock.now().astimezone(dep.tz)
-    readings, problems = pipeline.gather(dep, store, now)
-    for problem in problems:
+    got = pipeline.gather(dep, store, now)
+    for problem in got.problems:
         print(f"ledctl: {problem} (using the last good data kept in the store)", file=sys.stderr)
     if args.data_command == "fetch":
-        print(f"{len(readings)} readings from {len({s.source for s in dep.stations.values()})} source(s); "
+        used = len({s.source for s in dep.stations.values()})
+        print(f"{len(got.readings)} readings from {used} source(s); {len(got.rejected)} record(s) refused; "
               f"kept in {store.path}")
-        return 1 if problems else 0
-    from ledctl.content.bulletin import build_bulletin
-
-    bulletin = build_bulletin(readings, dep.stations, now,
-                              max_age=timedelta(hours=dep.schedule.data_max_age_hours),
-                              validation=dep.validation)
+        for r in got.rejected:
+            print(f"  refused ({r.source}) {r.reason}")
+        return 1 if got.problems else 0
+    bulletin = pipeline.bulletin_from(dep, got.readings, now, refused=got.rejected)
     if args.json:
         print(json.dumps(_bulletin_json(bulletin), ensure_ascii=False, indent=2))
         return 0
@@ -431,15 +462,22 @@ def cmd_data(args: argparse.Namespace, clock: Clock) -> int:
             print(f"  {sb.station_name:<8} 数据更新中 — {sb.problem}")
             continue
         note = f"  (最近有效; {sb.problem})" if sb.last_valid else ""
+        if sb.missing:
+            note += f"  ({', '.join(sb.missing)} not measured; AQI from the others, HJ 633—2026 §5.3.1)"
+        if sb.sample:
+            note += "  [示例数据: sample data, not measured]"
         values = " ".join(f"{k}={v}" for k, v in sb.values.items())
         print(f"  {sb.station_name:<8} {sb.day} AQI {a.display} {a.category} {' '.join(a.primary)} "
-              f"[{a.standard}]  {values}{note}")
+              f"[{a.standard}] from {sb.source or '?'}  {values}{note}")
     for w in bulletin.water.values():
         state = f"{w.label}类 {w.category} (定类 {', '.join(w.limiting)})" if not w.updating else \
             f"数据更新中 — {w.problem}"
-        print(f"  {w.station_name:<8} {w.day or '—'} {state}")
+        apart = "".join(f"  {item} {label}类 (单独评价)" for item, label in w.reference)
+        sample = "  [示例数据]" if w.sample else ""
+        print(f"  {w.station_name:<8} {w.day or '—'} {state}{apart}{sample}")
     for r in bulletin.rejections[-20:]:
-        print(f"  rejected {r.station} {r.time:%Y-%m-%d %H:%M}: {r.reason}")
+        when = f" {r.time:%Y-%m-%d %H:%M}" if r.time else ""
+        print(f"  rejected {r.station or '(no station)'}{when}: {r.reason}")
     return 0
 
 
@@ -450,6 +488,7 @@ def _bulletin_json(bulletin: Bulletin) -> dict[str, object]:
         air[sid] = {
             "name": sb.station_name, "day": sb.day.isoformat() if sb.day else None,
             "updating": sb.updating, "last_valid": sb.last_valid, "problem": sb.problem,
+            "sample": sb.sample, "missing": list(sb.missing), "source": sb.source,
             "values": {k: str(v) for k, v in sb.values.items()},
             "aqi": a.aqi if a else None, "display": a.display if a else None,
             "level": a.level if a else None, "category": a.category if a else None,
@@ -457,10 +496,11 @@ def _bulletin_json(bulletin: Bulletin) -> dict[str, object]:
         }
     water = {sid: {"name": w.station_name, "day": w.day.isoformat() if w.day else None,
                    "class": w.label or None, "category": w.category or None, "limiting": list(w.limiting),
-                   "missing": list(w.missing), "problem": w.problem}
+                   "missing": list(w.missing), "problem": w.problem, "sample": w.sample,
+                   "assessed_apart": dict(w.reference)}
              for sid, w in bulletin.water.items()}
-    rejections = [{"station": r.station, "time": r.time.isoformat(), "reason": r.reason}
-                  for r in bulletin.rejections]
+    rejections = [{"station": r.station, "time": r.time.isoformat() if r.time else None, "reason": r.reason,
+                   "source": r.source} for r in bulletin.rejections]
     return {"issued": bulletin.issued.isoformat(), "air": air, "water": water, "rejections": rejections}
 
 
@@ -497,7 +537,7 @@ def _chosen_boards(dep: config_mod.Deployment, args: argparse.Namespace) -> tupl
 def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl import pipeline, preview
 
-    dep = config_mod.load(args.config)
+    dep = _deployment(args)
     boards = _chosen_boards(dep, args)
     day = args.date or clock.now().astimezone(dep.tz).date()
     now = pipeline.broadcast_instant(dep, day)
@@ -737,7 +777,8 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.simulator.fleet import Fleet
     from ledctl.state import state_dir
 
-    dep = config_mod.load(args.config)
+    # Everything the demo shows comes from a simulated centre: every page says 示例数据.
+    dep = config_mod.load(args.config).as_simulated()
     state = state_dir(args.state)
     stop = _stop_on_signals()
     servers: list[DataServer] = []
@@ -751,7 +792,7 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
                 servers.append(server)
             except OSError as e:
                 print(f"ledctl demo: the simulated centre cannot listen on port {parts.port} ({e}); "
-                      "the config's fallback data are used", file=sys.stderr)
+                      "the boards say 数据更新中 until it can", file=sys.stderr)
     fleet = Fleet(dep, clock=clock.now, state=state)
     fleet.build()
     result = {"ok": False}

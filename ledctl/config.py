@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
@@ -128,6 +128,28 @@ class Deployment:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.site.timezone)
+
+    def source_chain(self, station_id: str) -> tuple[str, ...]:
+        """The sources a station's figures may come from, in order: its own, then its fallbacks."""
+        source = self.stations[station_id].source
+        return (source, *self.sources[source].fallback) if source in self.sources else (source,)
+
+    def with_sample_data(self) -> Deployment:
+        """This deployment with every station reading the sample source (`sample = true`) instead:
+        previews of a showcase day that work with or without the monitoring centre."""
+        samples = [s for s in self.sources.values() if s.sample]
+        if len(samples) != 1:
+            found = ", ".join(s.name for s in samples) or "none"
+            raise ConfigError([f"{self.path}: --sample-data needs exactly one source with sample = true "
+                               f"(found: {found})"])
+        name = samples[0].name
+        stations = {sid: replace(st, source=name) for sid, st in self.stations.items()}
+        return replace(self, stations=stations)
+
+    def as_simulated(self) -> Deployment:
+        """This deployment fed by a simulated monitoring centre (the demo): every source is marked
+        as sample data, so every figure on a board says 示例数据."""
+        return replace(self, sources={n: replace(s, sample=True) for n, s in self.sources.items()})
 
     def board(self, board_id: str) -> Board:
         for b in self.boards:
@@ -320,17 +342,23 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         if not isinstance(fallback, list | tuple) or not all(isinstance(f, str) for f in fallback):
             p.bad(t.key("fallback"), fallback, "a source name or a list of them")
             fallback = ()
+        sample = t.get("sample", bool, "true for synthetic sample data (demo and tests only)", False)
         if kind:
             options = SOURCE_TYPES[kind].options_from_config(t, file.parent)
         else:
             t.skip_rest()
         t.finish()
-        sources[name] = Source(name, kind or "?", options, tuple(fallback))
+        sources[name] = Source(name, kind or "?", options, tuple(fallback), bool(sample))
     for name, source in sources.items():
         for other in source.fallback:
             if other not in sources or other == name:
                 p.bad(f"sources.{name}.fallback", other,
                       f"another of the [sources] ({', '.join(s for s in sources if s != name)})")
+            elif sources[other].sample and not source.sample:
+                # Synthetic figures must never stand in for real ones on a public board.
+                p.bad(f"sources.{name}.fallback", other,
+                      f"a source of real data: {other} is sample data (sample = true), which belongs to "
+                      "demos and tests; remove it from the fallback (the store's last good data stand in)")
 
     stations: dict[str, Station] = {}
     for sid, t in top.sub("stations"):

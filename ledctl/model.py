@@ -68,6 +68,7 @@ class Source:
     type: str
     options: Mapping[str, object] = field(default_factory=dict)
     fallback: tuple[str, ...] = ()  # sources to read instead when this one fails
+    sample: bool = False  # synthetic data (demo, tests): every page built from it says 示例数据
 
 
 class StationKind(StrEnum):
@@ -155,6 +156,7 @@ class Reading:
     time: datetime
     period: str
     values: Mapping[str, Decimal]
+    source: str = ""  # the configured source it came from ("" when made by hand, as in tests)
 
     @property
     def day(self) -> date:
@@ -229,6 +231,9 @@ class StationBulletin:
     values: Mapping[str, Decimal] = field(default_factory=dict)
     problem: str = ""  # why there is no assessment, for the operator (never shown on a board)
     last_valid: bool = False  # the figures are the last valid ones, older than the freshness window
+    sample: bool = False  # the figures are synthetic sample data: the board says 示例数据
+    missing: tuple[str, ...] = ()  # indicators not measured: an AQI above 100 from the others (§5.3.1)
+    source: str = ""  # the source the figures came from
 
     @property
     def updating(self) -> bool:
@@ -248,6 +253,8 @@ class WaterBulletin:
     limiting: tuple[str, ...] = ()  # the items that set the class
     missing: tuple[str, ...] = ()  # core items that were not measured
     problem: str = ""
+    sample: bool = False
+    reference: tuple[tuple[str, str], ...] = ()  # reference items assessed apart: (item, "V") — lake TN
 
     @property
     def updating(self) -> bool:
@@ -256,11 +263,12 @@ class WaterBulletin:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A reading that failed validation: never shown, always explained."""
+    """A reading (or a source's record) that failed validation: never shown, always explained."""
 
-    station: str
-    time: datetime
+    station: str  # "" when the record did not even name a usable station
+    time: datetime | None  # None when the record's time could not be read
     reason: str
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

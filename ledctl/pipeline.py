@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -13,67 +13,86 @@ from ledctl import fonts
 from ledctl.config import Deployment
 from ledctl.content.bulletin import build_bulletin
 from ledctl.errors import ConfigError, DataError, LedctlError
-from ledctl.model import Board, Bulletin, Program, Reading
+from ledctl.model import Board, Bulletin, Program, Reading, Rejection
 from ledctl.render import layout as layout_mod
 from ledctl.render.bulletin import render_bulletin
 from ledctl.render.cache import PageCache
 from ledctl.render.canvas import FontLoader
 from ledctl.render.notice import render_notice
 from ledctl.sources import SOURCE_TYPES
+from ledctl.sources.base import Fetched
 from ledctl.store import Store
 
 log = logging.getLogger("ledctl.pipeline")
 
 
+@dataclass(frozen=True, slots=True)
+class Gathered:
+    """What one fetch of every source gave: readings (each tagged with its source), the sources that
+    failed, and each record a source refused (judged alone)."""
+
+    readings: list[Reading]
+    problems: list[str]
+    rejected: list[Rejection]
+
+
 def read_all(dep: Deployment) -> list[Reading]:
     """Every reading of every source a station uses. Raises DataError naming the source."""
-    readings, problems = gather(dep)
-    if problems:
-        raise DataError("; ".join(problems))
-    return readings
+    got = gather(dep)
+    if got.problems:
+        raise DataError("; ".join(got.problems))
+    return got.readings
 
 
-def gather(dep: Deployment, store: Store | None = None,
-           now: datetime | None = None) -> tuple[list[Reading], list[str]]:
+def gather(dep: Deployment, store: Store | None = None, now: datetime | None = None) -> Gathered:
     """Readings of every source, and what went wrong: a failed source never stops a broadcast.
 
     With a store, fresh readings are kept there, and a source that fails gives its last
     good readings from the store instead (the bulletin then judges how old they are).
+    Every reading carries the name of the source it came from: a station's figures come from
+    its own source, then its fallbacks in order (the bulletin picks them by that name).
     """
-    used = {s.source for s in dep.stations.values()}
+    used = {dep.source_chain(sid)[0] for sid in dep.stations}
     readings: list[Reading] = []
     problems: list[str] = []
-    for name in sorted(used):
-        source = dep.sources[name]
-        try:
-            fresh = _read(dep, name)
-        except DataError as e:
-            log.warning("source %s failed: %s", name, e)
-            if store is not None and now is not None:
-                store.record_fetch(name, now, False, str(e))
-            try:
-                if not source.fallback:
-                    raise
-                fresh = [r for other in source.fallback for r in _read(dep, other)]
-                log.warning("source %s: using its fallback %s", name, ", ".join(source.fallback))
-            except DataError as e2:
-                problems.append(str(e) if e2 is e else f"{e}; fallback: {e2}")
-                if store is not None:
-                    readings.extend(store.readings(name))
-                continue
+    rejected: list[Rejection] = []
+
+    def keep(name: str, fetched: Fetched) -> None:
+        fresh = [replace(r, source=name) for r in fetched.readings]
+        for r in fetched.rejected:
+            log.warning("source %s refused a record: %s", name, r.reason)
+        rejected.extend(replace(r, source=name) for r in fetched.rejected)
         if store is not None and now is not None:
             # Only what has begun by now is kept: a file with rows dated ahead (the sample data) must
             # not fill the store with figures the future has not measured yet.
             fresh = [r for r in fresh if r.time <= now]
             store.save_readings(name, fresh, now)
-            store.record_fetch(name, now, True, f"{len(fresh)} readings")
+            store.record_fetch(name, now, True, f"{len(fresh)} readings, {len(fetched.rejected)} refused")
         readings.extend(fresh)
-    return readings, problems
+
+    for name in sorted(used):
+        try:
+            keep(name, _read(dep, name))
+            continue
+        except DataError as e:
+            log.warning("source %s failed: %s", name, e)
+            problems.append(str(e))
+            if store is not None and now is not None:
+                store.record_fetch(name, now, False, str(e))
+        for other in dep.sources[name].fallback:
+            try:
+                keep(other, _read(dep, other))
+                log.warning("source %s: using its fallback %s", name, other)
+            except DataError as e:
+                problems.append(f"fallback {other}: {e}")
+        if store is not None:  # the last good data stand in (the bulletin judges their age)
+            readings.extend(replace(r, source=name) for r in store.readings(name))
+    return Gathered(readings, problems, rejected)
 
 
-def _read(dep: Deployment, name: str) -> list[Reading]:
+def _read(dep: Deployment, name: str) -> Fetched:
     source = dep.sources[name]
-    return SOURCE_TYPES[source.type].from_options(name, source.options).readings()
+    return SOURCE_TYPES[source.type].from_options(name, source.options).fetch()
 
 
 def broadcast_instant(dep: Deployment, day: date) -> datetime:
@@ -84,22 +103,26 @@ def broadcast_instant(dep: Deployment, day: date) -> datetime:
 def bulletin_at(dep: Deployment, now: datetime, standard: str | None = None,
                 store: Store | None = None) -> Bulletin:
     """The bulletin as of `now`. Rejected readings are logged with their reason."""
-    readings, _ = gather(dep, store, now)
-    return bulletin_from(dep, readings, now, standard)
+    got = gather(dep, store, now)
+    return bulletin_from(dep, got.readings, now, standard, got.rejected)
 
 
 def bulletin_from(dep: Deployment, readings: list[Reading], now: datetime,
-                  standard: str | None = None) -> Bulletin:
+                  standard: str | None = None, refused: Sequence[Rejection] = ()) -> Bulletin:
     """The bulletin as of `now` from readings already at hand (the store's, after a restart)."""
     bulletin = build_bulletin(
         readings, dep.stations, now,
         max_age=timedelta(hours=dep.schedule.data_max_age_hours), standard=standard,
         validation=dep.validation,
+        chains={sid: dep.source_chain(sid) for sid in dep.stations},
+        sample_sources=frozenset(n for n, s in dep.sources.items() if s.sample),
     )
     recent = now - timedelta(days=7)  # older faults were reported when they were news
     for r in bulletin.rejections:
-        if r.time >= recent:
+        if r.time is not None and r.time >= recent:
             log.warning("rejected %s %s: %s", r.station, r.time.isoformat(), r.reason)
+    if refused:
+        bulletin = replace(bulletin, rejections=(*refused, *bulletin.rejections))
     return bulletin
 
 

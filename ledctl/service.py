@@ -27,7 +27,7 @@ from ledctl.config import Deployment
 from ledctl.dispatch import Dispatcher, Intent
 from ledctl.errors import LedctlError
 from ledctl.events import event
-from ledctl.model import Board, Bulletin, Page, Program
+from ledctl.model import Board, Bulletin, Page, Program, Rejection
 from ledctl.notices.items import NoticeItems
 from ledctl.notices.workflow import Notices
 from ledctl.render import layout as layout_mod
@@ -71,6 +71,7 @@ class Service:
         self.bulletin: Bulletin | None = None
         self.item_sources: list[ItemSource] = []
         self._bulletin_items: dict[str, Item] = {}
+        self._refused: list[Rejection] = []  # records the last fetch refused, with their reasons
         self._shown_items: dict[str, tuple[str, ...]] = {}
         self._cache = PageCache()
         self._lock = threading.RLock()  # one job at a time
@@ -151,9 +152,11 @@ class Service:
                 event(log, "cap-failed", level=logging.WARNING, feed=url, error=str(e))
 
     def fetch(self, now: datetime) -> None:
-        readings, problems = pipeline.gather(self.dep, self.store, now)
-        event(log, "fetched", readings=len(readings), problems=len(problems))
-        for problem in problems:
+        got = pipeline.gather(self.dep, self.store, now)
+        self._refused = got.rejected
+        event(log, "fetched", readings=len(got.readings), problems=len(got.problems),
+              refused=len(got.rejected))
+        for problem in got.problems:
             event(log, "source-failed", level=logging.WARNING, error=problem)
 
     def broadcast(self, instant: datetime, *, fetch: bool = True) -> None:
@@ -165,7 +168,7 @@ class Service:
 
     def _make_bulletin(self, instant: datetime) -> None:
         instant = instant.astimezone(self.dep.tz)
-        bulletin = pipeline.bulletin_from(self.dep, self.store.readings(), instant)
+        bulletin = pipeline.bulletin_from(self.dep, self.store.readings(), instant, refused=self._refused)
         layouts = layout_mod.load_dir(self.dep.layouts_dir)
         for r in pipeline.render_fleet(self.dep, self.dep.boards, bulletin, self._cache, layouts):
             if r.program is None:

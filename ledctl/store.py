@@ -190,7 +190,7 @@ class Store:
         return len(rows)
 
     def readings(self, source: str | None = None) -> list[Reading]:
-        query = "SELECT station, start, period, vals FROM readings"
+        query = "SELECT station, start, period, vals, source FROM readings"
         args: tuple[str, ...] = ()
         if source is not None:
             query += " WHERE source = ?"
@@ -198,8 +198,8 @@ class Store:
         with self._db() as db:
             rows = db.execute(query, args).fetchall()
         return [Reading(station, datetime.fromisoformat(start), period,
-                        {k: Decimal(v) for k, v in json.loads(vals).items()})
-                for station, start, period, vals in rows]
+                        {k: Decimal(v) for k, v in json.loads(vals).items()}, source)
+                for station, start, period, vals, source in rows]
 
     def record_fetch(self, source: str, at: datetime, ok: bool, detail: str) -> None:
         with self._db() as db:

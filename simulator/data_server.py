@@ -98,7 +98,7 @@ class DataServer:
             raise RuntimeError("the data server is already running")
         self._by_day = {}
         for path in (self.air_csv, self.water_csv):
-            for r in FileSource("sample", path, self.timezone).readings():
+            for r in FileSource("sample", path, self.timezone).fetch().readings:
                 self._by_day.setdefault(r.day, []).append(r)
         for day in self._by_day.values():
             day.sort(key=lambda r: r.station)

@@ -30,13 +30,16 @@ from ledctl.render.text import wrap
 MEANINGS = ("title", "text", "label", "warning", "level", "water1", "water2", "water3")
 EFFECTS = ("static", "scroll-left", "scroll-up", "blink")
 CONDITIONS = ("always", "assessed", "updating", "has_primary", "no_primary", "ties", "last_valid",
-              "has_water", "has_water1", "has_water2", "has_water3")
+              "has_water", "has_water1", "has_water2", "has_water3",
+              "sample", "real",  # the station's figures are sample data, or not
+              "water_sample", "any_sample", "all_real",  # the water figures; any figure on the board
+              "has_missing", "complete")  # an indicator was not measured (HJ 633—2026 §5.3.1), or none
 OVERFLOWS = ("page", "scroll-left", "scroll-up")
 
 BULLETIN_FIELDS = frozenset({
     "station", "date", "date_long", "date_short", "weekday", "aqi", "category", "level",
     "primary", "primary_first", "primary_more", "primary_plus", "pm25", "pm10", "so2", "no2", "co", "o3",
-    "standard", "valid_label",
+    "standard", "valid_label", "missing",
     "water1_name", "water1_state", "water2_name", "water2_state", "water3_name", "water3_state",
 })
 NOTICE_FIELDS = frozenset({"title", "body", "date", "date_short", "issuer"})

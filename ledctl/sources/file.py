@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from ledctl.errors import DataError
 from ledctl.model import Reading
-from ledctl.sources.base import CANONICAL_UNITS, to_canonical
+from ledctl.sources.base import CANONICAL_UNITS, Fetched, to_canonical
 
 if TYPE_CHECKING:
     from ledctl.config import _Table
@@ -38,45 +38,58 @@ PERIODS = ("24h", "1h", "8h")
 
 
 class FileSource:
-    def __init__(self, name: str, path: Path, timezone: str) -> None:
+    """One file, or several read one after the other (e.g. the sample air and water data)."""
+
+    def __init__(self, name: str, path: Path | Sequence[Path], timezone: str) -> None:
         self.name = name
-        self.path = path
+        self.paths = (path,) if isinstance(path, Path) else tuple(path)
         self.tz = ZoneInfo(timezone)
 
     @classmethod
     def options_from_config(cls, table: _Table, base: Path) -> dict[str, object]:
-        path = table.get("path", str, "the path of a .csv or .json file, relative to the config file",
-                         check=lambda v: v.endswith((".csv", ".json")))
+        expected = 'the path of a .csv or .json file relative to the config file, or a list of them'
+        raw = table.get("path", (str, list), expected,
+                        check=lambda v: all(isinstance(p, str) and p.endswith((".csv", ".json"))
+                                            for p in ([v] if isinstance(v, str) else v)) and v != [])
         tz = table.text("timezone", "Asia/Shanghai")
-        return {"path": (base / path) if path else None, "timezone": tz}
+        paths = None if raw is None else [base / p for p in ([raw] if isinstance(raw, str) else raw)]
+        return {"path": paths, "timezone": tz}
 
     @classmethod
     def from_options(cls, name: str, options: Mapping[str, object]) -> FileSource:
-        return cls(name, Path(str(options["path"])), str(options.get("timezone", "Asia/Shanghai")))
+        raw = options["path"]
+        paths = [Path(str(p)) for p in raw] if isinstance(raw, list | tuple) else [Path(str(raw))]
+        return cls(name, paths, str(options.get("timezone", "Asia/Shanghai")))
 
-    def readings(self) -> list[Reading]:
+    def fetch(self) -> Fetched:
+        out: list[Reading] = []
+        for path in self.paths:
+            out.extend(self._read_one(path))
+        return Fetched(out)
+
+    def _read_one(self, path: Path) -> list[Reading]:
         try:
-            text = self.path.read_text(encoding="utf-8-sig")
+            text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
-            raise DataError(f"source {self.name}: data file {self.path} does not exist") from None
+            raise DataError(f"source {self.name}: data file {path} does not exist") from None
         except UnicodeDecodeError:
-            raise DataError(f"source {self.name}: {self.path} is not UTF-8 text") from None
+            raise DataError(f"source {self.name}: {path} is not UTF-8 text") from None
         except OSError as e:
-            raise DataError(f"source {self.name}: cannot read {self.path}: {e.strerror}") from None
-        if self.path.suffix == ".json":
-            return self._from_json(text)
-        return self._from_csv(text)
+            raise DataError(f"source {self.name}: cannot read {path}: {e.strerror}") from None
+        if path.suffix == ".json":
+            return self._from_json(path, text)
+        return self._from_csv(path, text)
 
     # -- CSV ----------------------------------------------------------------
 
-    def _from_csv(self, text: str) -> list[Reading]:
+    def _from_csv(self, path: Path, text: str) -> list[Reading]:
         rows = csv.reader(io.StringIO(text))
         header = next(rows, None)
         if not header:
-            raise DataError(f"{self.path}: empty file; expected a header row like station,date,pm25,…")
+            raise DataError(f"{path}: empty file; expected a header row like station,date,pm25,…")
         header = [h.strip() for h in header]
         if "station" not in header or not ({"date", "time"} & set(header)):
-            raise DataError(f"{self.path}: header needs 'station' and 'date' (or 'time' and 'period')")
+            raise DataError(f"{path}: header needs 'station' and 'date' (or 'time' and 'period')")
         units: dict[int, tuple[str, str]] = {}
         for i, name in enumerate(header):
             if name in ("station", "date", "time", "period"):
@@ -84,13 +97,13 @@ class FileSource:
             m = _COLUMN.match(name)
             if not m or m.group(1) not in CANONICAL_UNITS:
                 known = ", ".join(CANONICAL_UNITS)
-                raise DataError(f"{self.path}: column {name!r} is not a known parameter ({known})")
+                raise DataError(f"{path}: column {name!r} is not a known parameter ({known})")
             units[i] = (m.group(1), m.group(2) or CANONICAL_UNITS[m.group(1)])
         out: list[Reading] = []
         for line_no, row in enumerate(rows, start=2):
             if not any(cell.strip() for cell in row):
                 continue
-            where = f"{self.path}:{line_no}"
+            where = f"{path}:{line_no}"
             if len(row) != len(header):
                 raise DataError(f"{where}: {len(row)} cells, the header has {len(header)}")
             cells = dict(zip(header, (c.strip() for c in row), strict=True))
@@ -105,17 +118,17 @@ class FileSource:
 
     # -- JSON ---------------------------------------------------------------
 
-    def _from_json(self, text: str) -> list[Reading]:
+    def _from_json(self, path: Path, text: str) -> list[Reading]:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as e:
-            raise DataError(f"{self.path}: not valid JSON: {e.msg} at line {e.lineno}") from None
+            raise DataError(f"{path}: not valid JSON: {e.msg} at line {e.lineno}") from None
         items = doc.get("readings") if isinstance(doc, dict) else None
         if not isinstance(items, list):
-            raise DataError(f'{self.path}: expected {{"readings": [...]}} at the top')
+            raise DataError(f'{path}: expected {{"readings": [...]}} at the top')
         out: list[Reading] = []
         for i, item in enumerate(items):
-            where = f"{self.path}: readings[{i}]"
+            where = f"{path}: readings[{i}]"
             if not isinstance(item, dict) or not isinstance(item.get("station"), str):
                 raise DataError(f"{where}: expected an object with a 'station' string")
             cells = {k: str(v) for k, v in item.items() if k in ("date", "time", "period")}

@@ -15,6 +15,9 @@
     auth_env = "LEDCTL_CENTRE_TOKEN"  # … whose value comes from this environment variable
     auth_scheme = "Bearer"          # optional: sent as "Bearer <value>"
     fields = { pm25 = "pm2_5", co = { path = "co", unit = "mg/m3" } }  # parameter = path, or {path, unit}
+    stations = { "镇海城区" = "zh-urban" }  # optional: the feed's station names → config ids
+    placeholders = ["", "-", "—", "_"]      # optional: texts that mean "not measured" (these are the default)
+    ignore_offset = false           # true: the feed labels local clock times as UTC; read them in `timezone`
 
 A long mapping reads better as its own table (TOML inline tables must fit on one line):
 
@@ -24,13 +27,21 @@ A long mapping reads better as its own table (TOML inline tables must fit on one
     no2 = { path = "no2.v", unit = "@no2.u" }
 
 Paths are dotted keys into JSON objects; a numeric step indexes a list ("results.0.value").
-Keys that themselves contain a dot cannot be addressed. A field's unit defaults to the
-parameter's canonical unit; "@path" reads the unit from each record. Volume ratios (ppb, ppm)
-are refused: converting them needs temperature and pressure, which ledctl does not guess.
+A key that itself holds a dot, like "pm2.5", is found as it is (the longest key that matches
+wins). A path starting with "$." starts at the document, not the record: a feed that stamps
+the whole document once (`time = "$.data.pubtime"`). A field's unit defaults to the
+parameter's canonical unit; "@path" reads the unit from each record. Gases in ppb or ppm are
+converted at GB 3095's reference state (298.15 K, 101.325 kPa; see sources/base.py).
 
-A field whose value is null or "" was not measured: the reading simply lacks it. A field that
-is not there at all is an error (the mapping or the feed is wrong), as is a value that is not
-a number 0 or more. Records are counted from 0, as in the JSON list.
+Times may be ISO 8601 dates or date-times, "YYYY/MM/DD hh:mm:ss" (or with "-" and a space),
+or epoch seconds / milliseconds (numbers or digit strings; ≥ 10¹¹ is read as milliseconds).
+Clock times without an offset are read in `timezone`.
+
+A field whose value is null, or one of `placeholders`, was not measured: the reading simply
+lacks it. Each record is judged alone: a record with a field missing, a value that is not a
+number 0 or more, or a time that cannot be read is refused with its reason (`ledctl data show`
+lists them), and the other records are read as usual. With `stations`, records of stations
+the map does not name are skipped (a city feed lists many). Records are counted from 0.
 
 Secrets never come from the config file, and never appear in a message or a log line: the
 header value is read from the environment when the source is read. Redirects are followed
@@ -46,12 +57,13 @@ import http.client
 import json
 import logging
 import os
+import re
 import time as time_mod
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from email.message import Message
 from pathlib import Path
@@ -61,8 +73,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledctl import __version__
 from ledctl.errors import DataError
-from ledctl.model import Reading
-from ledctl.sources.base import CANONICAL_UNITS, to_canonical
+from ledctl.model import Reading, Rejection
+from ledctl.sources.base import CANONICAL_UNITS, Fetched, to_canonical
 
 if TYPE_CHECKING:
     from ledctl.config import _Table
@@ -72,7 +84,7 @@ log = logging.getLogger("ledctl.sources.http")
 PERIODS = ("24h", "1h", "8h")
 RETRY_AFTER_CAP_S = 60.0  # never wait longer than this for one Retry-After
 MAX_BODY_BYTES = 16 * 1024 * 1024  # a feed larger than this is refused, not read into memory
-_VOLUME_UNITS = ("ppb", "ppm")
+DEFAULT_PLACEHOLDERS = ("", "-", "—", "–", "_", "--", "NA", "N/A", "/")
 _ENV_NAME_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 
 Sleep = Callable[[float], None]
@@ -232,8 +244,17 @@ def _attempt(opener: urllib.request.OpenerDirector, request: urllib.request.Requ
     except urllib.error.HTTPError as e:
         status, reason, retry_after = e.code, e.reason, e.headers.get("Retry-After") if e.headers else None
         location = e.headers.get("Location", "") if e.headers else ""
+        reset = e.headers.get("x-ratelimit-reset") if e.headers else None
         e.close()
         what = f"answered {status} {reason}".rstrip()
+        if status == 429 and retry_after is None and reset is not None:
+            # OpenAQ sends no Retry-After, but says in x-ratelimit-reset how many seconds are left in
+            # its rate-limit window: retrying sooner only spends the next window's budget.
+            wait = _retry_after(reset, cap=float("inf"))
+            if wait is not None and wait > RETRY_AFTER_CAP_S:
+                return _Failure(f"{what}: its rate limit resets in {wait:g} s; asked again at the next "
+                                "fetch", False, status=status)
+            return _Failure(what, True, wait, status)
         if 300 <= status < 400 and location:
             return _Failure(f"{what}: a redirect to {public_url(location, secrets)}, "
                             "not followed to another server; put the final URL in the config", False,
@@ -255,7 +276,7 @@ def _attempt(opener: urllib.request.OpenerDirector, request: urllib.request.Requ
     return body
 
 
-def _retry_after(value: str | None) -> float | None:
+def _retry_after(value: str | None, cap: float = RETRY_AFTER_CAP_S) -> float | None:
     """Retry-After in seconds (the HTTP-date form is not used: our own backoff applies)."""
     if value is None:
         return None
@@ -263,9 +284,9 @@ def _retry_after(value: str | None) -> float | None:
         seconds = float(value.strip())
     except ValueError:
         return None
-    if seconds != seconds or seconds < 0:  # NaN or negative
+    if seconds != seconds or seconds < 0 or seconds == float("inf"):  # NaN, negative or endless
         return None
-    return min(seconds, RETRY_AFTER_CAP_S)
+    return min(seconds, cap)
 
 
 def _parse_json(source: str, shown: str, body: bytes) -> Any:
@@ -284,13 +305,25 @@ _ABSENT = object()
 
 
 def lookup(doc: Any, path: str) -> Any:
-    """The value at a dotted `path` in `doc`, or _ABSENT. "" is the document itself."""
+    """The value at a dotted `path` in `doc`, or _ABSENT. "" is the document itself.
+
+    A key holding dots ("pm2.5") is found as it is: at each level the longest run of steps
+    that names a key wins, so "data.pm2.5" reaches {"data": {"pm2.5": 31}}.
+    """
     node = doc
-    for step in path.split(".") if path else ():
-        if isinstance(node, dict) and step in node:
-            node = node[step]
-        elif isinstance(node, list) and step.isdigit() and int(step) < len(node):
-            node = node[int(step)]
+    steps = path.split(".") if path else []
+    i = 0
+    while i < len(steps):
+        if isinstance(node, dict):
+            for j in range(len(steps), i, -1):
+                key = ".".join(steps[i:j])
+                if key in node:
+                    node, i = node[key], j
+                    break
+            else:
+                return _ABSENT
+        elif isinstance(node, list) and steps[i].isdigit() and int(steps[i]) < len(node):
+            node, i = node[int(steps[i])], i + 1
         else:
             return _ABSENT
     return node
@@ -300,9 +333,9 @@ def is_absent(value: object) -> bool:
     return value is _ABSENT
 
 
-def concentration(raw: object, where: str) -> Decimal | None:
-    """A JSON value as a concentration: None when not measured (null or "")."""
-    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+def concentration(raw: object, where: str, placeholders: Sequence[str] = ("",)) -> Decimal | None:
+    """A JSON value as a concentration: None when not measured (null, or one of `placeholders`)."""
+    if raw is None or (isinstance(raw, str) and raw.strip() in placeholders):
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise DataError(f"{where}: {json.dumps(raw, ensure_ascii=False)} is not a number")
@@ -313,15 +346,6 @@ def concentration(raw: object, where: str) -> Decimal | None:
     if not value.is_finite() or value < 0:
         raise DataError(f"{where}: {str(raw)!r} is not a concentration (a number 0 or more)")
     return value
-
-
-def convert(param: str, value: Decimal, unit: str, where: str) -> Decimal:
-    """`to_canonical`, with a clearer refusal of volume ratios."""
-    if unit.strip().lower() in _VOLUME_UNITS:
-        raise DataError(f"{where}: unit {unit.strip()!r} for {param} cannot be converted to "
-                        f"{CANONICAL_UNITS[param]}: a volume ratio needs temperature and pressure, "
-                        "which ledctl does not guess")
-    return to_canonical(param, value, unit, where)
 
 
 # -- the generic source ----------------------------------------------------------------------------
@@ -345,6 +369,9 @@ class HttpJsonSource:
     auth_header: str = ""
     auth_env: str = ""
     auth_scheme: str = ""
+    stations: Mapping[str, str] = field(default_factory=dict)  # the feed's station names → config ids
+    placeholders: tuple[str, ...] = DEFAULT_PLACEHOLDERS
+    ignore_offset: bool = False
     settings: HttpSettings = field(default_factory=HttpSettings)
     sleep: Sleep = time_mod.sleep
 
@@ -373,11 +400,20 @@ class HttpJsonSource:
                         "(the header's value is read from that environment variable)")
         if auth_scheme and not auth_header:
             table.p.add(table.key("auth_scheme"), "needs auth_header and auth_env")
+        stations = table.get("stations", dict, 'a table of the feed\'s station name = station id, like '
+                             '{ "镇海城区" = "zh-urban" }', {},
+                             lambda v: all(isinstance(x, str) and x.strip() for x in v.values()))
+        placeholders = table.get("placeholders", list, 'texts meaning "not measured", like ["-", "—"]',
+                                 list(DEFAULT_PLACEHOLDERS), lambda v: all(isinstance(x, str) for x in v))
+        ignore_offset = table.get("ignore_offset", bool,
+                                  "true when the feed labels local clock times as UTC", False)
         fields = _fields(table)
         return {
             "url": url, "records": records, "station": station, "time": when, "period": period,
             "timezone": tz, "auth_header": auth_header or "", "auth_env": auth_env or "",
-            "auth_scheme": (auth_scheme or "").strip(), "fields": fields, **http_options(table),
+            "auth_scheme": (auth_scheme or "").strip(), "fields": fields,
+            "stations": dict(stations or {}), "placeholders": list(placeholders or []),
+            "ignore_offset": bool(ignore_offset), **http_options(table),
         }
 
     @classmethod
@@ -392,6 +428,10 @@ class HttpJsonSource:
                                                   str(spec.get("unit") or CANONICAL_UNITS[str(param)]))
                 else:
                     fields[str(param)] = FieldMap(str(spec), CANONICAL_UNITS[str(param)])
+        stations = options.get("stations")
+        placeholders = options.get("placeholders")
+        if not isinstance(placeholders, list | tuple):
+            placeholders = DEFAULT_PLACEHOLDERS
         return cls(
             name=name,
             url=str(options["url"]),
@@ -404,11 +444,14 @@ class HttpJsonSource:
             auth_header=str(options.get("auth_header", "") or ""),
             auth_env=str(options.get("auth_env", "") or ""),
             auth_scheme=str(options.get("auth_scheme", "") or ""),
+            stations={str(k): str(v) for k, v in stations.items()} if isinstance(stations, Mapping) else {},
+            placeholders=tuple(str(p).strip() for p in placeholders),
+            ignore_offset=bool(options.get("ignore_offset", False)),
             settings=HttpSettings.from_options(options),
             sleep=sleep,
         )
 
-    def readings(self) -> list[Reading]:
+    def fetch(self) -> Fetched:
         headers: dict[str, str] = {}
         secrets: list[str] = []
         refused = ""
@@ -420,11 +463,13 @@ class HttpJsonSource:
         doc = fetch_json(self.name, self.url, settings=self.settings, headers=headers, secrets=secrets,
                          refused=refused, sleep=self.sleep)
         try:
-            return self._parse(doc)
+            fetched = self._parse(doc)
         except DataError as e:
             raise DataError(redact(str(e), secrets)) from None
+        rejected = [replace(r, reason=redact(r.reason, secrets)) for r in fetched.rejected]
+        return Fetched(fetched.readings, rejected)
 
-    def _parse(self, doc: Any) -> list[Reading]:
+    def _parse(self, doc: Any) -> Fetched:
         shown = public_url(self.url)
         items = lookup(doc, self.records)
         if not isinstance(items, list):
@@ -433,70 +478,121 @@ class HttpJsonSource:
             raise DataError(f"source {self.name}: {shown}: expected a list of records {where}, found {found}")
         tz = ZoneInfo(self.timezone)
         out: list[Reading] = []
+        rejected: list[Rejection] = []
         for i, record in enumerate(items):
-            where = f"source {self.name}: record {i}"
-            if not isinstance(record, dict):
-                raise DataError(f"{where}: expected an object, found a JSON {_kind(record)}")
-            station = self._required(record, self.station, where)
-            if not isinstance(station, str | int) or isinstance(station, bool) or str(station).strip() == "":
-                raise DataError(f"{where}: station (path {self.station}) {json.dumps(station)} "
-                                "is not a station id")
-            where = f"{where} (station {station})"
-            start, period = self._when(record, tz, where)
-            values: dict[str, Decimal] = {}
-            for param, spec in self.fields.items():
-                raw = self._required(record, spec.path, where)
-                value = concentration(raw, f"{where}: field {spec.path!r} for {param}")
-                if value is None:
-                    continue
-                unit = spec.unit
-                if unit.startswith("@"):
-                    unit_raw = self._required(record, unit[1:], where)
-                    if not isinstance(unit_raw, str) or not unit_raw.strip():
-                        raise DataError(f"{where}: unit of {param} (path {unit[1:]}) "
-                                        f"{json.dumps(unit_raw, ensure_ascii=False)} is not a unit")
-                    unit = unit_raw
-                values[param] = convert(param, value, unit, where)
-            out.append(Reading(str(station).strip(), start, period, values))
-        return out
+            station = ""
+            start: datetime | None = None
+            try:
+                station = self._station(doc, record, i)
+                if station is None:
+                    continue  # a station of the feed that this deployment does not show
+                where = f"source {self.name}: record {i} (station {station})"
+                start, period = self._when(doc, record, tz, where)
+                out.append(Reading(station, start, period, self._values(doc, record, where)))
+            except DataError as e:
+                rejected.append(Rejection(station or "", start, str(e), self.name))
+        return Fetched(out, rejected)
+
+    def _station(self, doc: Any, record: Any, i: int) -> str | None:
+        where = f"source {self.name}: record {i}"
+        if not isinstance(record, dict):
+            raise DataError(f"{where}: expected an object, found a JSON {_kind(record)}")
+        raw = self._required(doc, record, self.station, where)
+        if not isinstance(raw, str | int) or isinstance(raw, bool) or str(raw).strip() == "":
+            raise DataError(f"{where}: station (path {self.station}) {json.dumps(raw, ensure_ascii=False)} "
+                            "is not a station id")
+        name = str(raw).strip()
+        if self.stations:
+            return self.stations.get(name)
+        return name
+
+    def _values(self, doc: Any, record: Mapping[str, Any], where: str) -> dict[str, Decimal]:
+        values: dict[str, Decimal] = {}
+        for param, spec in self.fields.items():
+            raw = self._required(doc, record, spec.path, where)
+            value = concentration(raw, f"{where}: field {spec.path!r} for {param}", self.placeholders)
+            if value is None:
+                continue
+            unit = spec.unit
+            if unit.startswith("@"):
+                unit_raw = self._required(doc, record, unit[1:], where)
+                if not isinstance(unit_raw, str) or not unit_raw.strip():
+                    raise DataError(f"{where}: unit of {param} (path {unit[1:]}) "
+                                    f"{json.dumps(unit_raw, ensure_ascii=False)} is not a unit")
+                unit = unit_raw
+            values[param] = to_canonical(param, value, unit, where)
+        return values
 
     @staticmethod
-    def _required(record: Mapping[str, Any], path: str, where: str) -> Any:
-        value = lookup(record, path)
+    def _required(doc: Any, record: Mapping[str, Any], path: str, where: str) -> Any:
+        root, path = (doc, path[2:]) if path.startswith("$.") else (record, path)
+        value = lookup(root, path)
         if is_absent(value):
             raise DataError(f"{where}: missing field {path.rsplit('.', 1)[-1]!r} (path {path})")
         return value
 
-    def _when(self, record: Mapping[str, Any], tz: ZoneInfo, where: str) -> tuple[datetime, str]:
+    def _when(self, doc: Any, record: Mapping[str, Any], tz: ZoneInfo, where: str) -> tuple[datetime, str]:
         if self.period.startswith("@"):
-            period = self._required(record, self.period[1:], where)
+            period = self._required(doc, record, self.period[1:], where)
             if period not in PERIODS:
                 shown = json.dumps(period, ensure_ascii=False)
                 raise DataError(f"{where}: period (path {self.period[1:]}) {shown} "
                                 f"is not one of {', '.join(PERIODS)}")
         else:
             period = self.period
-        raw = self._required(record, self.time, where)
-        if not isinstance(raw, str):
-            raise DataError(f"{where}: time (path {self.time}) {json.dumps(raw)} is not a date or date-time")
-        text = raw.strip()
-        if len(text) == 10:
-            try:
-                day = date.fromisoformat(text)
-            except ValueError:
-                raise DataError(f"{where}: date (path {self.time}) {raw!r} is not YYYY-MM-DD") from None
-            if period != "24h":
-                raise DataError(f"{where}: a date without a time of day ({raw!r}) fits only period 24h, "
-                                f"not {period}")
-            return datetime.combine(day, time(0), tz), period
-        try:
-            start = datetime.fromisoformat(text)
-        except ValueError:
-            raise DataError(f"{where}: time (path {self.time}) {raw!r} is not YYYY-MM-DD or ISO 8601 "
-                            "like 2026-11-24T15:00+08:00") from None
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=tz)
+        raw = self._required(doc, record, self.time, where)
+        start, date_only = parse_time(raw, tz, f"{where}: time (path {self.time})",
+                                      ignore_offset=self.ignore_offset)
+        if date_only and period != "24h":
+            raise DataError(f"{where}: a date without a time of day ({raw!r}) fits only period 24h, "
+                            f"not {period}")
         return start, period
+
+
+_SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+def parse_time(raw: object, tz: ZoneInfo, where: str, *,
+               ignore_offset: bool = False) -> tuple[datetime, bool]:
+    """A feed's time as an aware datetime, and whether it was a date without a time of day.
+
+    Accepts ISO 8601 dates and date-times ("2026-11-24", "2026-11-24 15:00:00", with or without an
+    offset), "YYYY/MM/DD[ hh:mm[:ss]]", and epoch seconds or milliseconds (a number or a string of
+    digits; 10¹¹ and more is milliseconds, as no feed reports from the year 5138).
+    """
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise DataError(f"{where} {json.dumps(raw, ensure_ascii=False)} is not a date or date-time")
+    text = str(raw).strip()
+    if isinstance(raw, int | float) or text.isdigit():
+        try:
+            number = Decimal(text)
+            seconds = number / 1000 if number >= 10**11 else number
+            moment = datetime.fromtimestamp(float(seconds), UTC)
+        except (InvalidOperation, OverflowError, OSError, ValueError):
+            raise DataError(f"{where} {text!r} is not an epoch time in seconds or milliseconds") from None
+        return moment.astimezone(tz), False
+    m = _SLASHED.match(text)
+    if m:
+        y, mo, d, hh, mm, ss = m.groups()
+        try:
+            moment = datetime(int(y), int(mo), int(d), int(hh or 0), int(mm or 0), int(ss or 0), tzinfo=tz)
+        except ValueError:
+            raise DataError(f"{where} {text!r} is not a real date") from None
+        return moment, hh is None
+    if len(text) == 10:
+        try:
+            return datetime.combine(date.fromisoformat(text), time(0), tz), True
+        except ValueError:
+            raise DataError(f"{where} {raw!r} is not YYYY-MM-DD") from None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DataError(f"{where} {raw!r} is not a date or time ledctl reads: YYYY-MM-DD, ISO 8601 "
+                        "like 2026-11-24T15:00+08:00, YYYY/MM/DD hh:mm:ss, or epoch seconds/milliseconds"
+                        ) from None
+    if moment.tzinfo is None or ignore_offset:
+        moment = moment.replace(tzinfo=tz)
+    return moment, False
 
 
 def _fields(table: _Table) -> dict[str, dict[str, str]] | None:
@@ -528,11 +624,11 @@ def _fields(table: _Table) -> dict[str, dict[str, str]] | None:
         sub.finish()
         if isinstance(unit, str) and not unit.startswith("@"):
             try:
-                convert(param, Decimal(1), unit, "")
+                to_canonical(param, Decimal(1), unit, "")
             except DataError:
                 table.p.bad(f"{key}.unit", unit,
-                            f"a unit convertible to {CANONICAL_UNITS[param]} (µg/m³, mg/m³, mg/L, µg/L), "
-                            'or "@path" to read it from each record; ppb and ppm are not converted')
+                            f"a unit convertible to {CANONICAL_UNITS[param]} (µg/m³, mg/m³, mg/L, µg/L; "
+                            'ppb or ppm for gases), or "@path" to read it from each record')
                 continue
         if isinstance(path, str) and isinstance(unit, str):
             out[param] = {"path": path, "unit": unit}

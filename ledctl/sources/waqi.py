@@ -20,6 +20,9 @@ Time: WAQI's `time.iso` is the hour the value is reported for, the end of its av
 time is the start of its period, so the reading is period "1h" with time = `time.iso` minus
 one hour, in WAQI's own UTC offset. Without `time.iso`, `time.s` with `time.tz` is used.
 
+Each station is judged alone: a feed WAQI does not know ("Unknown station"), or an answer
+without a usable time or index, refuses that station only. A refused token fails the source.
+
 The token travels in the query string, so URLs are shown without their query and the token
 is removed from every message WAQI sends back.
 """
@@ -37,7 +40,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ledctl.errors import DataError
-from ledctl.model import Reading
+from ledctl.model import Reading, Rejection
+from ledctl.sources.base import Fetched
 from ledctl.sources.http import (
     HttpSettings,
     Sleep,
@@ -101,30 +105,38 @@ class WaqiSource:
             sleep=sleep,
         )
 
-    def readings(self) -> list[Reading]:
+    def fetch(self) -> Fetched:
         token = secret_from_env(self.name, "token_env", self.token_env)
         secrets = [token, quote(token, safe="")]
         out: list[Reading] = []
+        rejected: list[Rejection] = []
         for station, feed in self.stations.items():
+            where = f"source {self.name}: WAQI feed {feed} (station {station})"
+            path = f"/feed/{quote(feed, safe='@:;./-_')}/?token={quote(token, safe='')}"
+            url = self.base_url.rstrip("/") + path
             try:
-                out.append(self._station(station, feed, token, secrets))
-            except DataError as e:
+                doc = fetch_json(self.name, url, settings=self.settings, secrets=secrets, sleep=self.sleep,
+                                 refused=f"WAQI refused the token in ${self.token_env}")
+                if isinstance(doc, dict) and doc.get("status") != "ok" and _about_the_token(doc):
+                    message = redact(str(doc.get("data") or doc.get("message") or ""), secrets)
+                    raise DataError(f"{where}: WAQI answered status {str(doc['status'])!r}: {message} "
+                                    f"(check the token in ${self.token_env})")
+            except DataError as e:  # the service or the token failed: the whole source has
                 raise DataError(redact(str(e), secrets)) from None
-        return out
+            try:
+                out.append(self._station(station, where, doc, secrets))
+            except DataError as e:  # this station's answer is unusable: the others still count
+                rejected.append(Rejection(station, None, redact(str(e), secrets), self.name))
+        return Fetched(out, rejected)
 
-    def _station(self, station: str, feed: str, token: str, secrets: list[str]) -> Reading:
-        where = f"source {self.name}: WAQI feed {feed} (station {station})"
-        url = f"{self.base_url.rstrip('/')}/feed/{quote(feed, safe='@:;./-_')}/?token={quote(token, safe='')}"
-        doc = fetch_json(self.name, url, settings=self.settings, secrets=secrets, sleep=self.sleep,
-                         refused=f"WAQI refused the token in ${self.token_env}")
+    def _station(self, station: str, where: str, doc: Any, secrets: list[str]) -> Reading:
         if not isinstance(doc, dict) or "status" not in doc:
             raise DataError(f"{where}: expected an object with 'status' and 'data'")
         data = doc.get("data")
         if doc["status"] != "ok":
             message = data if isinstance(data, str) else doc.get("message", "no message")
-            hint = f" (check the token in ${self.token_env})" if "key" in str(message).lower() else ""
             raise DataError(f"{where}: WAQI answered status {str(doc['status'])!r}: "
-                            f"{redact(str(message), secrets)}{hint}")
+                            f"{redact(str(message), secrets)}")
         if not isinstance(data, dict):
             raise DataError(f"{where}: 'data' is not an object")
         start = _start(data.get("time"), where)
@@ -137,6 +149,11 @@ class WaqiSource:
                     raise DataError(f"{where}: aqi {aqi!r} is not a whole number")
                 values[PARAM] = value
         return Reading(station, start, "1h", values)
+
+
+def _about_the_token(doc: dict[str, Any]) -> bool:
+    message = doc.get("data") if isinstance(doc.get("data"), str) else doc.get("message", "")
+    return "key" in str(message).lower() or "token" in str(message).lower()
 
 
 def _start(raw: Any, where: str) -> datetime:

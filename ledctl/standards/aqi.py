@@ -1,15 +1,28 @@
-"""Air quality index per HJ 633 (2012 and 2026 tables), with exact arithmetic.
+"""Air quality index per HJ 633 (2012 and 2026 editions), with exact arithmetic.
 
 IAQI_P = (IAQI_hi - IAQI_lo) / (BP_hi - BP_lo) * (C_P - BP_lo) + IAQI_lo, rounded up;
 AQI = max(IAQI_P). Computed with Fractions: binary floating point turns an exact
 55 into 55.00000000000001 and rounds it up to 56.
+
+What the 2026 edition (HJ 633—2026, in force 2026-03-01) changes beyond its table, each rule
+checked against the standard's own text:
+
+* §4.2.2: concentrations are rounded *before* the IAQI, by GB/T 8170 (round half to even):
+  SO2, NO2, O3, PM10 and PM2.5 to whole µg/m³, CO to 0.1 mg/m³. PM2.5 35.4 → 35 → IAQI 50.
+* §4.2.2: the daily AQI has six indicators; O3 enters only as the daily maximum 8-hour mean.
+* Table 3 note b: SO2 1-hour above 800 µg/m³ counts as IAQI 200;
+  note c: O3 8-hour above 800 µg/m³ counts as IAQI 300.
+* §4.1.1: the AQI ranges 1–500.
+
+HJ 633—2012 keeps its own rules: no rounding first, the daily report includes the O3 1-hour
+maximum, and above 800 the 24-hour SO2 / 1-hour O3 sub-index stands in.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -71,14 +84,20 @@ class Standard:
     id: str
     since: date
     breakpoints: Mapping[str, tuple[int, ...]]
+    rounds_first: bool = False  # concentrations rounded (GB/T 8170) before the IAQI
+    daily_o3_1h: bool = True  # the daily AQI includes the O3 1-hour maximum
+    fixed_above_top: Mapping[str, int] = field(default_factory=dict)  # column → IAQI above its top
 
 
 HJ633_2012 = Standard("hj633-2012", date(2012, 2, 29), _TABLE_2012)
-# HJ 633-2026 keeps the 2012 rules above the short columns (SO2-1h > 800 uses the
-# 24-h value, O3-8h > 800 uses the 1-h value). Secondary sources claim fixed
-# IAQIs of 200/300 there instead; that is UNVERIFIED, so it is not applied.
-HJ633_2026 = Standard("hj633-2026", date(2026, 3, 1), _TABLE_2026)
+HJ633_2026 = Standard(
+    "hj633-2026", date(2026, 3, 1), _TABLE_2026,
+    rounds_first=True,  # §4.2.2
+    daily_o3_1h=False,  # §4.2.2: six indicators, O3 as the daily maximum 8-hour mean
+    fixed_above_top={"so2_1h": 200, "o3_8h": 300},  # Table 3 notes b and c
+)
 STANDARDS = {s.id: s for s in (HJ633_2012, HJ633_2026)}
+MIN_AQI = 1  # HJ 633—2026 §4.1.1: the AQI ranges 1–500
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +150,30 @@ def _exact(value: Decimal | Fraction | int | float | str) -> Fraction:
     return Fraction(d)
 
 
+def rounded(standard: Standard, column: str, concentration: Decimal | Fraction | int | str) -> Fraction:
+    """The concentration the edition rates: as given (2012), or rounded by GB/T 8170 (2026 §4.2.2).
+
+    GB/T 8170 rounds half to even on the exact value ("四舍六入五成双"), which is what
+    Python's round() does on a Fraction: 35.5 → 36, 36.5 → 36, 2.05 → 2.0, 2.051 → 2.1.
+    """
+    c = _exact(concentration)
+    if c < 0:
+        raise AqiInputError(f"{column}: concentration {concentration} is negative")
+    if not standard.rounds_first:
+        return c
+    return Fraction(round(c, ROUNDING_DIGITS.get(column, 0)))
+
+
+# Decimal places each column is rounded to before the IAQI (HJ 633—2026 §4.2.2): CO to 0.1 mg/m³,
+# everything else to whole µg/m³.
+ROUNDING_DIGITS = {"co_24h": 1, "co_1h": 1}
+
+
 def iaqi(standard: Standard, column: str, concentration: Decimal | Fraction | int | str) -> int | None:
     """The sub-index of one pollutant, rounded up; None above the column's top breakpoint."""
     if column not in standard.breakpoints:
         raise AqiInputError(f"unknown pollutant column {column!r}; known: {', '.join(standard.breakpoints)}")
-    c = _exact(concentration)
-    if c < 0:
-        raise AqiInputError(f"{column}: concentration {concentration} is negative")
+    c = rounded(standard, column, concentration)
     bps = standard.breakpoints[column]
     for i in range(1, len(bps)):
         lo, hi = bps[i - 1], bps[i]
@@ -178,6 +214,7 @@ def assess(
     aqi = max(sub.values()) if sub else 500
     if above:
         aqi = 500
+    aqi = max(aqi, MIN_AQI)
     level = level_of(aqi)
     primary: tuple[str, ...] = ()
     if aqi > 50:
@@ -202,6 +239,8 @@ def _above_top(
 
     Returns (IAQI to use for this column or None to drop it, whether AQI is "> 500").
     """
+    if column in standard.fixed_above_top:  # HJ 633—2026 Table 3 notes b and c
+        return standard.fixed_above_top[column], False
     if column == "so2_1h":
         # SO2 1-h above 800: no 1-h sub-index; the 24-h sub-index is used.
         if "so2_24h" not in concentrations:
@@ -217,14 +256,25 @@ def _above_top(
     return 500, True
 
 
+def daily_parameters(standard: Standard) -> tuple[str, ...]:
+    """The reading parameters the edition's daily AQI is made of."""
+    return (*DAILY_COLUMNS, "o3_1h") if standard.daily_o3_1h else tuple(DAILY_COLUMNS)
+
+
 def assess_daily(values: Mapping[str, Decimal], standard: Standard) -> Assessment:
-    """Assess daily (24-h) values keyed by reading parameter (pm25, pm10, so2, no2, co, o3_8h, o3_1h)."""
+    """Assess daily (24-h) values keyed by reading parameter (pm25, pm10, so2, no2, co, o3_8h, o3_1h).
+
+    Under HJ 633—2026 an O3 1-hour value is not part of the daily AQI (§4.2.2) and is left out.
+    """
     columns: dict[str, Decimal] = {}
     for param, value in values.items():
         if param in DAILY_COLUMNS:
             columns[DAILY_COLUMNS[param]] = value
-        elif param == "o3_1h":
+        elif param == "o3_1h" and standard.daily_o3_1h:
             columns["o3_1h"] = value
+    if not columns and "o3_1h" in values:
+        raise AqiInputError(f"{standard.id}: the daily AQI rates O3 by its daily maximum 8-hour mean "
+                            "(HJ 633—2026 §4.2.2), not the 1-hour value; give the 8-hour value")
     return assess(columns, standard)
 
 
@@ -248,7 +298,7 @@ def assess_hourly(values: Mapping[str, Decimal], standard: Standard) -> Assessme
     """Assess hourly values keyed by reading parameter (pm25, pm10, so2, no2, co, o3_1h, o3_8h)."""
     columns = {HOURLY_COLUMNS[p]: v for p, v in values.items() if p in HOURLY_COLUMNS}
     high_so2 = "so2_1h" in columns and iaqi(standard, "so2_1h", columns["so2_1h"]) is None
-    if high_so2 and "so2_24h" not in columns:
+    if high_so2 and "so2_1h" not in standard.fixed_above_top and "so2_24h" not in columns:
         # SO2 1-h above 800 is rated on its 24-h value, which an hourly report does not have.
         raise AqiInputError("SO2 1-hour value is above 800 µg/m³: rate it with the 24-hour mean")
     return assess(columns, standard)

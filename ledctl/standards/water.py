@@ -10,18 +10,21 @@ Decisions (see the module tests):
   a section; outside it (either side) it is 劣V.
 * DO class I is "≥ 7.5 mg/L or 90 % saturation"; only the mg/L limit is applied (the
   readings carry no saturation).
-* TN is classed only for lakes and reservoirs (GB 3838 gives no river limit); for rivers
-  it is a reference item, like water temperature and faecal coliforms.
-* `missing` lists the project's core items that were not measured: do, codmn, nh3n, tp,
-  plus tn for lakes and reservoirs. Other basic items are assessed when given but are
-  not expected, so their absence is not reported.
+* TN never sets a section's class. 环办〔2011〕22号 (地表水环境质量评价办法（试行）) §2.1: the class
+  is assessed on the 21 basic items of GB 3838 Table 1 other than water temperature, total
+  nitrogen and faecal coliforms; "水温、总氮、粪大肠菌群作为参考指标单独评价（河流总氮除外）".
+  So for lakes and reservoirs TN gets its own class against the lake column, reported apart
+  (`reference_classes`); for rivers it is only a reported value (GB 3838 has no river limit).
+* `missing` lists the project's core items that were not measured: do, codmn, nh3n, tp.
+  Other basic items are assessed when given but are not expected, so their absence is not
+  reported.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -123,7 +126,9 @@ KNOWN_IDS = (*ITEMS, *REFERENCE_ITEMS)
 # The project's core set: measured at every automatic station. Absent ones are listed in
 # `missing`; they are never assumed good.
 CORE_RIVER = ("do", "codmn", "nh3n", "tp")
-CORE_LAKE = (*CORE_RIVER, "tn")
+CORE_LAKE = CORE_RIVER
+# Basic items assessed apart from the class (环办〔2011〕22号 §2.1): TN, for lakes and reservoirs.
+ASSESSED_APART = ("tn",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +166,8 @@ class WaterAssessment:
 
     `per_item` maps each assessed item id to its class (1..6), in table order; `limiting`
     lists the items whose class equals the section's (all of them on a tie). `reference`
-    holds the values of reported-only items; `missing` the core items not measured.
+    holds the values of reported-only items, `reference_classes` the classes of the items
+    assessed apart from the section's (lake TN); `missing` the core items not measured.
     """
 
     water_class: int  # 1..6, 6 is 劣V
@@ -173,6 +179,7 @@ class WaterAssessment:
     missing: tuple[str, ...]
     colour: str  # "#RRGGBB"
     lake: bool = False
+    reference_classes: Mapping[str, int] = field(default_factory=dict)
 
 
 def _exact(param: str, value: Value) -> Decimal:
@@ -232,7 +239,7 @@ def assess_section(
 
     `values` maps item ids (see KNOWN_IDS) to mg/L (pH unitless; temp ℃; fcoli 个/L).
     Values are strings, Decimals or ints; a float is read through its shortest text form.
-    `lake` is True for lakes and reservoirs (TP lake column; TN assessed).
+    `lake` is True for lakes and reservoirs (TP lake column; TN classed apart).
     `colours` overrides DEFAULT_COLOURS per class number.
     """
     unknown = [p for p in values if p not in ITEMS and p not in REFERENCE_ITEMS]
@@ -248,10 +255,17 @@ def assess_section(
 
     per_item: dict[str, int] = {}
     reference: dict[str, Decimal] = {}
+    apart: dict[str, int] = {}
     for param in (*ITEMS, *REFERENCE_ITEMS):  # table order, whatever the mapping's order
         if param not in values:
             continue
-        if param in ITEMS and ITEMS[param].limits(lake=lake) is not None:
+        if param in ASSESSED_APART:
+            reference[param] = _exact(param, values[param])
+            if lake:
+                apart[param] = item_class(param, values[param], lake=lake)
+            elif reference[param] < 0:
+                raise WaterInputError(f"{param}: value {values[param]} is negative")
+        elif param in ITEMS and ITEMS[param].limits(lake=lake) is not None:
             per_item[param] = item_class(param, values[param], lake=lake)
         else:
             v = _exact(param, values[param])
@@ -260,7 +274,7 @@ def assess_section(
             reference[param] = v
 
     if not per_item:
-        assessed = [p for p in ITEMS if ITEMS[p].limits(lake=lake) is not None]
+        assessed = [p for p in ITEMS if ITEMS[p].limits(lake=lake) is not None and p not in ASSESSED_APART]
         raise WaterInputError(f"no assessed item: give at least one of {', '.join(assessed)}")
 
     worst = max(per_item.values())
@@ -276,4 +290,5 @@ def assess_section(
         missing=tuple(p for p in core if p not in values),
         colour=palette[worst],
         lake=lake,
+        reference_classes=apart,
     )

@@ -26,6 +26,7 @@ import pytest
 
 from ledctl import config
 from ledctl.errors import ConfigError, DataError
+from ledctl.model import Reading
 from ledctl.simulator.data_server import DataServer, fixed_clock
 from ledctl.sources import SOURCE_TYPES
 from ledctl.sources.file import FileSource
@@ -216,10 +217,18 @@ def waqi(url: str, sleeps: Sleeps, **options: object) -> WaqiSource:
 
 def data_error(source: HttpJsonSource | OpenAQSource | WaqiSource) -> str:
     with pytest.raises(DataError) as info:
-        source.readings()
+        source.fetch()
     message = str(info.value)
     assert SECRET not in message
     return message
+
+
+def refused(source: HttpJsonSource | OpenAQSource | WaqiSource) -> tuple[list[Reading], list[str]]:
+    """Each record is judged alone: what was read, and the reasons of what was refused."""
+    fetched = source.fetch()
+    reasons = [r.reason for r in fetched.rejected]
+    assert all(SECRET not in r for r in reasons)
+    return fetched.readings, reasons
 
 
 # == generic HTTP JSON ============================================================================
@@ -229,7 +238,7 @@ DAILY = "/api/daily"
 
 def test_http_reads_a_centre_document(server: Loopback, sleeps: Sleeps) -> None:
     server.route(DAILY, Reply(doc=fixture("centre-daily.json")))
-    readings = centre(server.url + DAILY, sleeps).readings()
+    readings = centre(server.url + DAILY, sleeps).fetch().readings
     assert [r.station for r in readings] == ["zh-urban", "zh-jiaochuan", "zh-zhaobaoshan"]
     urban = readings[0]
     assert urban.period == "24h"
@@ -252,7 +261,7 @@ def test_http_converts_units_and_reads_periods_from_records(server: Loopback, sl
     server.route(DAILY, Reply(doc=doc))
     src = centre(server.url + DAILY, sleeps, records="", station="site.id", time="t", period="@avg",
                  fields={"co": {"path": "co.v", "unit": "@co.u"}, "pm25": {"path": "pm", "unit": "mg/m³"}})
-    first, second = src.readings()
+    first, second = src.fetch().readings
     assert (first.period, first.time.isoformat()) == ("1h", "2026-11-24T15:00:00+08:00")
     assert first.values == {"co": Decimal("0.7"), "pm25": Decimal("52.000")}
     # a date-time without an offset is in the source's time zone
@@ -288,7 +297,7 @@ fields = {{ pm25 = "pm2_5", pm10 = "pm10", co = {{ path = "co", unit = "mg/m3" }
     assert isinstance(built, HttpJsonSource)
     assert built.settings == HttpSettings(timeout_s=1.5, retries=2, backoff_s=0.25)
     built.sleep = sleeps
-    readings = built.readings()
+    readings = built.fetch().readings
     assert readings[0].values == {"pm25": Decimal(52), "pm10": Decimal(78), "co": Decimal("0.7")}
     assert server.seen[0].headers["authorization"] == f"Bearer {SECRET}"
 
@@ -308,8 +317,8 @@ fields = {{ pm25 = "pm2_5", pm10 = "pm10", co = {{ path = "co", unit = "mg/m3" }
         ("retries = 99", "sources.x.retries = 99: expected extra attempts, 0..10"),
         ('timezone = "Mars/Base"', 'sources.x.timezone = "Mars/Base": expected an IANA time zone'),
         ('fields = { "pm2.5" = "pm2_5" }', "sources.x.fields.pm2.5: not a known parameter"),
-        ('fields = { no2 = { path = "no2", unit = "ppb" } }',
-         'sources.x.fields.no2.unit = "ppb": expected a unit convertible to µg/m³'),
+        ('fields = { pm10 = { path = "pm10", unit = "ppb" } }',
+         'sources.x.fields.pm10.unit = "ppb": expected a unit convertible to µg/m³'),
         ('fields = { no2 = { path = "no2", scale = 2 } }', "sources.x.fields.no2.scale: unknown key"),
         ("fields = {}", "sources.x.fields = {…}: expected at least one parameter"),
         ('token = "abc"', "sources.x.token: unknown key"),
@@ -330,7 +339,7 @@ def test_http_config_problems_name_the_key(tmp_path: Path, registry: None, block
 def test_http_429_honours_retry_after_then_succeeds(server: Loopback, sleeps: Sleeps) -> None:
     server.route(DAILY, Reply(429, {"error": "slow down"}, headers={"Retry-After": "7"}),
                  Reply(doc=fixture("centre-daily.json")))
-    assert len(centre(server.url + DAILY, sleeps).readings()) == 3
+    assert len(centre(server.url + DAILY, sleeps).fetch().readings) == 3
     assert sleeps == [7.0]
     assert server.paths() == [DAILY, DAILY]
 
@@ -339,7 +348,7 @@ def test_http_retry_after_is_capped(server: Loopback, sleeps: Sleeps) -> None:
     server.route(DAILY, Reply(503, {}, headers={"Retry-After": "86400"}),
                  Reply(429, {}, headers={"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}),
                  Reply(doc=fixture("centre-daily.json")))
-    centre(server.url + DAILY, sleeps).readings()
+    centre(server.url + DAILY, sleeps).fetch()
     assert sleeps == [60.0, 1.0]  # capped; an HTTP-date falls back to the backoff (0.5 × 2)
 
 
@@ -361,7 +370,7 @@ def test_http_5xx_backs_off_exponentially(server: Loopback, sleeps: Sleeps) -> N
 
 def test_http_5xx_then_success(server: Loopback, sleeps: Sleeps) -> None:
     server.route(DAILY, Reply(500, {}), Reply(502, {}), Reply(doc=fixture("centre-daily.json")))
-    assert len(centre(server.url + DAILY, sleeps).readings()) == 3
+    assert len(centre(server.url + DAILY, sleeps).fetch().readings) == 3
     assert sleeps == [0.5, 1.0]
 
 
@@ -413,45 +422,63 @@ def test_http_malformed_json(server: Loopback, sleeps: Sleeps) -> None:
         (lambda d: d["data"]["records"][0].update(no2=True),
          "source centre: record 0 (station zh-urban): field 'no2' for no2: true is not a number"),
         (lambda d: d["data"]["records"][0].update(date="24/11/2026"),
-         "source centre: record 0 (station zh-urban): date (path date) '24/11/2026' is not YYYY-MM-DD"),
-        (lambda d: d["data"].update(records={"zh-urban": {}}),
-         "expected a list of records at 'data.records', found a JSON object"),
-        (lambda d: d.pop("data"), "expected a list of records at 'data.records', found nothing"),
+         "source centre: record 0 (station zh-urban): time (path date) '24/11/2026' is not YYYY-MM-DD"),
         (lambda d: d["data"]["records"].append("zh-urban"),
          "record 3: expected an object, found a JSON string"),
     ],
 )
-def test_http_bad_records(server: Loopback, sleeps: Sleeps, change: Any, expected: str) -> None:
+def test_http_a_bad_record_is_refused_alone(server: Loopback, sleeps: Sleeps, change: Any,
+                                            expected: str) -> None:
+    """One bad record never fails the whole source: the others are read, the bad one is named."""
+    doc = fixture("centre-daily.json")
+    good = len(doc["data"]["records"])
+    change(doc)
+    server.route(DAILY, Reply(doc=doc))
+    readings, reasons = refused(centre(server.url + DAILY, sleeps))
+    assert len(readings) == good - (0 if "record 3" in expected else 1)
+    assert len(reasons) == 1
+    assert expected in reasons[0]
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda d: d["data"].update(records={"zh-urban": {}}),
+     "expected a list of records at 'data.records', found a JSON object"),
+    (lambda d: d.pop("data"), "expected a list of records at 'data.records', found nothing"),
+])
+def test_http_a_document_without_records_fails_the_source(server: Loopback, sleeps: Sleeps, change: Any,
+                                                           expected: str) -> None:
     doc = fixture("centre-daily.json")
     change(doc)
     server.route(DAILY, Reply(doc=doc))
     assert expected in data_error(centre(server.url + DAILY, sleeps))
 
 
-def test_http_volume_units_are_refused(server: Loopback, sleeps: Sleeps) -> None:
+def test_http_gases_in_ppb_are_converted_at_the_reference_state(server: Loopback, sleeps: Sleeps) -> None:
+    """GB 3095 (amendment 2018): gases at 298.15 K, 101.325 kPa, 24.465 L/mol."""
     doc = fixture("centre-daily.json")
     for record in doc["data"]["records"]:
         record["no2Unit"] = "µg/m³"
     doc["data"]["records"][2]["no2Unit"] = "ppb"
+    doc["data"]["records"][2]["no2"] = 20
     server.route(DAILY, Reply(doc=doc))
     src = centre(server.url + DAILY, sleeps, fields={"no2": {"path": "no2", "unit": "@no2Unit"}})
-    message = data_error(src)
-    assert message.startswith("source centre: record 2 (station zh-zhaobaoshan): unit 'ppb' for no2 "
-                              "cannot be converted to µg/m³")
-    assert "does not guess" in message
+    readings, reasons = refused(src)
+    assert reasons == []
+    assert round(readings[2].values["no2"], 2) == Decimal("37.61")  # 20 × 46.0055 / 24.465
 
 
 def test_http_date_only_fits_a_daily_period(server: Loopback, sleeps: Sleeps) -> None:
     server.route(DAILY, Reply(doc=fixture("centre-daily.json")))
-    message = data_error(centre(server.url + DAILY, sleeps, period="1h"))
-    assert "a date without a time of day ('2026-11-24') fits only period 24h, not 1h" in message
+    readings, reasons = refused(centre(server.url + DAILY, sleeps, period="1h"))
+    assert readings == []
+    assert "a date without a time of day ('2026-11-24') fits only period 24h, not 1h" in reasons[0]
 
 
 def test_http_sends_the_auth_header_from_the_environment(server: Loopback, sleeps: Sleeps,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEDCTL_CENTRE_TOKEN", SECRET)
     server.route(DAILY, Reply(doc=fixture("centre-daily.json")))
-    centre(server.url + DAILY, sleeps, auth_header="X-Centre-Key", auth_env="LEDCTL_CENTRE_TOKEN").readings()
+    centre(server.url + DAILY, sleeps, auth_header="X-Centre-Key", auth_env="LEDCTL_CENTRE_TOKEN").fetch()
     assert server.seen[0].headers["x-centre-key"] == SECRET
 
 
@@ -492,7 +519,7 @@ def test_http_never_forwards_a_credential_to_another_server(server: Loopback, sl
     server.route("/old", Reply(301, {}, headers={"Location": DAILY}))
     server.route(DAILY, Reply(doc=fixture("centre-daily.json")))
     src = centre(server.url + "/old", sleeps, auth_header="Authorization", auth_env="LEDCTL_CENTRE_TOKEN")
-    assert len(src.readings()) == 3
+    assert len(src.fetch().readings) == 3
     assert server.seen[-1].headers["authorization"] == SECRET
 
 
@@ -514,7 +541,7 @@ def serve_openaq(server: Loopback, location: Any = None, latest: Any = None) -> 
 
 def test_openaq_joins_sensors_and_latest(server: Loopback, sleeps: Sleeps, openaq_key: None) -> None:
     serve_openaq(server)
-    readings = openaq(server.url, sleeps).readings()
+    readings = openaq(server.url, sleeps).fetch().readings
     assert [(r.station, r.period, r.time) for r in readings] == [
         ("zh-urban", "1h", datetime(2026, 11, 24, 6, tzinfo=UTC)),  # so2, stamped 07:00Z: hour 06–07
         ("zh-urban", "1h", datetime(2026, 11, 24, 7, tzinfo=UTC)),  # the rest, stamped 08:00Z
@@ -545,7 +572,7 @@ retries = 1
     assert options["api_key_env"] == "OPENAQ_API_KEY" and options["locations"] == {"zh-urban": 12345}
     src = OpenAQSource.from_options("x", options, sleep=sleeps)
     assert src.settings.retries == 1
-    assert len(src.readings()) == 2
+    assert len(src.fetch().readings) == 2
 
 
 def test_openaq_config_problems(tmp_path: Path, registry: None) -> None:
@@ -562,15 +589,31 @@ locations = { zh-urban = "12345", zh-sea = -1 }
     assert "sources.x.locations: missing; expected a table of station id = OpenAQ location id" in missing
 
 
-def test_openaq_volume_units_are_refused(server: Loopback, sleeps: Sleeps, openaq_key: None) -> None:
+def test_openaq_gases_in_ppm_are_converted(server: Loopback, sleeps: Sleeps, openaq_key: None) -> None:
+    """OpenAQ stations outside China report gases in ppm: converted at GB 3095's reference state."""
     location = fixture("openaq-location.json")
     no2 = location["results"][0]["sensors"][2]
-    no2["parameter"]["units"] = "ppb"
-    serve_openaq(server, location=location)
-    message = data_error(openaq(server.url, sleeps))
-    assert "OpenAQ location 12345 (station zh-urban)" in message
-    assert "unit 'ppb' for no2 cannot be converted to µg/m³" in message
-    assert "does not guess" in message
+    no2["parameter"]["units"] = "ppm"
+    latest = fixture("openaq-latest.json")
+    for item in latest["results"]:
+        if item["sensorsId"] == no2["id"]:
+            item["value"] = 0.02
+    serve_openaq(server, location=location, latest=latest)
+    readings, reasons = refused(openaq(server.url, sleeps))
+    assert reasons == []
+    values = [r.values["no2"] for r in readings if "no2" in r.values]
+    assert values and round(values[0], 2) == Decimal("37.61")  # 0.02 ppm = 20 ppb
+
+
+def test_openaq_no_data_sentinel_drops_that_value_only(server: Loopback, sleeps: Sleeps,
+                                                       openaq_key: None) -> None:
+    """OpenAQ writes -9999 for "no data": that value is refused, the station's others are read."""
+    latest = fixture("openaq-latest.json")
+    latest["results"][0]["value"] = -9999
+    serve_openaq(server, latest=latest)
+    readings, reasons = refused(openaq(server.url, sleeps))
+    assert readings and all(r.values.get("pm25") != Decimal(-9999) for r in readings)
+    assert len(reasons) == 1 and "no-data sentinel" in reasons[0]
 
 
 def test_openaq_refused_key(server: Loopback, sleeps: Sleeps, openaq_key: None) -> None:
@@ -594,7 +637,7 @@ def test_openaq_429_then_success_and_budget(server: Loopback, sleeps: Sleeps, op
     serve_openaq(server)
     server.route(LATEST, Reply(429, {"message": "Too many requests"}, headers={"Retry-After": "3"}),
                  Reply(doc=fixture("openaq-latest.json")))
-    assert len(openaq(server.url, sleeps).readings()) == 2
+    assert len(openaq(server.url, sleeps).fetch().readings) == 2
     assert sleeps == [3.0]
     assert server.paths() == [LOCATION, LATEST, LATEST]
 
@@ -631,7 +674,7 @@ def test_openaq_malformed_json(server: Loopback, sleeps: Sleeps, openaq_key: Non
         ("latest", lambda d: d["results"][1].pop("sensorsId"),
          "latest results[1]: missing field 'sensorsId'"),
         ("latest", lambda d: d["results"][1].pop("value"), "latest results[1]: missing field 'value'"),
-        ("latest", lambda d: d["results"][0].update(value=-4.0), "'-4.0' is not a concentration"),
+        ("latest", lambda d: d["results"][0].update(value=-4.0), "no-data sentinel or a faulty sensor"),
         ("latest", lambda d: d.pop("results"), "latest: expected an object with a 'results' list"),
         ("location", lambda d: d.update(results=[]), "OpenAQ does not know this location"),
         ("location", lambda d: d["results"][0].pop("sensors"), "results[0].sensors is missing"),
@@ -639,21 +682,37 @@ def test_openaq_malformed_json(server: Loopback, sleeps: Sleeps, openaq_key: Non
          "sensors[0]: parameter pm25 has no units"),
     ],
 )
-def test_openaq_missing_fields(server: Loopback, sleeps: Sleeps, openaq_key: None,
-                               which: str, change: Any, expected: str) -> None:
+def test_openaq_a_bad_answer_is_refused_for_its_station_only(server: Loopback, sleeps: Sleeps,
+                                                             openaq_key: None, which: str, change: Any,
+                                                             expected: str) -> None:
     docs = {"location": fixture("openaq-location.json"), "latest": fixture("openaq-latest.json")}
     change(docs[which])
     serve_openaq(server, docs["location"], docs["latest"])
+    _, reasons = refused(openaq(server.url, sleeps))
+    assert len(reasons) == 1
+    assert reasons[0].startswith("source openaq: OpenAQ location 12345 (station zh-urban)")
+    assert expected in reasons[0]
+
+
+def test_openaq_429_waits_for_the_rate_limit_reset(server: Loopback, sleeps: Sleeps,
+                                                   openaq_key: None) -> None:
+    """OpenAQ sends no Retry-After with a 429, only x-ratelimit-reset (seconds left in the window)."""
+    serve_openaq(server)
+    server.route(LATEST, Reply(429, {"message": "Too many requests"}, headers={"x-ratelimit-reset": "17"}),
+                 Reply(doc=fixture("openaq-latest.json")))
+    assert len(openaq(server.url, sleeps).fetch().readings) == 2
+    assert sleeps == [17.0]  # not the 0.5 s backoff, which would spend the next window's budget
+    server.route(LATEST, Reply(429, {}, headers={"x-ratelimit-reset": "1800"}))
     message = data_error(openaq(server.url, sleeps))
-    assert message.startswith("source openaq: OpenAQ location 12345 (station zh-urban)")
-    assert expected in message
+    assert "rate limit resets in 1800 s" in message
+    assert sleeps == [17.0]  # an hour-long window is not waited for within one fetch
 
 
 def test_openaq_null_values_are_not_measured(server: Loopback, sleeps: Sleeps, openaq_key: None) -> None:
     latest = fixture("openaq-latest.json")
     latest["results"][0]["value"] = None  # pm25
     serve_openaq(server, latest=latest)
-    assert "pm25" not in openaq(server.url, sleeps).readings()[1].values
+    assert "pm25" not in openaq(server.url, sleeps).fetch().readings[1].values
 
 
 # == WAQI =========================================================================================
@@ -668,7 +727,7 @@ def waqi_token(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_waqi_gives_the_index_only(server: Loopback, sleeps: Sleeps, waqi_token: None) -> None:
     server.route(FEED, Reply(doc=fixture("waqi-feed.json")))
-    (reading,) = waqi(server.url, sleeps).readings()
+    (reading,) = waqi(server.url, sleeps).fetch().readings
     assert reading.station == "zh-urban" and reading.period == "1h"
     # WAQI's 16:00 is the hour 15:00–16:00: a Reading starts its period
     assert reading.time == datetime(2026, 11, 24, 15, tzinfo=timezone(timedelta(hours=8)))
@@ -690,7 +749,7 @@ timeout = 2
 """)
     options = dep.sources["x"].options
     assert options["token_env"] == "WAQI_TOKEN" and options["stations"] == {"zh-urban": "@1234"}
-    (reading,) = WaqiSource.from_options("x", options, sleep=sleeps).readings()
+    (reading,) = WaqiSource.from_options("x", options, sleep=sleeps).fetch().readings
     assert reading.values == {"us_aqi": Decimal(74)}
 
 
@@ -713,29 +772,35 @@ def test_waqi_status_error_carries_its_message(server: Loopback, sleeps: Sleeps,
     message = data_error(waqi(server.url, sleeps))
     assert message == ("source waqi: WAQI feed @1234 (station zh-urban): WAQI answered status 'error': "
                        "Invalid key *** (check the token in $WAQI_TOKEN)")
+
+
+def test_waqi_an_unknown_station_is_refused_alone(server: Loopback, sleeps: Sleeps, waqi_token: None) -> None:
     server.route(FEED, Reply(doc={"status": "error", "data": "Unknown station"}))
-    assert data_error(waqi(server.url, sleeps)).endswith("status 'error': Unknown station")
+    server.route("/feed/@5678/", Reply(doc=fixture("waqi-feed.json")))
+    readings, reasons = refused(waqi(server.url, sleeps, stations={"zh-urban": "@1234", "zh-sea": "@5678"}))
+    assert [r.station for r in readings] == ["zh-sea"]
+    assert len(reasons) == 1 and reasons[0].endswith("status 'error': Unknown station")
 
 
 def test_waqi_no_aqi_means_no_values(server: Loopback, sleeps: Sleeps, waqi_token: None) -> None:
     doc = fixture("waqi-feed.json")
     doc["data"]["aqi"] = "-"
     server.route(FEED, Reply(doc=doc))
-    (reading,) = waqi(server.url, sleeps).readings()
+    (reading,) = waqi(server.url, sleeps).fetch().readings
     assert reading.values == {}
     doc["data"].pop("aqi")
     server.route(FEED, Reply(doc=doc))
-    assert waqi(server.url, sleeps).readings()[0].values == {}
+    assert waqi(server.url, sleeps).fetch().readings[0].values == {}
 
 
 def test_waqi_time_falls_back_to_s_and_tz(server: Loopback, sleeps: Sleeps, waqi_token: None) -> None:
     doc = fixture("waqi-feed.json")
     doc["data"]["time"].pop("iso")
     server.route(FEED, Reply(doc=doc))
-    assert waqi(server.url, sleeps).readings()[0].time.isoformat() == "2026-11-24T15:00:00+08:00"
+    assert waqi(server.url, sleeps).fetch().readings[0].time.isoformat() == "2026-11-24T15:00:00+08:00"
     doc["data"].pop("time")
     server.route(FEED, Reply(doc=doc))
-    assert "missing field 'time' (data.time.iso)" in data_error(waqi(server.url, sleeps))
+    assert "missing field 'time' (data.time.iso)" in refused(waqi(server.url, sleeps))[1][0]
 
 
 def test_waqi_missing_token(server: Loopback, sleeps: Sleeps, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -772,7 +837,7 @@ def test_waqi_bad_aqi(server: Loopback, sleeps: Sleeps, waqi_token: None) -> Non
     doc = fixture("waqi-feed.json")
     doc["data"]["aqi"] = "high"
     server.route(FEED, Reply(doc=doc))
-    assert "aqi: 'high' is not a number" in data_error(waqi(server.url, sleeps))
+    assert "aqi: 'high' is not a number" in refused(waqi(server.url, sleeps))[1][0]
 
 
 # == the fake monitoring centre ===================================================================
@@ -845,11 +910,11 @@ def test_data_server_read_by_the_http_source(centre_server: DataServer, sleeps: 
         "fields": {"pm25": "pm2_5", "pm10": "pm10", "so2": "so2", "no2": "no2", "co": "co",
                    "o3_8h": "o3_8h", "do": "do", "codmn": "codmn", "nh3n": "nh3n", "tp": "tp", "tn": "tn"},
     }, sleep=sleeps)
-    got = {(r.station, r.time, r.period): dict(r.values) for r in src.readings()}
+    got = {(r.station, r.time, r.period): dict(r.values) for r in src.fetch().readings}
     days = {date(2026, 11, 22), date(2026, 11, 23), date(2026, 11, 24)}
     want = {(r.station, r.time, r.period): dict(r.values)
             for path in (centre_server.air_csv, centre_server.water_csv)
-            for r in FileSource("csv", path, "Asia/Shanghai").readings() if r.day in days}
+            for r in FileSource("csv", path, "Asia/Shanghai").fetch().readings if r.day in days}
     assert len(got) == 18
     assert got == want
 
@@ -863,7 +928,7 @@ def test_data_server_bearer_token(sleeps: Sleeps, monkeypatch: pytest.MonkeyPatc
         monkeypatch.setenv("LEDCTL_CENTRE_TOKEN", SECRET)
         src = centre(s.daily_url, sleeps, auth_header="Authorization", auth_env="LEDCTL_CENTRE_TOKEN",
                      auth_scheme="Bearer")
-        assert len(src.readings()) == 6
+        assert len(src.fetch().readings) == 6
         monkeypatch.setenv("LEDCTL_CENTRE_TOKEN", "stale-token")
         assert "the credential in $LEDCTL_CENTRE_TOKEN was refused" in data_error(src)
 
@@ -880,4 +945,71 @@ def test_data_server_fault_switches(centre_server: DataServer, sleeps: Sleeps) -
     centre_server.delay_s = 2.0
     assert data_error(src).endswith("timed out after 0.3 s (2 attempts)")
     centre_server.delay_s = 0.0
-    assert len(src.readings()) == 6  # all switches off: normal service again
+    assert len(src.fetch().readings) == 6  # all switches off: normal service again
+
+
+# == the shapes Chinese open-data feeds use ======================================================
+# Modelled on real feeds: pm25.in's `/api/querys/all_cities.json` (pinyin keys, "position_name" in
+# Chinese, `time_point` written with a "Z" although it is Beijing time, "—" for no value); the
+# provincial open-data platforms (one `pubtime` in epoch milliseconds for the whole document, keys
+# "pm2.5", "_" for no value) and CNEMC-style dumps ("YYYY/MM/DD hh:mm:ss").
+
+PM25IN = [
+    {"aqi": 84, "area": "宁波", "position_name": "镇海区环保局", "station_code": "1571A",
+     "pm2_5": 52, "pm10": 78, "so2": 8, "no2": 41, "co": 0.7, "o3_8h": 96,
+     "time_point": "2026-11-24T15:00:00Z"},
+    {"aqi": 61, "area": "宁波", "position_name": "市监测站", "station_code": "1572A",
+     "pm2_5": 40, "pm10": "—", "so2": 6, "no2": 30, "co": 0.6, "o3_8h": 80,
+     "time_point": "2026-11-24T15:00:00Z"},
+    {"aqi": 70, "area": "宁波", "position_name": None, "station_code": None,  # the city row
+     "pm2_5": 45, "pm10": 70, "so2": 7, "no2": 35, "co": 0.6, "o3_8h": 88,
+     "time_point": "2026-11-24T15:00:00Z"},
+]
+
+
+def test_http_reads_pm25in_local_time_labelled_utc(server: Loopback, sleeps: Sleeps) -> None:
+    server.route(DAILY, Reply(doc=PM25IN))
+    src = centre(server.url + DAILY, sleeps, records="", station="position_name", time="time_point",
+                 period="1h", ignore_offset=True,
+                 stations={"镇海区环保局": "zh-urban", "市监测站": "nb-city"},
+                 fields={"pm25": "pm2_5", "pm10": "pm10", "co": {"path": "co", "unit": "mg/m3"}})
+    readings, reasons = refused(src)
+    # The city row names no station: refused alone, with its reason; the stations are read.
+    assert [r.station for r in readings] == ["zh-urban", "nb-city"]
+    assert len(reasons) == 1 and "station (path position_name) null is not a station id" in reasons[0]
+    # "15:00Z" is Beijing time on pm25.in: with ignore_offset it stays 15:00 +08:00.
+    assert readings[0].time == datetime(2026, 11, 24, 15, tzinfo=SHANGHAI)
+    assert "pm10" not in readings[1].values  # "—" means not measured
+
+
+def test_http_reads_a_document_time_in_epoch_ms_and_dotted_keys(server: Loopback, sleeps: Sleeps) -> None:
+    stamp = int(datetime(2026, 11, 24, 15, tzinfo=SHANGHAI).timestamp() * 1000)
+    doc = {"code": 0, "pubtime": stamp, "result": {"rows": [
+        {"站点名称": "招宝山", "pm2.5": "31", "pm10": "_", "co": "0.5"},
+        {"站点名称": "蛟川", "pm2.5": "", "pm10": "60", "co": "0.8"},
+        {"站点名称": "北仑", "pm2.5": "20", "pm10": "30", "co": "0.4"},  # not one of ours: skipped
+    ]}}
+    server.route(DAILY, Reply(doc=doc))
+    src = centre(server.url + DAILY, sleeps, records="result.rows", station="站点名称", time="$.pubtime",
+                 period="1h", stations={"招宝山": "zh-zhaobaoshan", "蛟川": "zh-jiaochuan"},
+                 fields={"pm25": "pm2.5", "pm10": "pm10", "co": {"path": "co", "unit": "mg/m3"}})
+    readings, reasons = refused(src)
+    assert reasons == []
+    assert [r.station for r in readings] == ["zh-zhaobaoshan", "zh-jiaochuan"]
+    assert readings[0].values == {"pm25": Decimal("31"), "co": Decimal("0.5")}
+    assert readings[1].values == {"pm10": Decimal("60"), "co": Decimal("0.8")}
+    assert readings[0].time == datetime(2026, 11, 24, 15, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2026/11/24 15:00:00", datetime(2026, 11, 24, 15, tzinfo=SHANGHAI)),
+    ("2026/11/24", datetime(2026, 11, 24, tzinfo=SHANGHAI)),
+    ("2026-11-24 15:00:00", datetime(2026, 11, 24, 15, tzinfo=SHANGHAI)),
+    ("1764000000", datetime.fromtimestamp(1764000000, UTC)),  # epoch seconds as text
+    (1764000000000, datetime.fromtimestamp(1764000000, UTC)),  # epoch milliseconds
+])
+def test_http_time_forms(raw: object, expected: datetime) -> None:
+    from ledctl.sources.http import parse_time
+
+    moment, _ = parse_time(raw, SHANGHAI, "t")
+    assert moment == expected

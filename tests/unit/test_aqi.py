@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 import pytest
@@ -23,6 +23,7 @@ from ledctl.standards.aqi import (
     AqiInputError,
     assess,
     assess_daily,
+    assess_hourly,
     iaqi,
     level_of,
     standard_for,
@@ -96,6 +97,28 @@ def ref_iaqi(bps: tuple[int, ...], c: Fraction) -> int | None:
     return None
 
 
+def rated(standard, column: str, c: Fraction) -> Fraction:
+    """The concentration an edition rates. HJ 633—2026 §4.2.2 rounds it first by GB/T 8170
+    (round half to even): CO to 0.1 mg/m³, the rest to whole µg/m³. Typed in here with
+    Decimal's ROUND_HALF_EVEN, independently of the implementation."""
+    if standard.id != "hj633-2026":
+        return c
+    d = Decimal(c.numerator) / Decimal(c.denominator)
+    quantum = Decimal("0.1") if column.startswith("co_") else Decimal(1)
+    return Fraction(d.quantize(quantum, rounding=ROUND_HALF_EVEN))
+
+
+def expected_iaqi(standard, column: str, c: Fraction) -> int | None:
+    return ref_iaqi(TABLES[standard.id][column], rated(standard, column, Fraction(c)))
+
+
+def _unit(standard, column: str) -> Fraction:
+    """The smallest step that still changes what the edition rates."""
+    if standard.id == "hj633-2026":
+        return Fraction(1, 10) if column.startswith("co_") else Fraction(1)
+    return _delta(column)
+
+
 def _dec(x: Fraction) -> str:
     """A Fraction with a finite decimal expansion (as all test concentrations here), as text."""
     d = Decimal(x.numerator) / Decimal(x.denominator)
@@ -108,6 +131,7 @@ def _param(std_id: str, column: str):
 
 
 EVERY_COLUMN = [_param(s, c) for s in TABLES for c in ALL_COLUMNS]
+COLUMNS_2012 = [_param("hj633-2012", c) for c in ALL_COLUMNS]
 
 
 def test_facts_table_shape() -> None:
@@ -148,15 +172,18 @@ def test_midpoint_and_third_of_every_segment(standard, column, bps) -> None:
         mid = Fraction(lo + hi, 2)
         expected_mid = STEPS[i - 1] + (STEPS[i] - STEPS[i - 1]) // 2
         assert ref_iaqi(bps, mid) == expected_mid
+        expected_mid = expected_iaqi(standard, column, mid)  # 2026: rounded first (637.5 → 638)
         assert iaqi(standard, column, _dec(mid)) == expected_mid, (standard.id, column, mid)
         assert iaqi(standard, column, Decimal(_dec(mid))) == expected_mid, (standard.id, column, mid)
         assert iaqi(standard, column, mid) == expected_mid, (standard.id, column, mid)
         third = lo + Fraction(hi - lo, 3)  # not a finite decimal: pass as a Fraction
         expected_third = math.ceil(STEPS[i - 1] + Fraction(STEPS[i] - STEPS[i - 1], 3))
+        if standard.id == "hj633-2026":
+            expected_third = expected_iaqi(standard, column, third)
         assert iaqi(standard, column, third) == expected_third, (standard.id, column, third)
 
 
-@pytest.mark.parametrize(("standard", "column", "bps"), EVERY_COLUMN)
+@pytest.mark.parametrize(("standard", "column", "bps"), COLUMNS_2012)
 def test_just_above_a_breakpoint_rounds_up(standard, column, bps) -> None:
     d = _delta(column)
     for i, bp in enumerate(bps[:-1]):
@@ -179,7 +206,7 @@ def test_just_below_a_breakpoint_rounds_up_to_the_step(standard, column, bps) ->
 
 @pytest.mark.parametrize(("standard", "column", "bps"), EVERY_COLUMN)
 def test_above_the_top_breakpoint_is_not_extrapolated(standard, column, bps) -> None:
-    for c in (bps[-1] + _delta(column), Fraction(bps[-1] * 2)):
+    for c in (bps[-1] + _unit(standard, column), Fraction(bps[-1] * 2)):
         assert iaqi(standard, column, _dec(c)) is None, (standard.id, column, c)
 
 
@@ -190,7 +217,6 @@ EXACT_CASES = [
     (HJ633_2012, "co_24h", "2.2", 55),
     (HJ633_2026, "co_24h", "2.2", 55),
     (HJ633_2012, "pm25_24h", "4.9", 7),
-    (HJ633_2026, "pm25_24h", "4.9", 7),
     (HJ633_2012, "pm25_24h", "128.3", 169),
     (HJ633_2012, "pm10_24h", "352.1", 203),
     (HJ633_2026, "pm10_24h", "352.1", 203),
@@ -266,9 +292,8 @@ def test_other_columns_identical_between_editions(column) -> None:
     points |= {Fraction(top * k, 97) for k in range(98)}  # an irregular grid over the column
     points |= {Fraction(b) + _delta(column) for b in bps[:-1]}
     for c in sorted(points):
-        expected = ref_iaqi(bps, c)
-        assert iaqi(HJ633_2012, column, c) == expected, (column, c)
-        assert iaqi(HJ633_2026, column, c) == expected, (column, c)
+        assert iaqi(HJ633_2012, column, c) == ref_iaqi(bps, c), (column, c)
+        assert iaqi(HJ633_2026, column, c) == expected_iaqi(HJ633_2026, column, c), (column, c)
 
 
 # -- 4. date switch ---------------------------------------------------------------------------
@@ -355,10 +380,12 @@ def test_level_of_boundaries(aqi, number, category, colour) -> None:
 
 
 @pytest.mark.parametrize(("aqi", "number", "category", "colour"), LEVEL_CASES)
-@pytest.mark.parametrize("standard", [HJ633_2012, HJ633_2026], ids=lambda s: s.id)
+@pytest.mark.parametrize("standard", [HJ633_2012], ids=lambda s: s.id)
 def test_assessment_level_at_boundaries(standard, aqi, number, category, colour) -> None:
+    # 2012 only: under 2026 the rounding first makes some AQIs unreachable from PM2.5 (35 → 50, 36 → 52).
     c = _concentration_for(TABLES[standard.id]["pm25_24h"], aqi)
     a = assess({"pm25_24h": c}, standard)
+    aqi = max(aqi, 1)  # HJ 633 §4.1.1: the AQI ranges 1–500; zero everywhere still reads 1
     assert a.aqi == aqi
     assert (a.level, a.category, a.colour) == (number, category, colour)
     assert a.standard == standard.id
@@ -437,11 +464,11 @@ def test_pm25_above_500_is_reported_as_above_scale(standard) -> None:
 def test_every_long_column_above_its_top_is_above_scale(standard, column, bps) -> None:
     at_top = assess({column: str(bps[-1])}, standard)
     assert (at_top.aqi, at_top.above_scale, at_top.display) == (500, False, "500")
-    above = assess({column: _dec(bps[-1] + _delta(column))}, standard)
+    above = assess({column: _dec(bps[-1] + _unit(standard, column))}, standard)
     assert (above.aqi, above.above_scale, above.display, above.level) == (500, True, ">500", 6)
 
 
-@pytest.mark.parametrize("standard", [HJ633_2012, HJ633_2026], ids=lambda s: s.id)
+@pytest.mark.parametrize("standard", [HJ633_2012], ids=lambda s: s.id)
 def test_o3_8h_above_800_without_1h_is_an_input_error(standard) -> None:
     assert iaqi(standard, "o3_8h", "800") == 300
     with pytest.raises(AqiInputError, match=r"(?i)o3.*8.*800.*1[- ]?h"):
@@ -450,7 +477,7 @@ def test_o3_8h_above_800_without_1h_is_an_input_error(standard) -> None:
         assess_daily({"o3_8h": Decimal("900"), "pm25": Decimal("30")}, standard)
 
 
-@pytest.mark.parametrize("standard", [HJ633_2012, HJ633_2026], ids=lambda s: s.id)
+@pytest.mark.parametrize("standard", [HJ633_2012], ids=lambda s: s.id)
 def test_o3_8h_above_800_uses_the_1h_iaqi(standard) -> None:
     # O3-1h 500: 200 + (300-200)/(800-400) * 100 = 225.
     a = assess_daily({"o3_8h": Decimal("900"), "o3_1h": Decimal("500"), "pm25": Decimal("30")}, standard)
@@ -462,7 +489,7 @@ def test_o3_8h_above_800_uses_the_1h_iaqi(standard) -> None:
     assert a.primary == ("O3",)
 
 
-@pytest.mark.parametrize("standard", [HJ633_2012, HJ633_2026], ids=lambda s: s.id)
+@pytest.mark.parametrize("standard", [HJ633_2012], ids=lambda s: s.id)
 def test_so2_1h_above_800_drops_the_1h_column(standard) -> None:
     assert iaqi(standard, "so2_1h", "800") == 200
     # SO2-24h 100: 50 + 50/100*50 = 75.
@@ -572,15 +599,14 @@ def daily_readings(draw):
 @given(column_and_pair())
 def test_iaqi_is_monotonic_and_matches_the_facts(case) -> None:
     standard, column, lo, hi = case
-    bps = TABLES[standard.id][column]
     i_lo = iaqi(standard, column, lo)
     i_hi = iaqi(standard, column, hi)
     assert type(i_lo) is int
     assert type(i_hi) is int
     assert i_lo <= i_hi
     assert 0 <= i_lo <= 500
-    assert i_lo == ref_iaqi(bps, Fraction(lo))
-    assert i_hi == ref_iaqi(bps, Fraction(hi))
+    assert i_lo == expected_iaqi(standard, column, Fraction(lo))
+    assert i_hi == expected_iaqi(standard, column, Fraction(hi))
 
 
 @settings(max_examples=150, deadline=None)
@@ -588,9 +614,9 @@ def test_iaqi_is_monotonic_and_matches_the_facts(case) -> None:
 def test_aqi_is_the_max_of_the_iaqis_and_an_int(case) -> None:
     standard, columns = case
     a = assess(columns, standard)
-    expected = {c: ref_iaqi(TABLES[standard.id][c], Fraction(v)) for c, v in columns.items()}
+    expected = {c: expected_iaqi(standard, c, Fraction(v)) for c, v in columns.items()}
     assert dict(a.iaqi) == expected
-    assert a.aqi == max(expected.values())
+    assert a.aqi == max(1, *expected.values())  # §4.1.1: the AQI ranges 1–500
     assert type(a.aqi) is int
     assert all(type(v) is int for v in a.iaqi.values())
     assert a.above_scale is False
@@ -610,3 +636,61 @@ def test_float_input_is_taken_at_its_written_value() -> None:
     from ledctl.standards.aqi import iaqi as sub_index
 
     assert sub_index(std, "co_24h", 2.2) == 55
+
+
+# -- 9. HJ 633—2026, checked against the standard's own text ---------------------------------------
+# HJ 633—2026 (issued 2026-02-14, in force 2026-03-01). Each case names its clause.
+
+
+@pytest.mark.parametrize(("param", "given", "aqi", "category"), [
+    # §4.2.2: rounded first by GB/T 8170 (round half to even), then rated.
+    ("pm25", "35.4", 50, "优"),  # 35.4 → 35 → 50 (exact arithmetic would give 51 良)
+    ("pm25", "35.5", 52, "良"),  # 35.5 → 36 (half to even) → 50 + 50/25 = 52
+    ("pm25", "36.5", 52, "良"),  # 36.5 → 36 (half to even, not up)
+    ("pm25", "60.5", 100, "良"),  # 60.5 → 60 → 100 (exact: 101 轻度污染)
+    ("pm25", "60.51", 101, "轻度污染"),  # 60.51 → 61: more than half rounds up
+    ("co", "2.05", 50, "优"),  # CO to 0.1 mg/m³: 2.05 → 2.0 → 50 (exact: 52)
+    ("co", "2.15", 55, "良"),  # 2.15 → 2.2 (half to even) → 55
+    ("co", "2.25", 55, "良"),  # 2.25 → 2.2
+    ("pm10", "120.5", 100, "良"),  # 120.5 → 120 → 100
+])
+def test_2026_rounds_concentrations_before_the_iaqi(param, given, aqi, category) -> None:
+    a = assess_daily({param: Decimal(given)}, HJ633_2026)
+    assert (a.aqi, a.category) == (aqi, category)
+
+
+def test_2012_keeps_its_own_rule_no_rounding_first() -> None:
+    assert assess_daily({"pm25": Decimal("35.4")}, HJ633_2012).aqi == 51
+    assert assess_daily({"co": Decimal("2.05")}, HJ633_2012).aqi == 52
+
+
+def test_2026_daily_aqi_has_six_indicators_o3_only_as_8h() -> None:
+    # §4.2.2: O3 enters the daily AQI only as the daily maximum 8-hour mean.
+    a = assess_daily({"o3_8h": Decimal("150"), "o3_1h": Decimal("220")}, HJ633_2026)
+    assert a.aqi == 92  # 50 + 50/60*50 = 91.67 → 92; the 1-hour 220 (IAQI 110) is not part of it
+    assert "o3_1h" not in a.iaqi
+    # … while the 2012 daily report still includes the O3 1-hour maximum.
+    assert assess_daily({"o3_8h": Decimal("150"), "o3_1h": Decimal("220")}, HJ633_2012).aqi == 110
+    with pytest.raises(AqiInputError, match="8-hour"):
+        assess_daily({"o3_1h": Decimal("220")}, HJ633_2026)
+
+
+@pytest.mark.parametrize(("given", "aqi"), [("800", 300), ("801", 300), ("900", 300), ("1200", 300)])
+def test_2026_o3_8h_above_800_counts_as_300(given, aqi) -> None:
+    # Table 3 note c: 臭氧8小时平均浓度值高于800 µg/m³ 的，按 IAQI 300 计。
+    a = assess_daily({"o3_8h": Decimal(given), "pm25": Decimal("30")}, HJ633_2026)
+    assert (a.aqi, a.category, a.primary, a.above_scale) == (aqi, "重度污染", ("O3",), False)
+
+
+def test_2026_so2_1h_above_800_counts_as_200() -> None:
+    # Table 3 note b: 二氧化硫1小时平均浓度值高于800 µg/m³ 的，按 IAQI 200 计。
+    a = assess({"so2_1h": "801", "pm25_24h": "30"}, HJ633_2026)
+    assert a.iaqi["so2_1h"] == 200
+    assert (a.aqi, a.category) == (200, "中度污染")
+    assert assess_hourly({"so2": Decimal("1500")}, HJ633_2026).aqi == 200
+
+
+def test_aqi_is_never_0() -> None:
+    # §4.1.1: the AQI ranges 1–500.
+    assert assess_daily({"pm25": Decimal("0"), "pm10": Decimal("0")}, HJ633_2026).aqi == 1
+    assert assess_daily({"pm25": Decimal("0.4")}, HJ633_2026).aqi == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -122,3 +123,71 @@ def test_water_section_gets_its_class_and_missing_core_items_hold_it_back() -> N
     partial = Reading("w", datetime(2026, 11, 24, tzinfo=TZ), "24h", {"do": Decimal("7.9")})
     w = build_bulletin([partial], river, at(25), timedelta(hours=36)).water["w"]
     assert w.updating and "tp" in w.missing  # a class from DO alone could look better than the truth
+
+
+# -- HJ 633—2026 §5.3.1: an indicator missing --------------------------------------------------------
+
+
+def test_missing_indicator_with_aqi_above_100_is_published_naming_it() -> None:
+    # §5.3.1: with one indicator missing, the AQI of the others is published when it is above 100
+    # (the true AQI can only be higher). PM2.5 250 is AQI 300 重度污染; O3-8h missing.
+    heavy = {**{k: v for k, v in FULL.items() if k != "o3_8h"}, "pm25": Decimal("250")}
+    sb = build_bulletin([daily(24, heavy)], STATIONS, at(25), timedelta(hours=36)).stations["a"]
+    assert not sb.updating
+    assert sb.assessment is not None and (sb.assessment.aqi, sb.assessment.category) == (300, "重度污染")
+    assert sb.missing == ("O3-8h",)
+
+
+def test_missing_indicator_with_aqi_100_or_less_is_not_published() -> None:
+    partial = {k: v for k, v in FULL.items() if k != "o3_8h"}  # the rest give AQI 84
+    sb = build_bulletin([daily(24, partial)], STATIONS, at(25), timedelta(hours=36)).stations["a"]
+    assert sb.updating
+    assert "O3-8h" in sb.problem and "§5.3.1" in sb.problem
+
+
+# -- a station's figures come from its own source, then its fallbacks ---------------------------------
+
+
+def test_station_takes_its_figures_from_its_own_source() -> None:
+    mine = replace(daily(24), source="centre")
+    other = replace(daily(24, {**FULL, "pm25": Decimal("300")}), source="sample")
+    b = build_bulletin([other, mine], STATIONS, at(25), timedelta(hours=36), chains={"a": ("centre",)})
+    sb = b.stations["a"]
+    assert sb.assessment is not None and sb.assessment.aqi == 84 and sb.source == "centre"
+
+
+def test_fallback_only_when_the_own_source_has_nothing_fresh() -> None:
+    stale = replace(daily(20), source="centre")
+    backup = replace(daily(24, {**FULL, "pm25": Decimal("75")}), source="backup")
+    b = build_bulletin([stale, backup], STATIONS, at(25), timedelta(hours=36),
+                       chains={"a": ("centre", "backup")})
+    assert b.stations["a"].source == "backup"
+    fresh = replace(daily(24), source="centre")
+    b = build_bulletin([fresh, backup], STATIONS, at(25), timedelta(hours=36),
+                       chains={"a": ("centre", "backup")})
+    assert b.stations["a"].source == "centre" and b.stations["a"].assessment.aqi == 84
+
+
+def test_sample_source_is_marked() -> None:
+    sample = replace(daily(24), source="sample")
+    b = build_bulletin([sample], STATIONS, at(25), timedelta(hours=36), chains={"a": ("sample",)},
+                       sample_sources=frozenset({"sample"}))
+    assert b.stations["a"].sample
+
+
+# -- duplicates ------------------------------------------------------------------------------------
+
+
+def test_conflicting_duplicates_are_a_data_problem_never_a_figure() -> None:
+    # Two rows for one station and day: 21 vs 300 gave 47 or 350 depending on their order.
+    low, high = daily(24, {**FULL, "pm25": Decimal("21")}), daily(24, {**FULL, "pm25": Decimal("300")})
+    for order in ([low, high], [high, low]):
+        sb = build_bulletin(order, STATIONS, at(25), timedelta(hours=36)).stations["a"]
+        assert sb.updating
+        assert "two different records" in sb.problem and "PM2.5 21 vs 300" in sb.problem.replace(
+            "PM2.5 300 vs 21", "PM2.5 21 vs 300")
+
+
+def test_identical_duplicates_are_harmless() -> None:
+    sb = build_bulletin([daily(24), daily(24)], STATIONS, at(25), timedelta(hours=36)).stations["a"]
+    assert sb.assessment is not None and sb.assessment.aqi == 84

@@ -178,13 +178,31 @@ def test_no_pollutant_is_a_helpful_usage_error(capsys) -> None:
     assert out == ""
 
 
-def test_o3_8h_above_800_without_1h_is_a_usage_error(capsys) -> None:
-    code, out, err = run(capsys, ["aqi", "--date", "2026-11-25", "--o3-8h", "900"])
+def test_2012_o3_8h_above_800_without_1h_is_a_usage_error(capsys) -> None:
+    code, out, err = run(capsys, ["aqi", "--date", "2025-11-25", "--o3-8h", "900"])
     _assert_user_error(code, out, err, "800")
 
 
-def test_o3_8h_above_800_with_1h_uses_the_1h_value(capsys) -> None:
-    doc = run_json(capsys, ["aqi", "--date", "2026-11-25", "--o3-8h", "900", "--o3-1h", "500"])
+def test_2026_o3_8h_above_800_counts_as_300(capsys) -> None:
+    # HJ 633—2026 Table 3 note c: above 800 µg/m³ the O3 8-hour IAQI counts as 300.
+    doc = run_json(capsys, ["aqi", "--date", "2026-11-25", "--o3-8h", "900"])
+    assert (doc["aqi"], doc["category"], doc["primary"]) == (300, "重度污染", ["O3"])
+
+
+def test_2026_rounds_before_the_iaqi(capsys) -> None:
+    # HJ 633—2026 §4.2.2, the issue's own example: PM2.5 35.4 → 35 → AQI 50 优.
+    code, out, err = run(capsys, ["aqi", "--date", "2026-11-24", "--pm25", "35.4", "--json"])
+    assert code == 0
+    assert (json.loads(out)["aqi"], json.loads(out)["category"]) == (50, "优")
+    assert "rated as 35" in err  # the note says why
+    code, out, err = run(capsys, ["aqi", "--date", "2026-11-24", "--o3-8h", "150", "--o3-1h", "220",
+                                  "--json"])
+    assert json.loads(out)["aqi"] == 92  # §4.2.2: O3-1h is not part of the 2026 daily AQI
+    assert "--o3-1h is not part" in err
+
+
+def test_2012_o3_8h_above_800_with_1h_uses_the_1h_value(capsys) -> None:
+    doc = run_json(capsys, ["aqi", "--date", "2025-11-25", "--o3-8h", "900", "--o3-1h", "500"])
     assert doc["aqi"] == 225
     assert doc["primary"] == ["O3"]
     assert "O3" not in doc["iaqi"]  # the 8-h sub-index is dropped above 800

@@ -641,3 +641,48 @@ def test_cache_misses_on_other_geometry_or_content(shipped: dict[str, Layout]) -
     assert [p.texts for p in small.pages] != [p.texts for p in rg.pages]
     render(board("128x32", ColourMode.MONO_RED, id="f"))
     assert (cache.misses, cache.hits) == (5, 1)
+
+
+# -- figures as the standard writes them; sample data never look measured --------------------------
+
+
+def test_concentrations_are_written_to_the_standards_precision() -> None:
+    # A feed handed CO as 0.30000000000000004: the board writes 0.3, never the raw float
+    # (HJ 633—2026 §4.2.2: CO to 0.1 mg/m³, the rest to whole µg/m³, GB/T 8170 half to even).
+    v = values(co="0.30000000000000004", pm25="52.5", pm10="77.5", o3_8h="96.4")
+    fields, _, _ = bulletin_fields(bulletin(v))
+    assert (fields["co"], fields["pm25"], fields["pm10"], fields["o3"]) == ("0.3", "52", "78", "96")
+
+
+@pytest.mark.parametrize("size", ["256x128", "192x96", "128x32", "64x32"])
+def test_every_shipped_layout_marks_sample_data_on_every_page(size: str) -> None:
+    shipped = load_dir(SHIPPED)
+    b = board(size, ColourMode.FULL if size in ("256x128", "192x96") else ColourMode.RED_GREEN)
+    sb = dataclasses.replace(bulletin(LEVEL5), sample=True)
+    program = render_bulletin(b, sb, fonts.load, layout_for(b, shipped))
+    for page in program.pages:
+        assert "示例" in "".join(text for _, text in page.texts), page.name
+    real = render_bulletin(b, bulletin(LEVEL5), fonts.load, layout_for(b, shipped))
+    assert all("示例" not in "".join(t for _, t in p.texts) for p in real.pages)
+
+
+def test_a_layout_that_cannot_mark_sample_data_is_refused(tmp_path: Path) -> None:
+    text = (SHIPPED / "community.toml").read_text(encoding="utf-8")
+    text = text.replace('when = "sample"', 'when = "has_water3"')  # the sample lines never drawn
+    (tmp_path / "community.toml").write_text(text, encoding="utf-8")
+    lay = load_file(tmp_path / "community.toml")
+    sb = dataclasses.replace(bulletin(LEVEL2), sample=True)
+    with pytest.raises(FitError, match="sample data without saying so"):
+        render_bulletin(board("128x32"), sb, fonts.load, lay)
+
+
+@pytest.mark.parametrize("size", ["256x128", "192x96", "128x32"])
+def test_a_missing_indicator_is_named_on_the_board(size: str) -> None:
+    # HJ 633—2026 §5.3.1: an AQI above 100 from the other indicators is published naming the missing one.
+    shipped = load_dir(SHIPPED)
+    b = board(size, ColourMode.FULL if size != "128x32" else ColourMode.RED_GREEN)
+    v = {k: x for k, x in values(pm25="250").items() if k != "o3_8h"}
+    sb = StationBulletin("st-1", "城区", DAY, assess_daily(v, HJ633_2026), v, missing=("O3-8h",))
+    pages = render_bulletin(b, sb, fonts.load, layout_for(b, shipped)).pages
+    said = "".join(t for p in pages for _, t in p.texts)
+    assert "O3缺测" in said

@@ -284,17 +284,29 @@ def test_sample_xiepu_dahe_2026_11_24() -> None:
     assert a.reference == {"tn": Decimal("2.90")}
 
 
-def test_tn_ignored_for_rivers_assessed_for_lakes() -> None:
+def test_tn_never_sets_the_class_for_rivers_or_lakes() -> None:
+    # 环办〔2011〕22号 §2.1: the class is assessed on GB 3838 Table 1's basic items other than water
+    # temperature, total nitrogen and faecal coliforms; "水温、总氮、粪大肠菌群作为参考指标单独评价
+    # （河流总氮除外）": for a lake or reservoir TN is classed apart, for a river not at all.
     values = {"do": "8", "codmn": "1.5", "nh3n": "0.1", "tp": "0.008", "tn": "1.8"}
     river = assess_section(values)
     assert river.water_class == 1
     assert "tn" not in river.per_item
     assert river.reference == {"tn": Decimal("1.8")}
+    assert river.reference_classes == {}
     lake = assess_section(values, lake=True)
-    assert lake.water_class == 5  # TN 1.8 in (1.5, 2.0]
-    assert lake.limiting == ("tn",)
-    assert lake.per_item["tn"] == 5
-    assert lake.reference == {}
+    assert lake.water_class == 1  # TN 1.8 does not make the lake class V
+    assert "tn" not in lake.per_item
+    assert lake.reference_classes == {"tn": 5}  # TN 1.8 in (1.5, 2.0]: class V, reported apart
+    assert lake.reference == {"tn": Decimal("1.8")}
+
+
+def test_the_issues_lake_example_is_class_ii() -> None:
+    # ledctl water --do 8 --codmn 3 --nh3n 0.3 --tp 0.02 --tn 1.8 --lake gave V; the rule gives II.
+    a = assess_section({"do": "8", "codmn": "3", "nh3n": "0.3", "tp": "0.02", "tn": "1.8"}, lake=True)
+    assert (a.label, a.category) == ("II", "优")
+    assert a.limiting == ("codmn", "nh3n", "tp")
+    assert a.reference_classes == {"tn": 5}
 
 
 def test_tp_column_depends_on_lake() -> None:
@@ -330,7 +342,7 @@ def test_missing_core_items_are_listed_not_assumed_good() -> None:
     assert a.water_class == 3
     assert a.missing == ("do", "codmn", "nh3n")
     lake = assess_section({"tp": "0.15", "do": "8"}, lake=True)
-    assert lake.missing == ("codmn", "nh3n", "tn")
+    assert lake.missing == ("codmn", "nh3n")  # TN is not a class item (环办〔2011〕22号 §2.1)
     # Other basic items are not expected: their absence is not reported.
     full = assess_section({"do": "8", "codmn": "1", "nh3n": "0.1", "tp": "0.01"})
     assert full.missing == ()
