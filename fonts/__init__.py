@@ -84,7 +84,10 @@ class BoardFont:
         """`text`'s glyphs as a 1-bit core mask cropped to the ink, and where that ink sits
         relative to the top-left of its line box; None when there is no ink (spaces).
 
-        The box can reach outside the line (a descender, a tall glyph): callers check.
+        A glyph no taller than the line but placed partly outside it (WenQuanYi 16 px draws
+        "/", "(", "g" two rows below its 16-row line, for an 18-row cell) is moved up or down
+        just enough to fit: a board line has no room for the cell's descent, and the glyph is
+        still itself. Ink taller than the line stays outside: callers check, and refuse it.
         """
         if not text:
             return None
@@ -94,7 +97,34 @@ class BoardFont:
             return None
         left, top, right, bottom = box
         dy = oy - self.spec.offset
+        if dy + top < 0 or dy + bottom > self.line_height:
+            return self._fitted(text)
         return core.crop(box), (ox + left, dy + top, ox + right, dy + bottom)
+
+    def _fitted(self, text: str) -> tuple[Any, tuple[int, int, int, int]] | None:
+        """`text` drawn glyph by glyph, each one that sticks out of the line moved back into it."""
+        spill = self.spec.size
+        image = Image.new("1", (self.width(text) + 2 * spill, self.line_height + 2 * spill), 0)
+        x = 0.0
+        for char in text:
+            core, (ox, oy) = self.pil.getmask2(char, mode="1", anchor="la")
+            box = core.getbbox()
+            if box is not None:
+                left, top, right, bottom = box
+                y = oy - self.spec.offset + top
+                height = bottom - top
+                if height <= self.line_height:
+                    y = min(max(y, 0), self.line_height - height)
+                glyph = Image.new("1", (right - left, height))
+                glyph.im.paste(1, (0, 0, right - left, height), core.crop(box))
+                image.paste(glyph, (spill + round(x) + ox + left, spill + y), glyph)
+            x += self.pil.getlength(char)
+        box = image.getbbox()
+        if box is None:
+            return None
+        left, top, right, bottom = box
+        mask = image.crop(box).convert("L")  # the same kind of mask FreeType gives for whole runs
+        return mask.im, (left - spill, top - spill, right - spill, bottom - spill)
 
     def render(self, text: str) -> Image.Image:
         """`text` as a 1-bit image one line high; ink outside the line box is kept below/right.

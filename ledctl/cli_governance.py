@@ -406,13 +406,22 @@ def _cap(args: argparse.Namespace, dep: config_mod.Deployment, notices: Notices)
             data = Path(source).read_bytes()
         except OSError as e:
             raise UsageError(f"{source}: cannot be read ({e.strerror})") from None
-    alerts = cap_bridge.read_alerts(data, source)
-    if not alerts:
+    problems: list[str] = []
+    alerts = cap_bridge.read_alerts(data, source, problems=problems)
+    if not alerts and not problems:
         print(f"{source}: no CAP alerts in it")
-    for alert in alerts:
-        result = cap_bridge.import_alert(dep, notices, alert)
+    for problem in problems:
+        print(f"refused: {problem}", file=sys.stderr)
+    refused = len(problems)
+    for alert in alerts:  # one refusal never stops the others
+        try:
+            result = cap_bridge.import_alert(dep, notices, alert)
+        except LedctlError as e:
+            refused += 1
+            print(f"{alert.identifier} ({alert.status} {alert.msg_type}): refused: {e}", file=sys.stderr)
+            continue
         print(f"{alert.identifier} ({alert.status} {alert.msg_type}): {result.message}")
-    return 0
+    return 2 if refused else 0
 
 
 def _audit(args: argparse.Namespace, db: Path, clock: Clock) -> int:

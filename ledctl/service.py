@@ -142,14 +142,24 @@ class Service:
 
         assert self.notices is not None
         for url in self.dep.cap.feeds:
+            problems: list[str] = []
             try:
-                for alert in cap_bridge.read_alerts(cap_bridge.fetch(url), url):
-                    result = cap_bridge.import_alert(self.dep, self.notices, alert, may_trust=True)
-                    if result.action != "duplicate":
-                        event(log, "cap", feed=url, identifier=alert.identifier, action=result.action,
-                              message=result.message)
+                alerts = cap_bridge.read_alerts(cap_bridge.fetch(url), url, problems=problems)
             except LedctlError as e:
                 event(log, "cap-failed", level=logging.WARNING, feed=url, error=str(e))
+                continue
+            for problem in problems:
+                event(log, "cap-entry-refused", level=logging.WARNING, feed=url, error=problem)
+            for alert in alerts:  # each entry alone: a refused one never hides the next
+                try:
+                    result = cap_bridge.import_alert(self.dep, self.notices, alert, may_trust=True)
+                except LedctlError as e:
+                    event(log, "cap-refused", level=logging.WARNING, feed=url, identifier=alert.identifier,
+                          error=str(e))
+                    continue
+                if result.action != "duplicate":
+                    event(log, "cap", feed=url, identifier=alert.identifier, action=result.action,
+                          message=result.message)
 
     def fetch(self, now: datetime) -> None:
         got = pipeline.gather(self.dep, self.store, now)

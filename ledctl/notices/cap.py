@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,18 +58,14 @@ class CapArea:
     geocodes: tuple[tuple[str, str], ...] = ()  # (valueName, value)
 
 
+RESPONSE_TYPES = ("Shelter", "Evacuate", "Prepare", "Execute", "Avoid", "Monitor", "Assess", "AllClear",
+                  "None")
+
+
 @dataclass(frozen=True, slots=True)
-class CapAlert:
-    identifier: str
-    sender: str
-    sent: datetime  # timezone-aware
-    sent_text: str  # the exact <sent> string: references match on it
-    status: str
-    msg_type: str
-    scope: str
-    references: tuple[tuple[str, str, str], ...] = ()  # (sender, identifier, sent string)
-    note: str = ""
-    # From the chosen <info> block; without one, event is "" and the rest keep their defaults.
+class CapInfo:
+    """One <info> block: what the alert says in one language, for its areas."""
+
     language: str = "en-US"
     event: str = ""
     urgency: str = "Unknown"
@@ -83,10 +79,39 @@ class CapAlert:
     onset: datetime | None = None
     expires: datetime | None = None
     areas: tuple[CapArea, ...] = ()
+    response_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CapAlert(CapInfo):
+    """One <alert>, its own fields plus those of its chosen <info> block (inherited from CapInfo;
+    without a block, event is "" and the rest keep their defaults)."""
+
+    identifier: str
+    sender: str
+    sent: datetime  # timezone-aware
+    sent_text: str  # the exact <sent> string: references match on it
+    status: str
+    msg_type: str
+    scope: str
+    references: tuple[tuple[str, str, str], ...] = ()  # (sender, identifier, sent string)
+    note: str = ""
+    infos: tuple[CapInfo, ...] = ()  # every <info> block, in document order
+    prefer_language: str = "zh"
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.sender, self.identifier, self.sent_text)
+
+    def blocks(self) -> list[CapAlert]:
+        """One alert per <info> block in the preferred language (else the first block's language),
+        each with its own areas: two blocks for two areas are two warnings, and neither is dropped."""
+        chosen = [i for i in self.infos if _language_matches(i.language, self.prefer_language)]
+        if not chosen:
+            chosen = [i for i in self.infos if i.language == self.infos[0].language] if self.infos else []
+        if len(chosen) <= 1:
+            return [self]  # the alert's own fields are its one chosen block
+        return [replace(self, **{f: getattr(i, f) for f in CapInfo.__dataclass_fields__}) for i in chosen]
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +308,13 @@ def _read_info(r: _Reader, info: ET.Element, ctx: str) -> dict[str, Any]:
             gctx = f"{actx}/<geocode>[{k}]"
             geocodes.append((r.required(geo, gctx, "valueName"), r.required(geo, gctx, "value")))
         areas.append(CapArea(desc=desc, geocodes=tuple(geocodes)))
+    responses = []
+    for rt in info.findall(_q("responseType")):
+        if len(rt):
+            raise r.fail(f"{ctx}/<responseType> contains child elements; expected plain text")
+        responses.append(r.enum(rt.text or "", f"{ctx}/<responseType>", RESPONSE_TYPES))
     return {
+        "response_types": tuple(responses),
         "language": language,
         "event": event,
         "urgency": r.enum(r.required(info, ctx, "urgency"), f"{ctx}/<urgency>", URGENCIES),
@@ -333,7 +364,8 @@ def _alert_from_element(root: ET.Element, where: str, prefer_language: str) -> C
     chosen = next((b for b in blocks if _language_matches(str(b["language"]), prefer_language)),
                   blocks[0] if blocks else {})
     return CapAlert(identifier=identifier, sender=sender, sent=sent, sent_text=sent_text, status=status,
-                    msg_type=msg_type, scope=scope, references=references, note=note, **chosen)
+                    msg_type=msg_type, scope=scope, references=references, note=note, **chosen,
+                    infos=tuple(CapInfo(**b) for b in blocks), prefer_language=prefer_language)
 
 
 def parse_alert(data: bytes, *, where: str = "CAP alert", prefer_language: str = "zh") -> CapAlert:
@@ -357,11 +389,14 @@ def _link_href(entry: ET.Element) -> str | None:
     return None
 
 
-def parse_feed(data: bytes, *, where: str = "CAP feed") -> tuple[list[CapAlert], list[str]]:
+def parse_feed(data: bytes, *, where: str = "CAP feed",
+               problems: list[str] | None = None) -> tuple[list[CapAlert], list[str]]:
     """Read a single CAP <alert> or an Atom feed of them.
 
     Returns the alerts embedded in the document and, for Atom entries that only link to their
     alert, the URLs for the caller to fetch (as written: relative ones are not resolved).
+    With `problems`, an unusable entry is described there and the others are still read (one
+    bad entry must not hide a valid emergency behind it); without, it raises CapError.
     """
     root = _parse_xml(data, where, "a CAP 1.2 <alert> or an Atom <feed>")
     ns, local = _split_tag(root.tag)
@@ -378,14 +413,19 @@ def parse_feed(data: bytes, *, where: str = "CAP feed") -> tuple[list[CapAlert],
         content = entry.find(f"{{{_ATOM}}}content")
         embedded = next((c for c in content if _split_tag(c.tag)[1] == "alert"), None) \
             if content is not None else None
-        if embedded is not None:
-            alerts.append(_alert_from_element(embedded, entry_where, "zh"))
-            continue
-        href = _link_href(entry)
-        if href is None:
-            raise CapError(f"{entry_where}: has neither a CAP <alert> inside <content> nor a <link href>; "
-                           "embed the alert or link to it with type=\"application/cap+xml\"")
-        urls.append(href)
+        try:
+            if embedded is not None:
+                alerts.append(_alert_from_element(embedded, entry_where, "zh"))
+                continue
+            href = _link_href(entry)
+            if href is None:
+                raise CapError(f"{entry_where}: has neither a CAP <alert> inside <content> nor a "
+                               "<link href>; embed the alert or link to it with type=\"application/cap+xml\"")
+            urls.append(href)
+        except CapError as e:
+            if problems is None:
+                raise
+            problems.append(str(e))
     return alerts, urls
 
 

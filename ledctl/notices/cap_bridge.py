@@ -8,11 +8,13 @@ to the audit log and go no further.
 
 from __future__ import annotations
 
+import html
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
@@ -47,11 +49,21 @@ def fetch(url: str, timeout_s: float = 10.0) -> bytes:
     return data
 
 
-def read_alerts(data: bytes, where: str, get: Callable[[str], bytes] = fetch) -> list[CapAlert]:
-    """The alerts in a document: one alert, or an ATOM feed with embedded or linked alerts."""
-    alerts, links = parse_feed(data, where=where)
+def read_alerts(data: bytes, where: str, get: Callable[[str], bytes] = fetch,
+                problems: list[str] | None = None) -> list[CapAlert]:
+    """The alerts in a document: one alert, or an ATOM feed with embedded or linked alerts.
+
+    With `problems`, an entry that cannot be read (or fetched) is described there and the rest
+    are still read: one bad entry never hides a valid emergency behind it.
+    """
+    alerts, links = parse_feed(data, where=where, problems=problems)
     for url in links[:MAX_LINKED]:
-        alerts.extend(parse_feed(get(url), where=url)[0])
+        try:
+            alerts.extend(parse_feed(get(url), where=url, problems=problems)[0])
+        except CapError as e:
+            if problems is None:
+                raise
+            problems.append(str(e))
     return alerts
 
 
@@ -73,30 +85,92 @@ def targets_of(dep: Deployment, alert: CapAlert) -> list[str]:
     return [f"group:{g}" for g in groups]
 
 
+# Markup some senders leave in their text (Markdown headings and emphasis, HTML tags): never on a board.
+_MARKUP = re.compile(r"<[^<>]{1,200}>|^\s{0,3}#{1,6}\s*|\*\*|__|(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w)",
+                     re.MULTILINE)
+
+
+def plain(text: str) -> str:
+    """`text` without markup, on one line."""
+    text = html.unescape(_MARKUP.sub(" ", text))
+    return " ".join(text.replace("#", " ").split()) if "###" in text else " ".join(text.split())
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters at a word (Latin) or character (Chinese) boundary,
+    with an ellipsis when cut — never "…Mid Nort"."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    clause = max(cut.rfind(p) for p in "，。；：、！？")
+    if clause >= limit // 2:
+        cut = cut[:clause]  # Chinese: end at the last clause that fits
+    elif text[limit - 1].isascii() and text[limit - 1].isalnum() and " " in cut:
+        # inside a Latin word: back to the last space
+        head = cut.rsplit(" ", 1)[0]
+        if len(head) >= limit // 2:
+            cut = head
+    return cut.rstrip(" ,;:，；：、") + "…"
+
+
+TITLE_CHARS = 40
+
+
+def _title(alert: CapAlert) -> str:
+    """The headline when it fits a title, else the event name, else the headline cut cleanly."""
+    headline, event = plain(alert.headline), plain(alert.event)
+    for candidate in (headline, event):
+        if candidate and len(candidate) <= TITLE_CHARS:
+            return candidate
+    return shorten(headline or event, TITLE_CHARS)
+
+
 def _text(dep: Deployment, alert: CapAlert) -> str:
     """The longest honest text that fits a notice: never cut mid-sentence."""
     limit = dep.notices.max_chars
+    description, instruction = plain(alert.description), plain(alert.instruction)
+    headline = plain(alert.headline)
     candidates = [
-        " ".join(p for p in (alert.description, alert.instruction) if p),
-        alert.description,
-        " ".join(p for p in (alert.headline, alert.instruction) if p),
-        alert.headline,
-        alert.event,
+        " ".join(p for p in (description, instruction) if p),
+        description,
+        " ".join(p for p in (headline, instruction) if p),
+        headline,
+        plain(alert.event),
     ]
     for text in candidates:
-        text = " ".join(text.split())
         if text and len(text) <= limit:
             return text
-    raise NoticeError(f"CAP {alert.identifier}: even its headline is longer than {limit} characters")
+    raise NoticeError(f"CAP {alert.identifier}: even its headline is longer than {limit} characters; "
+                      f"raise [notices] max_chars or ask the sender for a shorter headline")
+
+
+# What counts as having handled an alert (a refusal does not: once the config is fixed, the same
+# alert can be imported again).
+HANDLED = ("cap-import", "cap-cancel", "cap-ignored", "cap-expired")
+
+
+def ends_the_warning(alert: CapAlert, now: datetime) -> bool:
+    """An Update that is really a cancellation: an all-clear (responseType AllClear) or one that
+    expires as it is sent (e.g. WCATWC's "Tsunami Cancellation"), or whose every block is over."""
+    if alert.msg_type != "Update":
+        return False
+    blocks = alert.blocks()
+    if any("AllClear" in b.response_types for b in blocks):
+        return True
+    return bool(blocks) and all(b.expires is not None and (b.expires <= alert.sent or b.expires <= now)
+                                for b in blocks)
 
 
 def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trust: bool = False) -> Imported:
     """One alert into the notices. Each alert is handled once (its audit row says so).
 
-    An Update or Cancel acts only on its own sender's alerts, and an Update's new notice is
-    checked before the old one is cancelled. `may_trust`: the alert came from a feed the
-    config lists, so a sender in `trusted_senders` publishes without a second person; an
-    alert a user imports by hand always waits for an approver.
+    An Update or Cancel acts only on its own sender's alerts. An Update's replacement is drafted
+    (and checked) before anything is withdrawn, and a published warning is withdrawn only when
+    its replacement is published: the public is never left with nothing. An Update that is an
+    all-clear ends the warnings it references. Each <info> block in the chosen language becomes
+    its own notice. `may_trust`: the alert came from a feed the config lists, so a sender in
+    `trusted_senders` publishes without a second person; an alert imported by hand always waits
+    for an approver.
     """
     actor = f"cap:{alert.sender}"
     subject = f"cap:{alert.identifier}"
@@ -107,78 +181,81 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
         "status": alert.status,
         "msgType": alert.msg_type,
     }
-    seen = [e for e in notices.audit_log(subject) if e.actor == actor]
+    seen = [e for e in notices.audit_log(subject) if e.actor == actor and e.action in HANDLED]
     if seen:
-        done = [
-            n.id
-            for n in notices.list()
-            if (n.cap_sender, n.cap_identifier) == (alert.sender, alert.identifier)
-        ]
-        return Imported(
-            alert.identifier,
-            "duplicate",
-            tuple(done),
-            f"handled already ({seen[0].action} at {seen[0].at[:19]})",
-        )
+        done = [n.id for n in notices.list()
+                if (n.cap_sender, n.cap_identifier) == (alert.sender, alert.identifier)]
+        return Imported(alert.identifier, "duplicate", tuple(done),
+                        f"handled already ({seen[0].action} at {seen[0].at[:19]})")
     if alert.status != "Actual":
         notices.record(actor, "cap-ignored", subject, {**summary, "why": "status is not Actual"})
-        return Imported(
-            alert.identifier, "ignored", (), f"{alert.status} alert: never shown on a public board"
-        )
+        return Imported(alert.identifier, "ignored", (),
+                        f"{alert.status} alert: never shown on a public board")
     if alert.msg_type in ("Ack", "Error"):
-        notices.record(
-            actor, "cap-ignored", subject, {**summary, "why": f"{alert.msg_type} carries no notice"}
-        )
+        notices.record(actor, "cap-ignored", subject,
+                       {**summary, "why": f"{alert.msg_type} carries no notice"})
         return Imported(alert.identifier, "ignored", (), f"{alert.msg_type}: nothing to show")
 
-    draft: dict[str, object] | None = None
-    if alert.msg_type in ("Alert", "Update"):
-        try:
-            draft = _draft_args(dep, notices, alert)
-        except NoticeError as e:
-            notices.record(actor, "cap-refused", subject, {**summary, "why": str(e)})
-            raise
-        if draft is None:  # already over
-            notices.record(actor, "cap-expired", subject, summary)
-            return Imported(alert.identifier, "expired", (), "its window is over already")
+    now = notices.clock.now()
+    referenced = _referenced(notices, alert, now)
+    if alert.msg_type == "Cancel" or ends_the_warning(alert, now):
+        cancelled = [notices.cancel(None, n.id, f"CAP {alert.msg_type} {alert.identifier}", actor=actor).id
+                     for n in referenced]
+        why = "all clear" if alert.msg_type == "Update" else "cancel"
+        notices.record(actor, "cap-cancel", subject, {**summary, "cancelled": cancelled, "why": why})
+        return Imported(alert.identifier, "cancelled", tuple(cancelled),
+                        f"ended notice(s) {', '.join(map(str, cancelled)) or '— none matched'} ({why})")
 
-    cancelled = []
-    if alert.msg_type in ("Update", "Cancel"):
-        for sender, identifier, sent in alert.references:
-            if sender != alert.sender:
-                continue  # nobody withdraws another sender's warning
-            for n in notices.list():
-                if (n.cap_sender, n.cap_identifier, n.cap_sent) == (sender, identifier, sent) and n.state in (
-                    "draft",
-                    "approved",
-                    "published",
-                ):
-                    notices.cancel(None, n.id, f"CAP {alert.msg_type} {alert.identifier}", actor=actor)
-                    cancelled.append(n.id)
-    if draft is None:
-        notices.record(actor, "cap-cancel", subject, {**summary, "cancelled": cancelled})
-        return Imported(
-            alert.identifier,
-            "cancelled",
-            tuple(cancelled),
-            f"cancelled notice(s) {', '.join(map(str, cancelled)) or '— none matched'}",
-        )
-    notice = notices.draft(User(actor, "operator"), **draft)  # type: ignore[arg-type]
-    notices.record(actor, "cap-import", subject, {**summary, "notice": notice.id, "cancelled": cancelled})
+    drafts: list[dict[str, object]] = []
+    try:
+        for block in alert.blocks():
+            args = _draft_args(dep, notices, block)
+            if args is not None:
+                drafts.append(args)
+    except NoticeError as e:
+        notices.record(actor, "cap-refused", subject, {**summary, "why": str(e)})
+        raise
+    if not drafts:  # already over
+        notices.record(actor, "cap-expired", subject, summary)
+        return Imported(alert.identifier, "expired", (), "its window is over already")
+
+    # Referenced notices never published are simply superseded; published ones stay on the boards
+    # until their replacement is published (then they end in the same transaction).
+    live = [n for n in referenced if n.state_at(now) == "published"]
+    made: list[Notice] = []
+    try:
+        for args in drafts:
+            made.append(notices.draft(User(actor, "operator"), **args,  # type: ignore[arg-type]
+                                      replaces=[n.id for n in live]))
+    except NoticeError as e:
+        for n in made:  # all blocks or none: never a warning silently half-published
+            notices.cancel(None, n.id, f"CAP {alert.identifier} refused", actor=actor)
+        notices.record(actor, "cap-refused", subject, {**summary, "why": str(e)})
+        raise
+    superseded = [notices.cancel(None, n.id, f"CAP Update {alert.identifier}", actor=actor).id
+                  for n in referenced if n not in live]
+    ids = tuple(n.id for n in made)
+    notices.record(actor, "cap-import", subject, {**summary, "notices": list(ids),
+                                                   "replaces": [n.id for n in live], "cancelled": superseded})
     if may_trust and alert.sender in dep.cap.trusted_senders:
-        notice = notices.publish_trusted(notice.id, actor)
-        return Imported(
-            alert.identifier,
-            "published",
-            (notice.id, *cancelled),
-            f"published as notice {notice.id} (trusted sender)",
-        )
-    return Imported(
-        alert.identifier,
-        "drafted",
-        (notice.id, *cancelled),
-        f"drafted as notice {notice.id}; an approver must approve it",
-    )
+        for n in made:
+            notices.publish_trusted(n.id, actor)
+        return Imported(alert.identifier, "published", (*ids, *superseded),
+                        f"published as notice {', '.join(map(str, ids))} (trusted sender)"
+                        + (f"; replaced {', '.join(str(n.id) for n in live)}" if live else ""))
+    waiting = f"; notice {', '.join(str(n.id) for n in live)} stays up until then" if live else ""
+    return Imported(alert.identifier, "drafted", (*ids, *superseded),
+                    f"drafted as notice {', '.join(map(str, ids))}; an approver must approve it{waiting}")
+
+
+def _referenced(notices: Notices, alert: CapAlert, now: datetime) -> list[Notice]:
+    """The still-active notices an Update or Cancel refers to: its own sender's only."""
+    if alert.msg_type not in ("Update", "Cancel"):
+        return []
+    keys = {(s, i, t) for s, i, t in alert.references if s == alert.sender}  # nobody withdraws another's
+    return [n for n in notices.list()
+            if (n.cap_sender, n.cap_identifier, n.cap_sent) in keys
+            and n.state_at(now) in ("draft", "approved", "published")]
 
 
 def _draft_args(dep: Deployment, notices: Notices, alert: CapAlert) -> dict[str, object] | None:
@@ -188,14 +265,17 @@ def _draft_args(dep: Deployment, notices: Notices, alert: CapAlert) -> dict[str,
     end = alert.expires or max(start, now) + DEFAULT_LIFETIME
     if end <= now:
         return None
+    if start < now - timedelta(days=1):
+        start = now  # in effect long since: the board window starts now (windows are at most 31 days)
     targets = targets_of(dep, alert)
     if not targets:
         areas = "; ".join(a.desc for a in alert.areas) or "no <area>"
         raise NoticeError(
-            f"CAP {alert.identifier}: no area maps to a group ({areas}); add it under [cap.areas]"
+            f"CAP {alert.identifier}: no area maps to a group ({areas}); add it under [cap.areas] in the "
+            "config, then import the alert again"
         )
     return {
-        "title": (alert.headline or alert.event)[:40],
+        "title": _title(alert),
         "text": _text(dep, alert),
         "level": level_of(alert),
         "targets": targets,

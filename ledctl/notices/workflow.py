@@ -91,6 +91,7 @@ class Notice:
     cap_identifier: str | None = None
     cap_sender: str | None = None
     cap_sent: str | None = None  # the exact <sent> text (CAP references match on it)
+    replaces: tuple[int, ...] = ()  # notices this one withdraws when it is published (a CAP Update)
 
     def state_at(self, now: datetime) -> str:
         return "expired" if self.state == "published" and now >= self.end else self.state
@@ -101,6 +102,7 @@ class Notice:
             if isinstance(value, datetime):
                 doc[key] = value.isoformat()
         doc["targets"] = list(self.targets)
+        doc["replaces"] = list(self.replaces)
         if now is not None:
             doc["state"] = self.state_at(now)
         return doc
@@ -114,6 +116,7 @@ class Notice:
             if k in cls.__dataclass_fields__
         }
         values["targets"] = tuple(values.get("targets", ()))  # type: ignore[arg-type]
+        values["replaces"] = tuple(values.get("replaces", ()))  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -274,7 +277,20 @@ class Notices:
             "INSERT INTO service VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = value + 1",
             (REVISION_KEY,),
         )
+        newly_published = notice.state == "published" and (before is None or before.state != "published")
+        if newly_published and notice.replaces:
+            self._withdraw_replaced(db, notice, actor, now)
         return notice
+
+    def _withdraw_replaced(self, db: sqlite3.Connection, notice: Notice, actor: str, now: datetime) -> None:
+        """The notices a newly published one replaces end in the same transaction: the public is
+        never left between two warnings (the old stays up until the new one is on)."""
+        for old_id in notice.replaces:
+            old = self._get(db, old_id)
+            if old.state_at(now) in ("draft", "approved", "published"):
+                gone = replace(old, state="cancelled", closed_at=now, closed_by=actor,
+                               reason=f"replaced by notice {notice.id}")
+                self._write(db, gone, actor, "cancel", old)
 
     def draft(
         self,
@@ -294,6 +310,7 @@ class Notices:
         slots: dict[str, str] | None = None,
         cap: tuple[str, str, str] | None = None,
         author: str | None = None,
+        replaces: Sequence[int] = (),
     ) -> Notice:
         if author is None:  # a CAP import is drafted by its sender, not by a user
             user.require("operator", "draft notices")
@@ -346,6 +363,7 @@ class Notices:
             cap_identifier=cap[1] if cap else None,
             cap_sender=cap[0] if cap else None,
             cap_sent=cap[2] if cap else None,
+            replaces=tuple(replaces),
         )
         if self.fit is not None:
             problems = self.fit(notice, boards)

@@ -22,6 +22,10 @@ def render_notice(
     layout's flow region. If it does not fit one page, the layout's overflow
     decides: more pages with the title repeated, or a page that scrolls left or
     up (then the title gets a static page of its own first).
+
+    A title wider than the board's title line (a real headline such as
+    北京市气象台升级发布暴雨橙色预警信号) never stops the notice: it flows at the head of the
+    body instead, in the warning colour, so an emergency always finds a way onto a board.
     """
     spec = layout.notice
     if spec is None:
@@ -34,16 +38,35 @@ def render_notice(
     lines = flow_lines(body, flow, board.size.width, fonts)
     effect = "blink" if blink else "static"
 
-    def static_page(name: str, chunk: list[str]) -> Page:
+    title_lines: set[int] = set()  # indexes of flow lines that carry a folded title
+
+    def static_page(name: str, chunk: list[str], first: int = 0, slots: bool = True) -> Page:
         canvas = Canvas(board, name, fonts)
-        for slot in spec.slots:
+        for slot in spec.slots if slots else ():
             canvas.draw(slot_line(slot, fields, colours))
+        top = flow.y if slots else 0  # without the title line the flow has the whole board
         for i, text in enumerate(chunk):
-            canvas.draw(Line(((Run(text, flow.colour),),), flow.font, flow.y + i * font.line_height,
+            colour = "warning" if first + i in title_lines else flow.colour
+            canvas.draw(Line(((Run(text, colour),),), flow.font, top + i * font.line_height,
                              align="left"))
         return canvas.page_value(effect=effect, dwell_s=_dwell(canvas, layout, dwell_s, spec.dwell_s))
 
-    if len(lines) <= rows:
+    folded = False
+    if flow.overflow == "page" and spec.slots:
+        try:
+            static_page("notice", [])
+        except FitError:
+            folded = True  # the title does not fit its line: it leads the body instead
+            head = flow_lines(title, flow, board.size.width, fonts)
+            title_lines = set(range(len(head)))
+            lines = head + lines
+    if folded:
+        rows = max(1, (flow.y + flow.height) // font.line_height)
+        chunks = [lines[i:i + rows] for i in range(0, len(lines), rows)]
+        names = ["notice"] if len(chunks) == 1 else [f"notice-{n}" for n in range(1, len(chunks) + 1)]
+        pages = [static_page(name, chunk, i * rows, slots=False)
+                 for i, (name, chunk) in enumerate(zip(names, chunks, strict=True))]
+    elif len(lines) <= rows:
         pages = [static_page("notice", lines)]
     elif flow.overflow == "page":
         chunks = [lines[i:i + rows] for i in range(0, len(lines), rows)]

@@ -12,7 +12,9 @@ checked against the standard's own text:
 * §4.2.2: the daily AQI has six indicators; O3 enters only as the daily maximum 8-hour mean.
 * Table 3 note b: SO2 1-hour above 800 µg/m³ counts as IAQI 200;
   note c: O3 8-hour above 800 µg/m³ counts as IAQI 300.
-* §4.1.1: the AQI ranges 1–500.
+* §4.1.1: the AQI ranges 1–500 (the 2012 edition's table starts at 0).
+* §4.2.3: the hourly report rates O3 by its 1-hour mean only; PM10 and PM2.5 1-hour means are
+  rated on the 24-hour breakpoints (§4.2.4).
 
 HJ 633—2012 keeps its own rules: no rounding first, the daily report includes the O3 1-hour
 maximum, and above 800 the 24-hour SO2 / 1-hour O3 sub-index stands in.
@@ -87,6 +89,8 @@ class Standard:
     rounds_first: bool = False  # concentrations rounded (GB/T 8170) before the IAQI
     daily_o3_1h: bool = True  # the daily AQI includes the O3 1-hour maximum
     fixed_above_top: Mapping[str, int] = field(default_factory=dict)  # column → IAQI above its top
+    min_aqi: int = 0  # the lowest AQI the edition publishes (2026 §4.1.1: 1～500; 2012 Table 2: 0～50)
+    hourly_o3_8h: bool = True  # the hourly (real-time) report includes the O3 8-hour moving mean
 
 
 HJ633_2012 = Standard("hj633-2012", date(2012, 2, 29), _TABLE_2012)
@@ -95,9 +99,10 @@ HJ633_2026 = Standard(
     rounds_first=True,  # §4.2.2
     daily_o3_1h=False,  # §4.2.2: six indicators, O3 as the daily maximum 8-hour mean
     fixed_above_top={"so2_1h": 200, "o3_8h": 300},  # Table 3 notes b and c
+    min_aqi=1,  # §4.1.1: 空气质量指数的范围为1～500
+    hourly_o3_8h=False,  # §4.2.3 and Table 5: the real-time report rates O3 by its 1-hour mean only
 )
 STANDARDS = {s.id: s for s in (HJ633_2012, HJ633_2026)}
-MIN_AQI = 1  # HJ 633—2026 §4.1.1: the AQI ranges 1–500
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +219,7 @@ def assess(
     aqi = max(sub.values()) if sub else 500
     if above:
         aqi = 500
-    aqi = max(aqi, MIN_AQI)
+    aqi = max(aqi, standard.min_aqi)
     level = level_of(aqi)
     primary: tuple[str, ...] = ()
     if aqi > 50:
@@ -281,8 +286,9 @@ def assess_daily(values: Mapping[str, Decimal], standard: Standard) -> Assessmen
 # -- hourly reports ---------------------------------------------------------------------------------
 
 # For an hourly (real-time) report: the 1-hour columns for SO2, NO2, CO and O3. PM2.5 and PM10 have no
-# 1-hour column; their hourly values are rated on the 24-hour column (HJ 633 practice; UNVERIFIED for
-# the 2026 edition per the facts, so it follows the 2012 practice).
+# 1-hour column: HJ 633—2026 §4.2.4 rates their 1-hour means on the 24-hour breakpoints. (HJ 633—2012
+# Table 4 rated the PM 24-hour *moving* mean instead, which a 1-hour feed does not carry; ledctl rates
+# the 1-hour mean for both editions and says so in docs/standards.md.)
 HOURLY_COLUMNS = {
     "pm25": "pm25_24h",
     "pm10": "pm10_24h",
@@ -296,7 +302,8 @@ HOURLY_COLUMNS = {
 
 def assess_hourly(values: Mapping[str, Decimal], standard: Standard) -> Assessment:
     """Assess hourly values keyed by reading parameter (pm25, pm10, so2, no2, co, o3_1h, o3_8h)."""
-    columns = {HOURLY_COLUMNS[p]: v for p, v in values.items() if p in HOURLY_COLUMNS}
+    columns = {HOURLY_COLUMNS[p]: v for p, v in values.items()
+               if p in HOURLY_COLUMNS and (p != "o3_8h" or standard.hourly_o3_8h)}
     high_so2 = "so2_1h" in columns and iaqi(standard, "so2_1h", columns["so2_1h"]) is None
     if high_so2 and "so2_1h" not in standard.fixed_above_top and "so2_24h" not in columns:
         # SO2 1-h above 800 is rated on its 24-h value, which an hourly report does not have.

@@ -30,7 +30,7 @@ PASSWORDS = {
 
 @pytest.fixture
 def console(tmp_path: Path) -> Console:
-    dep = config.load(REPO / "config" / "zhenhai.toml")
+    dep = config.load(REPO / "config" / "zhenhai.toml").with_sample_data()
     clock = FixedClock(T0)
     store = Store(tmp_path / "ledctl.sqlite")
     users = Users(store.path)

@@ -42,7 +42,7 @@ PASSWORDS = {"wang": "wang-password", "li": "li-password!"}
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("console")
-    dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
+    dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml").with_sample_data())
     clock = SystemClock()
     fleet = Fleet.running(dep, clock.now, state=tmp, pace=False, ephemeral=True)
     live = fleet.rewired()

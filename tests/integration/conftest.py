@@ -27,13 +27,15 @@ def free_ports(count: int) -> list[int]:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
-    """The Zhenhai config with every link on a free loopback port (so tests never collide)."""
+    """The Zhenhai config with every link on a free loopback port (so tests never collide), its
+    stations reading the sample data (marked 示例数据) instead of a monitoring centre."""
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
     ports = iter(free_ports(len(re.findall(r"socket://127\.0\.0\.1:\d+", text)) + 2))
     text = re.sub(r"socket://127\.0\.0\.1:\d+", lambda m: f"socket://127.0.0.1:{next(ports)}", text)
     text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{next(ports)}")
     text = text.replace("http://127.0.0.1:17200/", f"http://127.0.0.1:{next(ports)}/")
-    text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+    text = text.replace('"sample-data/', f'"{REPO}/config/sample-data/')
+    text = text.replace('source = "centre"', 'source = "sample"')
     text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
     path = tmp_path / "site.toml"
     path.write_text(text, encoding="utf-8")
@@ -69,7 +71,7 @@ def service_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from ledctl.store import Store
 
     monkeypatch.chdir(REPO)
-    dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
+    dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml").with_sample_data())
     clock = FixedClock(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     fleet = Fleet.running(dep, clock.now, state=tmp_path, pace=False, ephemeral=True)
     live = fleet.rewired()

@@ -51,17 +51,18 @@ def test_unusable_state_folder_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_last_good_data_survive_a_source_outage(tmp_path: Path) -> None:
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
-    good = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+    good = text.replace('"sample-data/', f'"{REPO}/config/sample-data/')
     good += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
     cfg = tmp_path / "site.toml"
     cfg.write_text(good, encoding="utf-8")
     state = str(tmp_path / "state")
-    run = ledctl("--state", state, "data", "fetch", "--date", "2026-11-25", "-c", str(cfg))
+    run = ledctl("--state", state, "data", "fetch", "--sample-data", "--date", "2026-11-25", "-c", str(cfg))
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "state" / "ledctl.sqlite").exists()
 
     cfg.write_text(good.replace("air-daily.csv", "gone.csv"), encoding="utf-8")  # the source is down
-    run = ledctl("--state", state, "data", "show", "--date", "2026-11-25", "--json", "-c", str(cfg))
+    run = ledctl("--state", state, "data", "show", "--sample-data", "--date", "2026-11-25", "--json",
+                 "-c", str(cfg))
     assert run.returncode == 0, run.stderr
     assert "gone.csv does not exist" in run.stderr and "last good data" in run.stderr
     shown = json.loads(run.stdout)
@@ -69,3 +70,27 @@ def test_last_good_data_survive_a_source_outage(tmp_path: Path) -> None:
     water = shown["water"]["xiepu-dahe"]
     assert water["class"] == "IV"
     assert any("1850" in r["reason"] for r in shown["rejections"])
+
+
+def test_the_shipped_config_never_shows_sample_data_as_real(tmp_path: Path) -> None:
+    """With the monitoring centre down, the production config has no sample fallback: the boards say
+    数据更新中 — never a synthetic figure such as 镇海城区 AQI 47 优 with nothing marking it."""
+    run = ledctl("--state", str(tmp_path), "data", "show", "--date", "2026-11-25", "--json")
+    assert run.returncode == 0, run.stderr
+    shown = json.loads(run.stdout)
+    assert all(station["updating"] and station["aqi"] is None for station in shown["air"].values())
+    assert all(w["class"] is None for w in shown["water"].values())
+    # Asked for explicitly, the sample data say what they are.
+    run = ledctl("--state", str(tmp_path / "s"), "data", "show", "--sample-data", "--date", "2026-11-25",
+                 "--json")
+    shown = json.loads(run.stdout)
+    assert shown["air"]["zh-urban"]["aqi"] is not None and shown["air"]["zh-urban"]["sample"] is True
+
+
+def test_water_plain_text_output() -> None:
+    # `ledctl water` without --json crashed (it iterated a dict's keys as items).
+    run = ledctl("water", "--do", "8", "--codmn", "3", "--nh3n", "0.3", "--tp", "0.02", "--tn", "1.8",
+                 "--lake")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[0].startswith("II类 优")
+    assert "总氮" in run.stdout and "单独评价" in run.stdout

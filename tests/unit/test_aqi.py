@@ -385,7 +385,6 @@ def test_assessment_level_at_boundaries(standard, aqi, number, category, colour)
     # 2012 only: under 2026 the rounding first makes some AQIs unreachable from PM2.5 (35 → 50, 36 → 52).
     c = _concentration_for(TABLES[standard.id]["pm25_24h"], aqi)
     a = assess({"pm25_24h": c}, standard)
-    aqi = max(aqi, 1)  # HJ 633 §4.1.1: the AQI ranges 1–500; zero everywhere still reads 1
     assert a.aqi == aqi
     assert (a.level, a.category, a.colour) == (number, category, colour)
     assert a.standard == standard.id
@@ -616,7 +615,7 @@ def test_aqi_is_the_max_of_the_iaqis_and_an_int(case) -> None:
     a = assess(columns, standard)
     expected = {c: expected_iaqi(standard, c, Fraction(v)) for c, v in columns.items()}
     assert dict(a.iaqi) == expected
-    assert a.aqi == max(1, *expected.values())  # §4.1.1: the AQI ranges 1–500
+    assert a.aqi == max(standard.min_aqi, *expected.values())  # 2026 §4.1.1: 1–500; 2012: 0–500
     assert type(a.aqi) is int
     assert all(type(v) is int for v in a.iaqi.values())
     assert a.above_scale is False
@@ -690,7 +689,16 @@ def test_2026_so2_1h_above_800_counts_as_200() -> None:
     assert assess_hourly({"so2": Decimal("1500")}, HJ633_2026).aqi == 200
 
 
-def test_aqi_is_never_0() -> None:
-    # §4.1.1: the AQI ranges 1–500.
+def test_2026_aqi_is_never_0() -> None:
+    # 2026 §4.1.1: 空气质量指数的范围为1～500 (the 2012 edition's Table 2 starts at 0～50).
     assert assess_daily({"pm25": Decimal("0"), "pm10": Decimal("0")}, HJ633_2026).aqi == 1
     assert assess_daily({"pm25": Decimal("0.4")}, HJ633_2026).aqi == 1
+    assert assess_daily({"pm25": Decimal("0")}, HJ633_2012).aqi == 0
+
+
+def test_2026_hourly_report_rates_o3_by_its_1_hour_mean_only() -> None:
+    # 2026 §4.2.3 and Table 5: the real-time report's six indicators are 1-hour means; no O3 8-hour.
+    a = assess_hourly({"o3_1h": Decimal("150"), "o3_8h": Decimal("200")}, HJ633_2026)
+    assert a.iaqi == {"o3_1h": 47}  # 150/160*50 = 46.9 → 47; the 8-hour 200 (IAQI 134) is not part of it
+    b = assess_hourly({"o3_1h": Decimal("150"), "o3_8h": Decimal("200")}, HJ633_2012)
+    assert b.aqi == 137  # 2012 §5.1.3 includes the O3 8-hour moving mean: 100 + 50/55*40 → 137

@@ -63,11 +63,17 @@ def test_alert_update_cancel_chain(dep, tmp_path) -> None:
     update = cap_bridge.import_alert(dep, notices, load("zhenhai-update.xml"))
     assert update.action == "drafted"
     n2 = notices.get(update.notices[0])
-    assert (
-        notices.get(n1.id).state == "cancelled" and "Update NBEMA-2026-1125-002" in notices.get(n1.id).reason
-    )
+    # A hand-imported Update waits for an approver; until its replacement is published the old
+    # warning stays on the boards (no gap in which the public sees nothing).
+    assert notices.get(n1.id).state == "published"
+    assert "stays up until then" in update.message
     assert n2.targets == ("all",)  # the district's geocode maps to every board
     assert "泄漏已得到控制" in n2.text
+    assert n2.replaces == (n1.id,)
+    notices.approve(LI, n2.id)
+    notices.publish(LI, n2.id)
+    assert notices.get(n1.id).state == "cancelled"
+    assert notices.get(n1.id).reason == f"replaced by notice {n2.id}"
 
     again = cap_bridge.import_alert(dep, notices, load("zhenhai-update.xml"))
     assert again.action == "duplicate" and again.notices == (n2.id,)
@@ -241,3 +247,115 @@ def test_the_service_polls_its_cap_feeds(dep, tmp_path) -> None:
         assert n.cap_identifier == "NBEMA-2026-1125-001" and n.state == "draft"
     finally:
         server.shutdown()
+
+
+# -- alerts that must get through ------------------------------------------------------------------
+
+
+def _published_first_alert(dep, notices):
+    first = cap_bridge.import_alert(dep, notices, load("zhenhai-alert.xml"))
+    n1 = first.notices[0]
+    notices.approve(LI, n1)
+    notices.publish(LI, n1)
+    return n1
+
+
+def test_a_trusted_update_publishes_its_replacement_before_the_old_one_ends(dep, tmp_path) -> None:
+    trusted = replace(dep, cap=replace(dep.cap, trusted_senders=(SENDER,)))
+    clock = FixedClock(T0)
+    notices = notices_for(trusted, tmp_path, clock)
+    n1 = _published_first_alert(trusted, notices)
+    clock.instant = datetime(2026, 11, 25, 10, 1, tzinfo=TZ)
+    result = cap_bridge.import_alert(trusted, notices, load("zhenhai-update.xml"), may_trust=True)
+    assert result.action == "published"
+    n2 = notices.get(result.notices[0])
+    assert n2.state == "published" and notices.get(n1).state == "cancelled"
+    # The withdrawal is written in the same transaction as the publication, after it.
+    log = [(e.action, e.subject) for e in notices.audit_log()
+           if e.subject in (f"notice:{n1}", f"notice:{n2.id}")]
+    assert log[-2:] == [("publish-trusted", f"notice:{n2.id}"), ("cancel", f"notice:{n1}")]
+
+
+@pytest.mark.parametrize("how", ["allclear", "expires-at-sent"])
+def test_an_update_that_is_a_cancellation_ends_the_warning(dep, tmp_path, how) -> None:
+    # WCATWC's "Tsunami Cancellation" is msgType Update with expires equal to sent; others say
+    # responseType AllClear. Either way the referenced warning must leave the boards now.
+    clock = FixedClock(T0)
+    notices = notices_for(dep, tmp_path, clock)
+    n1 = _published_first_alert(dep, notices)
+    clock.instant = datetime(2026, 11, 25, 10, 1, tzinfo=TZ)
+    update = load("zhenhai-update.xml")
+    if how == "allclear":
+        update = replace(update, response_types=("AllClear",))
+    else:
+        update = replace(update, expires=update.sent)
+    result = cap_bridge.import_alert(dep, notices, update)
+    assert result.action == "cancelled" and result.notices == (n1,)
+    assert notices.get(n1).state == "cancelled"
+    assert [n.id for n in notices.list() if n.state != "cancelled"] == []
+
+
+def test_a_refused_alert_can_be_imported_again_once_the_config_is_fixed(dep, tmp_path) -> None:
+    notices = notices_for(dep, tmp_path)
+    alert = replace(load("example2-thunderstorm.xml"), expires=T0 + timedelta(hours=1))
+    with pytest.raises(NoticeError, match="no area maps"):
+        cap_bridge.import_alert(dep, notices, alert)
+    fixed = replace(dep, cap=replace(dep.cap, areas={**dep.cap.areas, alert.areas[0].desc: "all"}))
+    again = cap_bridge.import_alert(fixed, Notices(fixed, tmp_path / "s.sqlite", FixedClock(T0)), alert)
+    assert again.action == "drafted"  # not "duplicate": a refusal is not a handling
+
+
+def test_one_bad_feed_entry_does_not_hide_the_next(dep, tmp_path) -> None:
+    good = (CAP / "zhenhai-alert.xml").read_text(encoding="utf-8").split("?>", 1)[1]
+    feed = f"""<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><id>f</id><title>t</title><updated>2026-11-25T09:00:00Z</updated>
+<entry><id>bad</id><title>no alert</title><updated>2026-11-25T09:00:00Z</updated></entry>
+<entry><id>good</id><title>leak</title><updated>2026-11-25T09:00:00Z</updated>
+<content type="text/xml">{good}</content></entry>
+</feed>""".encode()
+    problems: list[str] = []
+    alerts = cap_bridge.read_alerts(feed, "feed", problems=problems)
+    assert [a.identifier for a in alerts] == ["NBEMA-2026-1125-001"]
+    assert len(problems) == 1 and "entry 'bad'" in problems[0]
+
+
+def test_each_info_block_for_its_own_area_becomes_its_own_notice(dep, tmp_path) -> None:
+    # An alert with a Moderate block for 招宝山街道 and an Extreme block for 石化区 published only the
+    # first: the petrochemical-area leak warning was dropped. Each block is its own notice.
+    xml = (CAP / "zhenhai-alert.xml").read_text(encoding="utf-8")
+    head, info = xml.split("<info>", 1)
+    info, tail = info.split("</info>", 1)
+    moderate = (info.replace("<severity>Severe</severity>", "<severity>Moderate</severity>")
+                .replace("<areaDesc>石化区</areaDesc>", "<areaDesc>招宝山街道</areaDesc>")
+                .replace("<headline>石化区化学品泄漏</headline>", "<headline>招宝山街道空气异味</headline>"))
+    extreme = info.replace("<severity>Severe</severity>", "<severity>Extreme</severity>")
+    alert = parse_alert(f"{head}<info>{moderate}</info><info>{extreme}</info>{tail}".encode())
+    notices = notices_for(dep, tmp_path)
+    result = cap_bridge.import_alert(dep, notices, alert)
+    made = [notices.get(i) for i in result.notices]
+    assert sorted((n.title, n.targets, n.level) for n in made) == sorted([
+        ("招宝山街道空气异味", ("group:community",), "normal"),
+        ("石化区化学品泄漏", ("group:petrochemical-area",), "emergency"),
+    ])
+
+
+@pytest.mark.parametrize(("headline", "event", "title"), [
+    # A headline longer than a title is cut at a word, never "…Mid Nort"; the event stands in first.
+    ("Tsunami Warning for the coasts of Mid North Coast and Hunter of New South Wales", "",
+     "Tsunami Warning for the coasts of Mid…"),
+    ("Tsunami Warning for the coasts of Mid North Coast and Hunter of New South Wales", "Tsunami Warning",
+     "Tsunami Warning"),
+    ("### 暴雨橙色预警 ###", "暴雨", "暴雨橙色预警"),  # markup never reaches a board
+    ("北京市气象台2026年11月25日9时升级发布暴雨橙色预警信号，预计未来6小时本市大部分地区", "",
+     "北京市气象台2026年11月25日9时升级发布暴雨橙色预警信号…"),
+])
+def test_titles_are_cut_cleanly_and_without_markup(headline, event, title) -> None:
+    alert = replace(load("zhenhai-alert.xml"), headline=headline, event=event or "x" * 50)
+    assert cap_bridge._title(alert) == title
+    assert len(cap_bridge._title(alert)) <= cap_bridge.TITLE_CHARS
+
+
+def test_markup_is_dropped_from_the_text(dep) -> None:
+    alert = replace(load("zhenhai-alert.xml"), description="### Heading\n**Move** to <b>high</b> ground",
+                    instruction="")
+    assert cap_bridge._text(dep, alert) == "Heading Move to high ground"

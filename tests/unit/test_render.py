@@ -144,10 +144,23 @@ def test_below_the_board_is_a_fit_error() -> None:
         draw_page(BOARD, "p1", [line("AQI", font="latin5x7", y=10)], load_font)
 
 
-def test_spilling_descender_is_a_fit_error() -> None:
-    # WenQuanYi 16 px draws "g" two rows below its 16-row line.
+def test_a_descender_that_fits_its_line_is_moved_into_it_not_refused() -> None:
+    # WenQuanYi 16 px draws "g", "/" and "(" up to two rows below its 16-row line (its cell is 18
+    # rows): the glyph is no taller than the line, so it is moved up into it — "20毫米/小时" in a real
+    # rainstorm warning must reach the board.
+    wide = dataclasses.replace(BOARD, size=Size(160, 32))
+    page = draw_page(wide, "p1", [line("µg 20毫米/小时 (y)", font="cjk16", y=16)], load_font)
+    ink = page.image.getbbox()
+    assert ink is not None and ink[1] >= 16 and ink[3] <= 32
+
+
+def test_ink_taller_than_its_line_is_a_fit_error() -> None:
+    from ledctl import fonts
+
+    real = fonts.load("cjk16")
+    squeezed = dataclasses.replace(real, spec=dataclasses.replace(real.spec, line_height=10))
     with pytest.raises(FitError, match="ink outside its line"):
-        draw_page(BOARD, "p1", [line("µg", font="cjk16", y=0)], load_font)
+        draw_page(BOARD, "p1", [line("空气", font="cjk16", y=0)], lambda name: squeezed)
 
 
 def test_text_is_one_bit_crisp() -> None:
