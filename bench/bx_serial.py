@@ -14,8 +14,12 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from PIL import Image
+
 from ledctl import config, pipeline
-from ledctl.broadcast import Content, deliver
+from ledctl.delivery import deliver_once as deliver
+from ledctl.drivers.base import Content
+from ledctl.model import Page, Program
 from ledctl.simulator.fleet import Fleet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -36,7 +40,7 @@ def run(fleet: Fleet, contents: dict[str, Content]) -> tuple[float, float, int, 
 
 
 def main() -> int:
-    dep = config.load(REPO / "config" / "zhenhai.toml")
+    dep = config.load(REPO / "config" / "zhenhai.toml").with_sample_data()
     fleet = Fleet(dep, clock=lambda: datetime.now(UTC))
     fleet.build({b.id for b in dep.boards_in("community")})
     fleet.start(ephemeral=True)
@@ -51,7 +55,10 @@ def main() -> int:
         print(f"- bitmap broadcast: {ok}/40 confirmed in {took:.2f} s; physical minimum {physical:.2f} s "
               f"(busiest wire {busiest.name}: {len(busiest.devices)} boards); "
               f"ratio {took / physical:.3f} (goal <= 1.15); {total:,} bytes on all wires")
-        text = {b.id: Content(text="重污染天气预警 减少户外活动", text_timeout_s=3600) for b in boards}
+        blank = {b.id: Program(b.id, (Page("notice", Image.new("RGB", (b.size.width, b.size.height))),))
+                 for b in boards}
+        words = "重污染天气预警 减少户外活动"
+        text = {b.id: Content(blank[b.id], text=words, lifetime_s=3600) for b in boards}
         took_t, physical_t, ok_t, total_t = run(fleet, text)
         print(f"- urgent text (card font, fast path): {ok_t}/40 confirmed in {took_t:.2f} s "
               f"(goal <= 2 s); physical minimum {physical_t:.2f} s; ratio {took_t / physical_t:.3f}; "

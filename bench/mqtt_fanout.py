@@ -24,8 +24,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from ledctl import broadcast, config, pipeline
-from ledctl.broadcast import Content, deliver
+from ledctl import config, delivery, pipeline
+from ledctl.delivery import deliver_once as deliver
+from ledctl.drivers.base import Content
 from ledctl.simulator.broker import Mosquitto
 from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
 
@@ -118,7 +119,7 @@ def _fan_out(url: str, tmp: str, count: int) -> tuple[int, float, int, int, int]
     helper = multiprocessing.Process(target=crowd, args=(url, f"{many.site.id}", ids, ready), daemon=True)
     helper.start()
     ready.wait(30)
-    broadcast.MQTT_ACK_TIMEOUT_S = 300.0
+    delivery.ACK_TIMEOUT_S = 300.0
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.monotonic()
     bulletin = pipeline.bulletin_at(many, pipeline.broadcast_instant(many, date(2026, 11, 25)))
@@ -148,7 +149,7 @@ def main() -> int:
         # -- the two outdoor screens ------------------------------------------------------------
         text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
         text = text.replace("mqtt://127.0.0.1:1883", url).replace(
-            'path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+            '"sample-data/', f'"{REPO}/config/sample-data/').replace('source = "centre"', 'source = "sample"')
         text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
         (Path(tmp) / "site.toml").write_text(text, encoding="utf-8")
         dep = config.load(Path(tmp) / "site.toml")

@@ -62,7 +62,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bulletins", type=int, default=300)
     args = parser.parse_args()
-    dep = config.load(REPO / "config" / "zhenhai.toml")
+    dep = config.load(REPO / "config" / "zhenhai.toml").with_sample_data()
     layouts = load_dir(dep.layouts_dir)
     kinds = {}
     for board in dep.boards:

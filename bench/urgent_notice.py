@@ -35,7 +35,7 @@ from tests.integration.conftest import on_free_ports  # noqa: E402 - the same is
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml"))
+        dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml").with_sample_data())
         clock = SystemClock()
         fleet = Fleet.running(dep, clock.now, state=Path(tmp), pace=True, ephemeral=True)
         live = fleet.rewired()

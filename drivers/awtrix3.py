@@ -28,17 +28,33 @@ from __future__ import annotations
 
 import json
 import math
-import queue
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from ledctl.drivers.base import (
+    Capabilities,
+    Content,
+    Driver,
+    DriverContext,
+    DriverSpec,
+    Health,
+    Outcome,
+    ProtocolError,
+    Report,
+    Result,
+)
 from ledctl.drivers.mqtt_link import MqttLink
-from ledctl.model import Program
+from ledctl.errors import FaultError
+from ledctl.model import Board, ColourMode, Program, Size
+
+if TYPE_CHECKING:
+    from ledctl.schedule import Settings
 
 WIDTH = 32
 HEIGHT = 8
@@ -54,7 +70,7 @@ _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 _BAD_NAME = re.compile(r"[\s/+#]")
 
 
-class AwtrixError(ValueError):
+class AwtrixError(ProtocolError):
     """A page or notice that cannot be encoded for an AWTRIX device."""
 
 
@@ -173,14 +189,14 @@ def parse_stats(payload: bytes) -> dict[str, Any]:
 
     Known numeric keys are coerced from strings too (older builds sent `"lux":"12"`); a
     known key whose value cannot be read is dropped; unknown keys are kept as they came.
-    Raises ValueError if the payload is not a JSON object.
+    Raises AwtrixError if the payload is not a JSON object.
     """
     try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"AWTRIX stats payload is not JSON: {exc}") from exc
+        raise AwtrixError(f"AWTRIX stats payload is not JSON: {exc}") from exc
     if not isinstance(raw, dict):
-        raise ValueError(f"AWTRIX stats payload must be a JSON object, got {type(raw).__name__}")
+        raise AwtrixError(f"AWTRIX stats payload must be a JSON object, got {type(raw).__name__}")
     stats: dict[str, Any] = {}
     for key, value in raw.items():
         if key in _INT_KEYS:
@@ -208,15 +224,15 @@ def parse_screen(payload: bytes) -> Image.Image:
     try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"AWTRIX screen payload is not JSON: {exc}") from exc
+        raise AwtrixError(f"AWTRIX screen payload is not JSON: {exc}") from exc
     if not isinstance(raw, list):
-        raise ValueError(f"AWTRIX screen payload must be a JSON array, got {type(raw).__name__}")
+        raise AwtrixError(f"AWTRIX screen payload must be a JSON array, got {type(raw).__name__}")
     if len(raw) != WIDTH * HEIGHT:
-        raise ValueError(f"AWTRIX screen payload has {len(raw)} pixels, expected {WIDTH * HEIGHT} (32x8)")
+        raise AwtrixError(f"AWTRIX screen payload has {len(raw)} pixels, expected {WIDTH * HEIGHT} (32x8)")
     data = bytearray()
     for i, value in enumerate(raw):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFF:
-            raise ValueError(f"AWTRIX screen pixel {i} is {value!r}, not a 24-bit colour integer")
+            raise AwtrixError(f"AWTRIX screen pixel {i} is {value!r}, not a 24-bit colour integer")
         data += bytes(((value >> 16) & 0xFF, (value >> 8) & 0xFF, value & 0xFF))
     return Image.frombytes("RGB", (WIDTH, HEIGHT), bytes(data))
 
@@ -236,14 +252,38 @@ def app_payloads(program: Program, *, lifetime_s: int | None = None) -> list[tup
 
 @dataclass
 class AwtrixBoards:
-    """AWTRIX 3 devices behind one broker: custom apps out (retained, saved), `sendscreen` back."""
+    """AWTRIX 3 devices behind one broker: custom apps out (retained, saved), `sendscreen` back.
+
+    The link routes each device's `screen` and `stats` here (in paho's thread); waiting for a
+    read-back is woken by them, never by polling."""
 
     link: MqttLink
-    online: dict[str, bool] = field(default_factory=dict)
+    online: dict[str, bool] = field(default_factory=dict)  # by prefix
+    screens: dict[str, bytes] = field(default_factory=dict)  # by prefix: the last screen read back
+    _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    _listening: set[str] = field(default_factory=set, init=False, repr=False)
 
     @staticmethod
     def topics(prefixes: Sequence[str]) -> list[str]:
         return [t for p in prefixes for t in (f"{p}/screen", f"{p}/stats")]
+
+    def listen(self, prefix: str) -> None:
+        if prefix in self._listening:
+            return
+        self._listening.add(prefix)
+        self.link.on(f"{prefix}/screen", lambda msg: self._take(prefix, "screen", msg.payload))
+        self.link.on(f"{prefix}/stats", lambda msg: self._take(prefix, "stats", msg.payload))
+
+    def _take(self, prefix: str, leaf: str, payload: bytes) -> None:
+        with self._changed:
+            if leaf == "stats":
+                self.online[prefix] = True
+            else:
+                try:
+                    self.screens[prefix] = parse_screen(payload).tobytes()
+                except AwtrixError:
+                    return  # a malformed screen proves nothing
+            self._changed.notify_all()
 
     def publish(self, prefix: str, program: Program, *, lifetime_s: int | None = None) -> int:
         sent = 0
@@ -257,36 +297,100 @@ class AwtrixBoards:
         """Ask each device for its screen until it shows one of its program's pages."""
         expected = {board: (prefix, {p.image.convert("RGB").tobytes() for p in program.pages})
                     for board, (prefix, program) in wanted.items()}
-        by_prefix = {prefix: board for board, (prefix, _) in expected.items()}
         done: set[str] = set()
         deadline = time.monotonic() + timeout_s
-        asked = 0.0
+        with self._changed:
+            for _, (prefix, _) in expected.items():
+                self.screens.pop(prefix, None)  # only a screen read back from now on counts
         while len(done) < len(expected) and time.monotonic() < deadline:
-            if time.monotonic() - asked > 1.0:  # ask (again): the device may be mid-rotation
-                for board, (prefix, _) in expected.items():
-                    if board not in done:
-                        self.link.publish(f"{prefix}/sendscreen", b"", wait=False)
-                asked = time.monotonic()
-            try:
-                msg = self.link.inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            prefix, _, leaf = msg.topic.rpartition("/")
-            board = by_prefix.get(prefix)
-            if board is None or board in done:
-                continue
-            if leaf == "stats":
-                self.online[board] = True
-            elif leaf == "screen":
-                try:
-                    shown = parse_screen(msg.payload).tobytes()
-                except ValueError:
-                    continue
-                if shown in expected[board][1]:
-                    done.add(board)
-                    on_result(board, True, "")
-        for board in expected:
+            for board, (prefix, _) in expected.items():  # ask (again): the device may be mid-rotation
+                if board not in done:
+                    self.link.publish(f"{prefix}/sendscreen", b"", wait=False)
+            asked = time.monotonic()
+            with self._changed:
+                while time.monotonic() - asked < 1.0 and time.monotonic() < deadline:
+                    for board, (prefix, pages) in expected.items():
+                        if board not in done and self.screens.get(prefix) in pages:
+                            done.add(board)
+                            on_result(board, True, "")
+                    if len(done) == len(expected):
+                        break
+                    self._changed.wait(min(1.0 - (time.monotonic() - asked), deadline - time.monotonic()))
+        for board, (prefix, _) in expected.items():
             if board not in done:
-                why = ("shows something else (sendscreen)" if self.online.get(board)
+                why = ("shows something else (sendscreen)" if self.online.get(prefix)
                        else f"no answer to sendscreen within {timeout_s:g} s (offline?)")
                 on_result(board, False, why)
+
+
+class AwtrixDriver(Driver):
+    """AWTRIX 3 devices (Ulanzi TC001 and the like), 32x8 full colour, behind one broker."""
+
+    spec = DriverSpec("awtrix3", "mqtt", frozenset({ColourMode.FULL}), needs_address=False,
+                      exact_size=Size(32, 8))
+
+    def __init__(self, link: MqttLink, context: DriverContext) -> None:
+        self.link = link
+        self.context = context
+        self.devices = AwtrixBoards(link)
+
+    @classmethod
+    def capabilities(cls, board: Board) -> Capabilities:
+        return Capabilities(holds_pages=1000, largest_message=MQTT_MAX_PACKET_SIZE, reads_back=True)
+
+    @staticmethod
+    def prefix(board: Board) -> str:
+        return board.topic or board.id
+
+    def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
+        start = time.monotonic()
+        wanted: dict[str, tuple[str, Program]] = {}
+        sent: dict[str, int] = {}
+        for board, content in jobs:
+            prefix = self.prefix(board)
+            self.devices.listen(prefix)
+            try:
+                # The device removes the apps by itself after `lifetime` without an update.
+                sent[board.id] = self.devices.publish(prefix, content.program, lifetime_s=content.lifetime_s)
+            except FaultError as e:
+                report(Result(board.id, Outcome.LINK, str(e), "apps", 0, time.monotonic() - start))
+                continue
+            wanted[board.id] = (prefix, content.program)
+        try:
+            self.link.flush()
+        except FaultError as e:
+            for board_id in wanted:
+                report(Result(board_id, Outcome.LINK, str(e), "apps", sent[board_id],
+                              time.monotonic() - start))
+            return
+
+        def done(board_id: str, ok: bool, why: str) -> None:
+            n = len(wanted[board_id][1].pages)
+            outcome = Outcome.CONFIRMED if ok else (
+                Outcome.NACK if self.devices.online.get(wanted[board_id][0]) else Outcome.OFFLINE)
+            report(Result(board_id, outcome, "screen read back" if ok else why, "apps", sent[board_id],
+                          time.monotonic() - start, (n if ok else 0, n)))
+
+        self.devices.confirm(wanted, self.context.ack_timeout_s, done)
+
+    def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
+        for board, want in jobs:
+            prefix = self.prefix(board)
+            try:
+                self.link.publish(f"{prefix}/power", _dumps({"power": want.power}), wait=False)
+                if want.brightness is not None:
+                    bri = max(1, round(want.brightness * 255 / 100))
+                    self.link.publish(f"{prefix}/settings", _dumps({"BRI": bri, "ABRI": False}), wait=False)
+                self.link.flush()
+            except FaultError as e:
+                report(Result(board.id, Outcome.LINK, str(e), "settings"))
+                continue
+            report(Result(board.id, Outcome.SENT, "AWTRIX does not acknowledge settings", "settings"))
+
+    def check(self, boards: Sequence[Board]) -> list[Health]:
+        # The device publishes its stats every few seconds: one seen means it is there.
+        for board in boards:
+            self.devices.listen(self.prefix(board))
+        seen = {b.id: bool(self.devices.online.get(self.prefix(b))) for b in boards}
+        return [Health(b.id, seen[b.id], detail="" if seen[b.id] else "no stats seen from the device")
+                for b in boards]

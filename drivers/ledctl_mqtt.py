@@ -10,14 +10,31 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import queue
+import os
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
+from ledctl.drivers.base import (
+    Capabilities,
+    Content,
+    Driver,
+    DriverContext,
+    DriverSpec,
+    Health,
+    Outcome,
+    Report,
+    Result,
+)
 from ledctl.drivers.mqtt_link import MqttLink
-from ledctl.model import Board, Program
+from ledctl.errors import FaultError
+from ledctl.model import Board, ColourMode, Program
+
+if TYPE_CHECKING:
+    from ledctl.schedule import Settings
 
 PROTOCOL = 1
 
@@ -74,17 +91,29 @@ class BoardState:
 
 @dataclass
 class MqttBoards:
-    """All ledctl-mqtt boards of one site behind one broker link."""
+    """All ledctl-mqtt boards of one site behind one broker link: what the broker says of each
+    (kept current by the link's subscriptions), publishing programs and commands, waiting for acks."""
 
     link: MqttLink
     site: str
     states: dict[str, BoardState] = field(default_factory=dict)
     command_acks: dict[str, str] = field(default_factory=dict)  # command id -> "" (done) or the error
+    _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+
+    def listen(self) -> None:
+        """Route the site's retained manifests, statuses and acks to this object (in paho's thread)."""
+        for topic in self.topics(self.site):
+            self.link.on(topic, lambda msg: self.take(msg.topic, msg.payload))
 
     @classmethod
     def topics(cls, site: str) -> tuple[str, ...]:
         base = f"ledctl/v1/{site}/+"
         return (f"{base}/program", f"{base}/status", f"{base}/ack")
+
+    def take(self, topic: str, payload: bytes) -> None:
+        with self._changed:
+            self._take(topic, payload)
+            self._changed.notify_all()
 
     def publish(self, board: Board, encoded: Encoded) -> int:
         """Publish the pages, clear pages left from a longer program, then the manifest; bytes sent.
@@ -92,90 +121,90 @@ class MqttBoards:
         Messages are queued without waiting for each PUBACK (`flush` waits for them all);
         the broker keeps one client's messages in order, so the pages precede the manifest.
         """
-        self.drain()
-        state = self.states.setdefault(board.id, BoardState())
+        with self._changed:
+            state = self.states.setdefault(board.id, BoardState())
+            stale_pages = state.pages
+            state.program, state.pages, state.error = encoded.hash, len(encoded.pages), ""
         base = prefix(self.site, board.id)
         sent = 0
         for i, png in enumerate(encoded.pages):
             self.link.publish(f"{base}/page/{i}", png, retain=True, wait=False)
             sent += len(png)
-        for i in range(len(encoded.pages), state.pages):
+        for i in range(len(encoded.pages), stale_pages):
             # An empty retained message deletes the page a longer program left behind.
             self.link.publish(f"{base}/page/{i}", b"", retain=True, wait=False)
         self.link.publish(f"{base}/program", encoded.manifest, retain=True, response_topic=f"{base}/ack",
                           correlation=encoded.hash.encode(), wait=False)
-        state.program, state.pages, state.error = encoded.hash, len(encoded.pages), ""
         return sent + len(encoded.manifest)
 
     def command(self, board: Board, command: Mapping[str, object], command_id: str) -> None:
         """Send a command (`brightness` in percent, `power`, `reannounce`); the board acks it by id."""
         payload = json.dumps({"id": command_id, **command}, sort_keys=True).encode()
-        self.link.publish(f"{prefix(self.site, board.id)}/cmd", payload)
+        self.link.publish(f"{prefix(self.site, board.id)}/cmd", payload, wait=False)
 
-    def wait_commands(self, ids: Mapping[str, str], timeout_s: float) -> dict[str, str]:
+    def wait_commands(self, ids: Mapping[str, str], timeout_s: float,
+                      on_result: Callable[[str, str], None] = lambda b, why: None) -> dict[str, str]:
         """Wait for the acks of commands (board -> command id); board -> "" (done) or why not."""
+        out: dict[str, str] = {}
         deadline = time.monotonic() + timeout_s
-        while True:
-            self.drain()
-            if all(i in self.command_acks for i in ids.values()):
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self.drain(block_s=min(remaining, 0.5))
-        out = {}
-        for board_id, cmd_id in ids.items():
-            if cmd_id in self.command_acks:
-                out[board_id] = self.command_acks[cmd_id]
-            else:
-                state = self.states.get(board_id, BoardState())
-                out[board_id] = ("offline (its last will)" if state.online is False
-                                 else f"no ack within {timeout_s:g} s")
+        with self._changed:
+            while True:
+                for board_id, cmd_id in ids.items():
+                    if board_id not in out and cmd_id in self.command_acks:
+                        out[board_id] = self.command_acks[cmd_id]
+                        on_result(board_id, out[board_id])
+                remaining = deadline - time.monotonic()
+                if len(out) == len(ids) or remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            for board_id in ids:
+                if board_id not in out:
+                    out[board_id] = self._silence(board_id, timeout_s)
+                    on_result(board_id, out[board_id])
         return out
 
     def wait(self, wanted: Mapping[str, str], timeout_s: float,
              on_result: Callable[[str, bool, str], None] = lambda b, ok, why: None) -> dict[str, str]:
-        """Wait until each board confirms its hash; returns board → "" (confirmed) or the reason not."""
+        """Wait until each board confirms its hash; returns board → "" (confirmed) or the reason not.
+
+        Woken by every message the link routes here: no polling, no sleeps in the ack path."""
         results: dict[str, str] = {}
         deadline = time.monotonic() + timeout_s
-        while len(results) < len(wanted):
-            for board_id, want in wanted.items():
-                if board_id in results:
-                    continue
-                state = self.states.get(board_id, BoardState())
-                if state.shows == want:
-                    results[board_id] = ""
-                    on_result(board_id, True, "")
-                elif state.error:
-                    results[board_id] = state.error
-                    on_result(board_id, False, state.error)
-            if len(results) == len(wanted):
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            self.drain(block_s=min(remaining, 0.5))
-        for board_id in wanted:
-            if board_id not in results:
-                state = self.states.get(board_id, BoardState())
-                why = "offline (its last will)" if state.online is False else f"no ack within {timeout_s:g} s"
-                results[board_id] = why
-                on_result(board_id, False, why)
+        with self._changed:
+            while True:
+                for board_id, want in wanted.items():
+                    if board_id in results:
+                        continue
+                    state = self.states.get(board_id, BoardState())
+                    if state.shows == want:
+                        results[board_id] = ""
+                        on_result(board_id, True, "")
+                    elif state.error:
+                        results[board_id] = state.error
+                        on_result(board_id, False, state.error)
+                remaining = deadline - time.monotonic()
+                if len(results) == len(wanted) or remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            for board_id in wanted:
+                if board_id not in results:
+                    results[board_id] = self._silence(board_id, timeout_s)
+                    on_result(board_id, False, results[board_id])
         return results
 
-    def drain(self, block_s: float = 0.0) -> None:
-        """Take in what the broker sent (retained manifests, statuses, acks), waiting up to
-        `block_s` for the first message and then only for what is already there."""
-        try:
-            msg = self.link.inbox.get(timeout=block_s) if block_s > 0 else self.link.inbox.get_nowait()
-        except queue.Empty:
-            return
-        while True:
-            self._take(msg.topic, msg.payload)
-            try:
-                msg = self.link.inbox.get_nowait()
-            except queue.Empty:
-                return
+    def wait_status(self, board_ids: Sequence[str], timeout_s: float) -> None:
+        """Wait until the broker has told the status of each board (the retained burst after subscribing)."""
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while any(self.states.get(b, BoardState()).online is None for b in board_ids):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._changed.wait(remaining)
+
+    def _silence(self, board_id: str, timeout_s: float) -> str:
+        state = self.states.get(board_id, BoardState())
+        return "offline (its last will)" if state.online is False else f"no ack within {timeout_s:g} s"
 
     def _take(self, topic: str, payload: bytes) -> None:
         parts = topic.split("/")
@@ -206,3 +235,96 @@ class MqttBoards:
                 state.error = ""
             elif doc.get("hash") == state.program:
                 state.error = f"the board refused it: {doc.get('error', 'no reason given')}"
+
+
+class LedctlMqttDriver(Driver):
+    """Boards speaking ledctl's own MQTT protocol (docs/protocols/ledctl-mqtt.md) behind one broker."""
+
+    spec = DriverSpec("ledctl-mqtt", "mqtt", frozenset(ColourMode), needs_address=False)
+
+    def __init__(self, link: MqttLink, context: DriverContext) -> None:
+        self.link = link
+        self.context = context
+        self.boards = MqttBoards(link, context.site)
+        self.boards.listen()
+        self._commands = 0
+
+    @classmethod
+    def capabilities(cls, board: Board) -> Capabilities:
+        # The board's player cycles the pages of its retained program and acks its hash.
+        return Capabilities(holds_pages=1000, acknowledges=True)
+
+    def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
+        start = time.monotonic()
+        wanted: dict[str, str] = {}
+        sent: dict[str, int] = {}
+        pages: dict[str, int] = {}
+        for board, content in jobs:
+            encoded = encode(board, content.program, expires=content.expires)
+            pages[board.id] = len(content.program.pages)
+            try:
+                sent[board.id] = self.boards.publish(board, encoded)
+            except FaultError as e:
+                report(Result(board.id, Outcome.LINK, str(e), "pages", 0, time.monotonic() - start))
+                continue
+            wanted[board.id] = encoded.hash
+        try:
+            self.link.flush()
+        except FaultError as e:
+            for board_id in wanted:
+                report(Result(board_id, Outcome.LINK, str(e), "pages", sent[board_id],
+                              time.monotonic() - start))
+            return
+
+        def done(board_id: str, ok: bool, why: str) -> None:
+            outcome = Outcome.CONFIRMED if ok else _outcome_of(self.boards, board_id)
+            n = pages[board_id]
+            report(Result(board_id, outcome, why, "pages", sent[board_id], time.monotonic() - start,
+                          (n if ok else 0, n)))
+
+        self.boards.wait(wanted, self.context.ack_timeout_s, done)
+
+    def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
+        start = time.monotonic()
+        ids: dict[str, str] = {}
+        for board, want in jobs:
+            command: dict[str, object] = {"power": want.power}
+            if want.brightness is not None:
+                command["brightness"] = want.brightness
+            self._commands += 1
+            ids[board.id] = f"s-{os.getpid()}-{self._commands}-{board.id}"
+            try:
+                self.boards.command(board, command, ids[board.id])
+            except FaultError as e:
+                report(Result(board.id, Outcome.LINK, str(e), "settings"))
+                del ids[board.id]
+        if not ids:
+            return
+
+        def done(board_id: str, why: str) -> None:
+            outcome = Outcome.CONFIRMED if not why else _outcome_of(self.boards, board_id, refused=why)
+            report(Result(board_id, outcome, why, "settings", 0, time.monotonic() - start))
+
+        self.boards.wait_commands(ids, self.context.ack_timeout_s, done)
+
+    def check(self, boards: Sequence[Board]) -> list[Health]:
+        # The link's subscriptions keep every board's status current; at first use the retained
+        # statuses arrive in a burst: wait a moment for them.
+        self.boards.wait_status([b.id for b in boards], STATUS_WAIT_S)
+        out = []
+        for board in boards:
+            state = self.boards.states.get(board.id, BoardState())
+            online = bool(state.online)
+            out.append(Health(board.id, online, state.shows or None,
+                              "" if online else "offline (its last will, or never connected)"))
+        return out
+
+
+STATUS_WAIT_S = 2.0
+
+
+def _outcome_of(boards: MqttBoards, board_id: str, refused: str = "") -> Outcome:
+    state = boards.states.get(board_id, BoardState())
+    if state.error or (refused and state.online):
+        return Outcome.NACK
+    return Outcome.OFFLINE

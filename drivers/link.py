@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 import serial
 
-from ledctl.errors import LedctlError
+from ledctl.errors import FaultError
 
 log = logging.getLogger("ledctl.link")
 trace = logging.getLogger("ledctl.link.trace")  # enable at DEBUG to log TX/RX as hex
 
 
-class LinkError(LedctlError):
+class LinkError(FaultError):
     """The wire could not be opened or broke while in use."""
 
 
@@ -52,6 +52,19 @@ class SerialLink:
     _port: serial.SerialBase | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _failures: int = field(default=0, init=False, repr=False)
+    _cancel: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
+
+    @property
+    def transport(self) -> str:
+        return "serial"
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        """Make every exchange in progress end soon (LinkError "cancelled"): shutting down."""
+        self._cancel.set()
 
     def byte_time(self, count: int) -> float:
         """Seconds `count` bytes take on the wire at 8N1 (10 bits per byte)."""
@@ -67,6 +80,8 @@ class SerialLink:
                 self.stats.seconds_busy += time.monotonic() - start
 
     def _open(self) -> serial.SerialBase:
+        if self._cancel.is_set():
+            raise LinkError(f"link {self.name}: cancelled (shutting down)")
         if self._port is not None:
             return self._port
         if self._failures:
@@ -85,6 +100,11 @@ class SerialLink:
         return port
 
     def close(self) -> None:
+        """Close the wire once whoever uses it is done (the wire lock), so no exchange is cut."""
+        with self._lock:
+            self._close_port()
+
+    def _close_port(self) -> None:
         if self._port is not None:
             try:
                 self._port.close()
@@ -92,11 +112,17 @@ class SerialLink:
                 log.debug("link %s: error while closing", self.name)
             self._port = None
 
+    def __enter__(self) -> SerialLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def drop(self, reason: str) -> None:
         """Forget a broken connection; the next use reopens it (with back-off)."""
         log.warning("link %s: %s; will reconnect", self.name, reason)
         self._failures += 1
-        self.close()
+        self._close_port()  # called by the holder of the wire lock
 
     def write(self, data: bytes) -> None:
         port = self._open()
@@ -125,6 +151,8 @@ class SerialLink:
                 return chunk
             if time.monotonic() >= deadline:
                 return b""
+            if self._cancel.is_set():
+                raise LinkError(f"link {self.name}: cancelled (shutting down)")
 
     def discard_input(self) -> None:
         """Drop stale bytes (a late reply to an earlier frame) before a new exchange."""

@@ -1,9 +1,14 @@
 """An MQTT connection for the controller, on paho-mqtt 2 (callback API version 2).
 
 MQTT 5 where the broker speaks it, else 3.1.1. Paho's own thread runs the
-network loop; callbacks only put what arrives on a queue and never publish or
-wait (paho forbids that), so callers publish and wait from their own threads.
-Subscriptions are made again in on_connect, so they survive a reconnect.
+network loop; callbacks never publish or wait (paho forbids that), so callers
+publish and wait from their own threads. A message whose topic matches a filter
+registered with `on()` goes to that handler, called in paho's thread (it records
+and notifies, nothing more); anything else lands on `inbox`. Subscriptions are
+made again in on_connect, so they survive a reconnect.
+
+One MqttLink per broker lives as long as the dispatcher: a TLS handshake and the
+MQTT 5 / 3.1.1 negotiation happen once, not per delivery.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,13 +29,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ledctl.errors import LedctlError
+from ledctl.errors import FaultError
 
 log = logging.getLogger("ledctl.mqtt")
 
 
-class MqttError(LedctlError):
-    pass
+class MqttError(FaultError):
+    """The broker cannot be reached, refused us, or lost a message."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,9 @@ class Incoming:
     topic: str
     payload: bytes
     correlation: bytes | None = None
+
+
+Handler = Callable[[Incoming], None]
 
 
 @dataclass
@@ -58,6 +66,26 @@ class MqttLink:
     _refused: str = field(default="", init=False, repr=False)
     _pending: list[tuple[str, mqtt.MQTTMessageInfo]] = field(default_factory=list, init=False, repr=False)
     _closing: bool = field(default=False, init=False, repr=False)
+    _handlers: list[tuple[str, Handler]] = field(default_factory=list, init=False, repr=False)
+    _topics: list[str] = field(default_factory=list, init=False, repr=False)
+    _pending_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def on(self, topic_filter: str, handler: Handler) -> None:
+        """Send messages matching `topic_filter` to `handler` (in paho's thread) and subscribe to it,
+        now if connected, and again after every reconnect."""
+        self._handlers.append((topic_filter, handler))
+        self.subscribe(topic_filter)
+
+    def subscribe(self, topic_filter: str) -> None:
+        if topic_filter in self._topics or topic_filter in self.subscriptions:
+            return
+        self._topics.append(topic_filter)
+        if self._client is not None and self._connected.is_set():
+            self._client.subscribe(topic_filter, qos=1)
+
+    @property
+    def connected(self) -> bool:
+        return self._client is not None and self._connected.is_set()
 
     @property
     def mqtt5(self) -> bool:
@@ -157,7 +185,7 @@ class MqttLink:
         if getattr(reason, "is_failure", False):
             self._refused = str(reason)
             return
-        for topic in self.subscriptions:
+        for topic in (*self.subscriptions, *self._topics):
             client.subscribe(topic, qos=1)
         self._connected.set()
 
@@ -174,7 +202,15 @@ class MqttLink:
         props = getattr(message, "properties", None)
         if props is not None:
             correlation = getattr(props, "CorrelationData", None)
-        self.inbox.put(Incoming(message.topic, bytes(message.payload), correlation))
+        incoming = Incoming(message.topic, bytes(message.payload), correlation)
+        for topic_filter, handler in self._handlers:
+            if mqtt.topic_matches_sub(topic_filter, message.topic):
+                try:
+                    handler(incoming)
+                except Exception:  # a handler's bug must not kill paho's network thread
+                    log.exception("link %s: handling %s failed", self.name, message.topic)
+                return
+        self.inbox.put(incoming)
 
     # Used from the caller's own threads.
 
@@ -196,14 +232,18 @@ class MqttLink:
                 raise MqttError(f"link {self.name}: the broker is gone (waiting to reconnect)")
             self._connected.wait(0.2)
         info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
-        self._pending.append((topic, info))
+        if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+            raise MqttError(f"link {self.name}: publishing {topic} failed: {mqtt.error_string(info.rc)}")
+        with self._pending_lock:
+            self._pending.append((topic, info))
         if wait:
             self.flush(max(0.1, deadline - time.monotonic()))
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until the broker confirmed everything published so far (PUBACK for each)."""
         deadline = time.monotonic() + timeout_s
-        pending, self._pending = self._pending, []
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
         for topic, info in pending:
             try:
                 info.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
@@ -218,3 +258,9 @@ class MqttLink:
             self._client.disconnect()
             self._client.loop_stop()
             self._client = None
+
+    def __enter__(self) -> MqttLink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -10,14 +10,29 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
-from ledctl.drivers.link import SerialLink
-from ledctl.model import Program, Size
+from ledctl.drivers.base import (
+    Capabilities,
+    Content,
+    Driver,
+    DriverSpec,
+    Health,
+    Outcome,
+    ProtocolError,
+    Report,
+    Result,
+)
+from ledctl.drivers.link import LinkError, SerialLink
+from ledctl.model import Board, ColourMode, Program, Size
 from ledctl.render.effects import program_frames
+
+if TYPE_CHECKING:
+    from ledctl.schedule import Settings
 
 START = 0xC9
 DATA = 0xDA
@@ -29,7 +44,7 @@ MAX_PAYLOAD = 0xFFFF  # 21,845 RGB pixels
 ORDERS = ("row-major", "serpentine")
 
 
-class Tpm2Error(ValueError):
+class Tpm2Error(ProtocolError):
     pass
 
 
@@ -162,3 +177,70 @@ class Tpm2Board:
                 if bytes((PING_REPLY,)) in self.link.read(deadline):
                     return True
         return False
+
+
+class Tpm2Driver(Driver):
+    """One TPM2 receiver on a serial link (TPM2 has no addresses: one board per link)."""
+
+    # RGB frames of at most 65535 payload bytes (21,845 pixels).
+    spec = DriverSpec("tpm2", "serial", frozenset(ColourMode), needs_address=False,
+                      max_bytes_per_page=MAX_PAYLOAD, one_board_per_link=True)
+
+    def __init__(self, link: SerialLink) -> None:
+        self.link = link
+
+    @classmethod
+    def capabilities(cls, board: Board) -> Capabilities:
+        # No font, one frame at a time: the host plays the loop; only the ping can be answered.
+        return Capabilities(holds_pages=1, largest_message=MAX_PAYLOAD + 5)
+
+    def receiver(self, board: Board) -> Tpm2Board:
+        return Tpm2Board(board.size.width, board.size.height, self.link)
+
+    def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
+        for board, content in jobs:
+            start = time.monotonic()
+            pages = len(content.program.pages)
+            receiver = self.receiver(board)
+            if pages > 1 and content.whole:
+                report(Result(board.id, Outcome.REFUSED, "this needs several pages; the host plays TPM2 "
+                              "loops only in the service", "frame", 0, 0.0, (0, pages)))
+                continue
+            try:
+                ok = receiver.show(content.program.pages[0].image)
+            except LinkError as e:
+                report(Result(board.id, Outcome.LINK, str(e), "frame", receiver.bytes_out,
+                              time.monotonic() - start, (0, pages)))
+                continue
+            detail = ("ping answered after the frame" if ok else "no ping reply") + \
+                ("" if pages == 1 else f"; page 1 of {pages}")
+            report(Result(board.id, Outcome.CONFIRMED if ok else Outcome.OFFLINE, detail, "frame",
+                          receiver.bytes_out, time.monotonic() - start, (1 if ok else 0, pages)))
+
+    def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
+        for board, want in jobs:
+            if want.power:  # no commands in TPM2: brightness is the receiver's own setting
+                report(Result(board.id, Outcome.CONFIRMED, "nothing to do (TPM2 has no commands)",
+                              "settings"))
+                continue
+            start = time.monotonic()
+            receiver = self.receiver(board)
+            try:
+                ok = receiver.show(Image.new("RGB", (board.size.width, board.size.height)))
+            except LinkError as e:
+                report(Result(board.id, Outcome.LINK, str(e), "settings"))
+                continue
+            report(Result(board.id, Outcome.CONFIRMED if ok else Outcome.OFFLINE,
+                          "dark frame" if ok else "no ping reply", "settings", receiver.bytes_out,
+                          time.monotonic() - start))
+
+    def check(self, boards: Sequence[Board]) -> list[Health]:
+        out = []
+        for board in boards:
+            try:
+                ok = self.receiver(board).ping()
+            except LinkError as e:
+                out.append(Health(board.id, False, detail=f"link error: {e}"))
+                continue
+            out.append(Health(board.id, ok, detail="" if ok else "no ping reply"))
+        return out

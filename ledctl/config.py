@@ -567,7 +567,7 @@ def _boards(
         colour = ColourMode(colour_text) if colour_text else None
         driver_name = t.get("driver", str, f"one of {', '.join(DRIVERS)}",
                             check=lambda v: v in DRIVERS)
-        driver = DRIVERS.get(driver_name or "")
+        driver = DRIVERS[driver_name].spec if driver_name in DRIVERS else None
         link_name = t.text("link")
         link = links.get(link_name) if isinstance(link_name, str) else None
         if isinstance(link_name, str) and link is None:
@@ -632,7 +632,7 @@ def _boards(
                 topic=topic or "",
             ))
     for link_name, members in per_link.items():
-        lone = next((d for _, d in members if not DRIVERS[d].needs_address), None)
+        lone = next((d for _, d in members if DRIVERS[d].spec.one_board_per_link), None)
         if lone is None or len(members) < 2:
             continue
         first = members[0][0]

@@ -1,12 +1,16 @@
 """The dispatcher: drives what each board has confirmed toward what it should show.
 
-For every board it keeps the intended program and settings (from the service) and
-what the board confirmed (from acks and read-backs), both in the store. A
-reconciliation pass per link sends what differs — on a change, on reconnect and
-on a periodic re-assert — with backoff for boards that fail. One pass at a time
-per link, so boards sharing a wire get one frame at a time. Health checks ping
-each board; a board that comes back is sent its program again (it may have
-rebooted with an empty screen).
+It is the only thing that talks to boards. For every board it keeps the intended program and
+settings (from the service) and what the board confirmed (from acks and read-backs), both in
+the store. A reconciliation pass per link sends what differs — on a change, on reconnect and on
+a periodic re-assert — with backoff for boards that fail. One pass at a time per link, so
+boards sharing a wire get one frame at a time. Health checks ask each board's driver; a board
+that comes back is sent its program again (it may have rebooted with an empty screen), and a
+board that says it shows something other than what it confirmed is sent its program again too
+(logged as a possible tampering).
+
+The links live as long as the dispatcher (one LinkPool); `close()` (or `with Dispatcher(...)`)
+stops the workers, cuts exchanges short and closes every link.
 """
 
 from __future__ import annotations
@@ -14,20 +18,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from ledctl.broadcast import Content, Delivery, Links, apply_settings, deliver
 from ledctl.clock import Clock
 from ledctl.config import Deployment
-from ledctl.drivers.ledctl_mqtt import MqttBoards
-from ledctl.drivers.link import LinkError
-from ledctl.drivers.mqtt_link import MqttLink
-from ledctl.drivers.onbon.driver import BxCard, DeliveryError
-from ledctl.drivers.tpm2 import Tpm2Board
-from ledctl.errors import LedctlError
+from ledctl.delivery import apply_settings, deliver
+from ledctl.drivers.base import Content, Health, Outcome, Result
+from ledctl.drivers.pool import LinkPool
+from ledctl.errors import FaultError, LedctlError
 from ledctl.events import event
 from ledctl.model import Board, Program
 from ledctl.schedule import Settings
@@ -37,7 +37,7 @@ log = logging.getLogger("ledctl.dispatch")
 
 BACKOFF_FIRST_S = 5.0
 BACKOFF_MAX_S = 300.0
-MQTT_STATUS_WAIT_S = 2.0
+STOP_WAIT_S = 5.0  # how long close() waits for a worker in the middle of an exchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,7 @@ class Intent:
     hash: str
     summary: str
     items: tuple[str, ...] = ()  # the ids of what it is made of ("notice:7", "bulletin@…")
-    text: str | None = None  # for a card that draws text itself (BX): the notice text instead of pages
+    text: str | None = None  # for a board with its own font: the notice text instead of pages
 
     @classmethod
     def of(
@@ -65,9 +65,27 @@ class Intent:
         ends = any(i.startswith("notice:") for i in self.items)
         lifetime = _lifetime(self.program, now) if ends else None
         if self.text is not None:
-            return Content(text=self.text, text_timeout_s=lifetime or 65535)
-        return Content(program=self.program, expires=self.program.valid_to if ends else None,
+            return Content(self.program, text=self.text, lifetime_s=lifetime or 65535)
+        return Content(self.program, expires=self.program.valid_to if ends else None,
                        lifetime_s=lifetime, clear_text=True)
+
+
+@dataclass
+class Attempts:
+    """Failures in a row of one kind of work (programs or settings), and when to try again."""
+
+    failures: int = 0
+    next_try: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        return self.next_try is None or self.next_try <= now
+
+    def failed(self, now: datetime) -> None:
+        self.failures += 1
+        self.next_try = now + backoff(self.failures)
+
+    def succeeded(self) -> None:
+        self.failures, self.next_try = 0, None
 
 
 @dataclass
@@ -76,11 +94,32 @@ class BoardRuntime:
     settings: Settings | None = None
     confirmed: str | None = None
     settings_confirmed: str | None = None
-    failures: int = 0
-    next_try: datetime | None = None
+    program: Attempts = field(default_factory=Attempts)
+    settings_attempts: Attempts = field(default_factory=Attempts)
     online: bool | None = None
     resend_program: bool = False  # send again even though confirmed (re-assert, reconnect)
     resend_settings: bool = False
+    last_result: Result | None = None
+
+    @property
+    def failures(self) -> int:
+        return self.program.failures + self.settings_attempts.failures
+
+
+@dataclass(frozen=True, slots=True)
+class BoardView:
+    """A consistent copy of one board's state, for the console and the CLI (never the live object)."""
+
+    board: str
+    intended: str | None
+    summary: str
+    items: tuple[str, ...]
+    confirmed: str | None
+    settings: str | None
+    settings_confirmed: str | None
+    online: bool | None
+    failures: int
+    last_result: Result | None
 
 
 def backoff(failures: int) -> timedelta:
@@ -92,17 +131,17 @@ class Dispatcher:
     dep: Deployment
     store: Store
     clock: Clock
+    pool: LinkPool | None = None  # the links and their drivers (tests give a pool of fake drivers)
     boards: dict[str, BoardRuntime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.pool is None:
+            self.pool = LinkPool(self.dep.links, self.dep.boards, self.dep.site.id)
         self._lock = threading.Lock()
-        self._links = Links(self.dep)
         self._wake = {name: threading.Event() for name in {b.link for b in self.dep.boards}}
         self._health_due: set[str] = set()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._busy: dict[str, bool] = dict.fromkeys(self._wake, False)
-        self._idle = threading.Condition(self._lock)
         for board in self.dep.boards:
             self.boards.setdefault(board.id, BoardRuntime())
 
@@ -116,7 +155,7 @@ class Dispatcher:
                 row = rows.get(board_id)
                 if row is not None:
                     rt.confirmed, rt.settings_confirmed = row.confirmed, row.settings_confirmed
-                    rt.failures, rt.online = row.failures, row.online
+                    rt.program.failures, rt.online = row.failures, row.online
 
     def set_intended(self, intents: Mapping[str, Intent]) -> list[str]:
         """New intended programs; returns the boards whose program changed (they are sent at once)."""
@@ -128,18 +167,12 @@ class Dispatcher:
                 if rt.intent is not None and rt.intent.hash == intent.hash:
                     continue
                 rt.intent = intent
-                rt.next_try = None  # a change is tried at once, whatever the backoff said
+                rt.program = Attempts()  # a change is tried at once, whatever the backoff said
                 changed.append(board_id)
         for board_id in changed:
             intent = intents[board_id]
             self.store.set_intended(board_id, intent.hash, intent.summary, now, intent.items)
-            event(
-                log,
-                "intended",
-                board=board_id,
-                program=intents[board_id].hash[:12],
-                summary=intents[board_id].summary,
-            )
+            event(log, "intended", board=board_id, program=intent.hash[:12], summary=intent.summary)
         self._wake_boards(changed)
         return changed
 
@@ -151,7 +184,7 @@ class Dispatcher:
                 if rt.settings == want:
                     continue
                 rt.settings = want
-                rt.next_try = None
+                rt.settings_attempts = Attempts()
                 changed.append(board_id)
         for board_id in changed:
             self.store.set_settings_intended(board_id, settings[board_id].key())
@@ -167,11 +200,31 @@ class Dispatcher:
         self._wake_boards(ids)
 
     def check_health(self) -> None:
-        """Ping every board at its link's next pass."""
+        """Ask every board at its link's next pass."""
         with self._lock:
             self._health_due |= set(self._wake)
         for wake in self._wake.values():
             wake.set()
+
+    def view(self) -> dict[str, BoardView]:
+        """Every board's state, copied under the lock (what the console and the CLI read)."""
+        with self._lock:
+            return {
+                board_id: BoardView(
+                    board_id, rt.intent.hash if rt.intent else None, rt.intent.summary if rt.intent else "",
+                    rt.intent.items if rt.intent else (), rt.confirmed,
+                    rt.settings.key() if rt.settings else None, rt.settings_confirmed, rt.online,
+                    rt.failures, rt.last_result)
+                for board_id, rt in self.boards.items()
+            }
+
+    def program_of(self, board_id: str, *, confirmed: bool = False) -> Program | None:
+        """The program `board_id` should show (with `confirmed`: only once the board confirmed it)."""
+        with self._lock:
+            rt = self.boards.get(board_id)
+            if rt is None or rt.intent is None or (confirmed and rt.confirmed != rt.intent.hash):
+                return None
+            return rt.intent.program
 
     def pending(self, link: str | None = None, *, due_only: bool = True) -> list[str]:
         now = self.clock.now()
@@ -180,25 +233,20 @@ class Dispatcher:
                 b.id
                 for b in self.dep.boards
                 if (link is None or b.link == link)
-                and self._needs_work(self.boards[b.id])
-                and (not due_only or self._due(self.boards[b.id], now))
+                and (self._program_due(rt := self.boards[b.id], now, due_only)
+                     or self._settings_due(rt, now, due_only))
             ]
 
     @staticmethod
-    def _needs_work(rt: BoardRuntime) -> bool:
-        return Dispatcher._program_due(rt) or Dispatcher._settings_due(rt)
+    def _program_due(rt: BoardRuntime, now: datetime, due_only: bool = True) -> bool:
+        wanted = rt.intent is not None and (rt.resend_program or rt.confirmed != rt.intent.hash)
+        return wanted and (not due_only or rt.program.due(now))
 
     @staticmethod
-    def _program_due(rt: BoardRuntime) -> bool:
-        return rt.intent is not None and (rt.resend_program or rt.confirmed != rt.intent.hash)
-
-    @staticmethod
-    def _settings_due(rt: BoardRuntime) -> bool:
-        return rt.settings is not None and (rt.resend_settings or rt.settings_confirmed != rt.settings.key())
-
-    @staticmethod
-    def _due(rt: BoardRuntime, now: datetime) -> bool:
-        return rt.next_try is None or rt.next_try <= now
+    def _settings_due(rt: BoardRuntime, now: datetime, due_only: bool = True) -> bool:
+        want = rt.settings
+        wanted = want is not None and (rt.resend_settings or rt.settings_confirmed != want.key())
+        return wanted and (not due_only or rt.settings_attempts.due(now))
 
     def _wake_boards(self, board_ids: Iterable[str]) -> None:
         links = {self.dep.board(b).link for b in board_ids}
@@ -224,182 +272,145 @@ class Dispatcher:
         return len(boards)
 
     def _send_programs(self, link_name: str, boards: list[Board]) -> None:
+        now = self.clock.now()
         with self._lock:
-            work = {b.id: rt.intent for b in boards if self._program_due(rt := self.boards[b.id])}
-        if not work:
+            members = [b for b in boards if self._program_due(self.boards[b.id], now)]
+        if not members:
             return
-        members = [b for b in boards if b.id in work]
-        contents = {board_id: intent.content(self.clock.now()) for board_id, intent in work.items() if intent}
         serial = self.dep.links[link_name].transport == "serial"
         # A serial wire goes board by board, so each board gets the newest intent at its turn.
-        batches = [[b] for b in members] if serial else [members]
-        for batch in batches:
+        for batch in [[b] for b in members] if serial else [members]:
             if self._stop.is_set():
                 return
-            if serial:
-                with self._lock:
-                    intent = self.boards[batch[0].id].intent
-                if intent is None:
-                    continue
-                work[batch[0].id] = intent
-                contents[batch[0].id] = intent.content(self.clock.now())
-            results = deliver(self.dep, batch, contents, links=self._links)
+            with self._lock:
+                work = {b.id: intent for b in batch if (intent := self.boards[b.id].intent) is not None}
+            if not work:
+                continue
+            now = self.clock.now()
+            contents = {board_id: intent.content(now) for board_id, intent in work.items()}
+            results = deliver(self._pool(), [b for b in batch if b.id in work], contents)
             for result in results:
-                intent = work[result.board]
-                assert intent is not None
-                self._content_result(result, intent)
+                self._content_result(result, work[result.board])
 
-    def _content_result(self, d: Delivery, intent: Intent) -> None:
+    def _content_result(self, r: Result, intent: Intent) -> None:
         now = self.clock.now()
-        record = DeliveryRecord(d.board, intent.hash, d.mode, d.ok, d.result, d.bytes_sent, d.seconds, now)
-        if d.ok:
+        record = DeliveryRecord(r.board, intent.hash, r.mode, r.ok, r.describe(), r.bytes_sent, r.seconds,
+                                now)
+        if r.ok:
             try:
                 # The proof first: a confirmation the store cannot keep (disk full) is not counted,
                 # so it is sent and recorded again once the store works.
-                self.store.confirm(d.board, intent.hash, intent.summary, now, record, intent.items)
+                self.store.confirm(r.board, intent.hash, intent.summary, now, record, intent.items)
             except StoreError as e:
-                d = replace(d, ok=False, result=f"confirmed but not recorded: {e}")
+                r = replace(r, outcome=Outcome.LINK, detail=f"confirmed but not recorded: {e}")
         with self._lock:
-            rt = self.boards[d.board]
-            if d.ok:
-                rt.confirmed, rt.failures, rt.next_try, rt.online = intent.hash, 0, None, True
-                rt.resend_program = False
-            else:
-                rt.failures += 1
-                rt.next_try = now + backoff(rt.failures)
-                if d.result.startswith("offline"):
-                    rt.online = False
-        if d.ok:
-            event(log, "confirmed", board=d.board, program=intent.hash[:12], result=d.result,
-                  bytes=d.bytes_sent, seconds=f"{d.seconds:.2f}")
-        else:
-            try:
-                failures = self.store.failed(d.board, d.result, now, record,
-                                             offline=d.result.startswith("offline"))
-            except StoreError:
-                failures = self.boards[d.board].failures
-            event(
-                log,
-                "not-confirmed",
-                level=logging.WARNING,
-                board=d.board,
-                program=intent.hash[:12],
-                result=d.result,
-                failures=failures,
-                retry_in=f"{backoff(failures).total_seconds():.0f}s",
-            )
+            rt = self.boards[r.board]
+            rt.last_result = r
+            current = rt.intent is not None and rt.intent.hash == intent.hash
+            if r.ok:
+                rt.confirmed, rt.online = intent.hash, True
+                if current:
+                    rt.program.succeeded()
+                    rt.resend_program = False
+            elif current:
+                # A failure of an intent already replaced must not hold the new one back.
+                rt.program.failed(now)
+            if r.outcome is Outcome.OFFLINE:
+                rt.online = False
+            failures = rt.program.failures
+        if r.ok:
+            event(log, "confirmed", board=r.board, program=intent.hash[:12], result=r.describe(),
+                  bytes=r.bytes_sent, seconds=f"{r.seconds:.2f}")
+            return
+        try:
+            self.store.failed(r.board, r.describe(), now, record, offline=r.outcome is Outcome.OFFLINE)
+        except StoreError as e:
+            event(log, "store-failed", level=logging.ERROR, board=r.board, error=str(e))
+        event(log, "not-confirmed", level=logging.WARNING, board=r.board, program=intent.hash[:12],
+              result=r.describe(), failures=failures, retry_in=f"{backoff(failures).total_seconds():.0f}s")
 
     def _send_settings(self, link_name: str, boards: list[Board]) -> None:
+        now = self.clock.now()
         with self._lock:
-            now = self.clock.now()
-            work = {
-                b.id: rt.settings
-                for b in boards
-                if self._settings_due(rt := self.boards[b.id]) and self._due(rt, now)
-            }
-        if not work:
+            wanted = {b.id: rt.settings for b in boards
+                      if self._settings_due(rt := self.boards[b.id], now) and rt.settings is not None}
+        if not wanted or self._stop.is_set():
             return
-        members = [b for b in boards if b.id in work]
-        wanted = {k: v for k, v in work.items() if v is not None}
-        for d in apply_settings(self.dep, members, wanted, links=self._links):
-            now = self.clock.now()
-            want = wanted[d.board]
-            with self._lock:
-                rt = self.boards[d.board]
-                if d.ok:
-                    rt.settings_confirmed, rt.resend_settings = want.key(), False
-                else:
-                    rt.failures += 1
-                    rt.next_try = now + backoff(rt.failures)
-            if d.ok:
-                self.store.settings_confirmed(d.board, want.key(), now)
-                event(log, "settings", board=d.board, settings=want.key(), result=d.result)
+        members = [b for b in boards if b.id in wanted]
+        for r in apply_settings(self._pool(), members, wanted):
+            self._settings_result(r, wanted[r.board])
+
+    def _settings_result(self, r: Result, want: Settings) -> None:
+        now = self.clock.now()
+        with self._lock:
+            rt = self.boards[r.board]
+            current = rt.settings == want
+            if r.ok:
+                rt.settings_confirmed = want.key()
+                if current:
+                    rt.settings_attempts.succeeded()
+                    rt.resend_settings = False
+            elif current:
+                rt.settings_attempts.failed(now)
+        try:
+            if r.ok:
+                self.store.settings_confirmed(r.board, want.key(), now)
             else:
-                self.store.failed(
-                    d.board, f"settings: {d.result}", now, offline=d.result.startswith("offline")
-                )
-                event(
-                    log,
-                    "settings-failed",
-                    level=logging.WARNING,
-                    board=d.board,
-                    settings=want.key(),
-                    result=d.result,
-                )
+                self.store.failed(r.board, f"settings: {r.describe()}", now,
+                                  offline=r.outcome is Outcome.OFFLINE)
+        except StoreError as e:
+            event(log, "store-failed", level=logging.ERROR, board=r.board, error=str(e))
+        if r.ok:
+            event(log, "settings", board=r.board, settings=want.key(), result=r.describe())
+        else:
+            event(log, "settings-failed", level=logging.WARNING, board=r.board, settings=want.key(),
+                  result=r.describe())
 
     # -- health ----------------------------------------------------------------------------------
 
     def _health(self, link_name: str) -> None:
         members = [b for b in self.dep.boards if b.link == link_name]
-        if self.dep.links[link_name].transport == "mqtt":
-            seen = self._mqtt_health(link_name, members)
-        else:
-            seen = {b.id: self._serial_ping(b) for b in members}
+        by_driver: dict[str, list[Board]] = {}
+        for board in members:
+            by_driver.setdefault(board.driver, []).append(board)
+        seen: list[Health] = []
+        for driver_name, group in by_driver.items():
+            try:
+                seen += self._pool().driver(link_name, driver_name).check(group)
+            except (FaultError, LedctlError) as e:  # the link itself is down
+                seen += [Health(b.id, False, detail=f"link {link_name}: {e}") for b in group]
         now = self.clock.now()
-        for board_id, (online, why) in seen.items():
+        for health in seen:
             with self._lock:
-                rt = self.boards[board_id]
-                came_back = online and rt.online is False
-                went = not online and rt.online is not False
-                rt.online = online
-                if came_back:
-                    # It may have restarted blank: send it everything again.
+                rt = self.boards[health.board]
+                came_back = health.online and rt.online is False
+                went = not health.online and rt.online is not False
+                rt.online = health.online
+                # What the board says it shows, where its protocol tells: a difference from what it
+                # confirmed is a board that lost its program, or one that was given another.
+                differs = (health.online and health.shows is not None and rt.confirmed is not None
+                           and health.shows != rt.confirmed)
+                if came_back or differs:
                     rt.resend_program = rt.resend_settings = True
-                    rt.next_try = None
-            self.store.seen(board_id, online, now, why)
+                    rt.program.next_try = None
+            try:
+                self.store.seen(health.board, health.online, now, health.detail)
+            except StoreError as e:
+                event(log, "store-failed", level=logging.ERROR, board=health.board, error=str(e))
+            if differs:
+                event(log, "shows-other", level=logging.WARNING, board=health.board,
+                      shows=(health.shows or "")[:12], confirmed=(rt.confirmed or "")[:12],
+                      note="possible tampering or a lost program: sending it again")
             if came_back:
-                event(log, "back-online", board=board_id)
+                event(log, "back-online", board=health.board)
             elif went:
-                event(log, "offline", level=logging.WARNING, board=board_id, why=why)
-
-    def _serial_ping(self, board: Board) -> tuple[bool, str]:
-        link = self._links.get(board.link)
-        try:
-            if board.driver == "tpm2":
-                ok = Tpm2Board(board.size.width, board.size.height, link).ping()
-                return ok, "" if ok else "no ping reply"
-            BxCard(board, link).ping()
-            return True, ""
-        except DeliveryError as e:
-            return False, str(e)
-        except (LinkError, LedctlError) as e:
-            return False, f"link error: {e}"
-
-    def _mqtt_health(self, link_name: str, members: list[Board]) -> dict[str, tuple[bool, str]]:
-        link = self.dep.links[link_name]
-        mqtt = MqttLink(
-            link_name,
-            link.url,
-            client_id=f"ledctl-health-{link_name}",
-            username=link.username,
-            password_env=link.password_env,
-            tls_ca=link.tls_ca,
-            password_file=link.password_file,
-            subscriptions=MqttBoards.topics(self.dep.site.id),
-        )
-        ours = [b for b in members if b.driver == "ledctl-mqtt"]
-        try:
-            mqtt.connect()
-        except LedctlError as e:
-            return {b.id: (False, f"broker: {e}") for b in ours}
-        try:
-            fleet = MqttBoards(mqtt, self.dep.site.id)
-            # The retained statuses arrive in a burst after subscribing: read until all are in.
-            deadline = time.monotonic() + MQTT_STATUS_WAIT_S
-            while time.monotonic() < deadline and any(
-                fleet.states.get(b.id) is None or fleet.states[b.id].online is None for b in ours
-            ):
-                fleet.drain(block_s=0.1)
-            out = {}
-            for b in ours:
-                state = fleet.states.get(b.id)
-                online = bool(state and state.online)
-                out[b.id] = (online, "" if online else "offline (its last will, or never connected)")
-            return out
-        finally:
-            mqtt.close()
+                event(log, "offline", level=logging.WARNING, board=health.board, why=health.detail)
 
     # -- running ---------------------------------------------------------------------------------
+
+    def _pool(self) -> LinkPool:
+        assert self.pool is not None
+        return self.pool
 
     def settle(self, max_passes: int = 20) -> None:
         """Reconcile every link until nothing due is left (tests and the demo call this)."""
@@ -431,18 +442,32 @@ class Dispatcher:
                 break
             try:
                 self.reconcile_link(link_name)
-            except LedctlError as e:  # the store failed (disk full …): say so, try again later
+            except (FaultError, LedctlError) as e:  # the store failed (disk full …): say so, try again
                 event(log, "dispatch-failed", level=logging.ERROR, link=link_name, error=str(e))
             except Exception:  # one link's bug must not freeze its boards for good
                 log.exception("link %s: the reconciliation pass failed unexpectedly; trying again", link_name)
 
-    def stop(self) -> None:
+    def close(self) -> None:
+        """Stop the workers (exchanges in progress are cut short) and close every link."""
         self._stop.set()
         for wake in self._wake.values():
             wake.set()
+        pool = self._pool()
+        pool.cancel()
         for t in self._threads:
-            t.join(timeout=30)
-        self._links.close()
+            t.join(timeout=STOP_WAIT_S)
+        self._threads = [t for t in self._threads if t.is_alive()]
+        # A serial link closes under its wire lock, so a worker still in an exchange is never cut
+        # off mid-frame by the close itself.
+        pool.close()
+
+    stop = close
+
+    def __enter__(self) -> Dispatcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _lifetime(program: Program, now: datetime) -> int | None:

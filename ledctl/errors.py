@@ -1,6 +1,14 @@
-"""Errors a user can cause. Each carries a message that names what is wrong and how to fix it.
+"""Errors by kind. Each carries a message that names what is wrong and what to do.
 
-The CLI prints these without a traceback and exits with code 2; anything else is a bug.
+* LedctlError: a problem the user can fix (config, data, input, a missing font). The CLI prints
+  it without a traceback and exits with code 2.
+* FaultError: something outside ledctl failed and may work again (a wire, a DTU, a broker, the
+  store's disk). Drivers turn it into a result for the board; the service retries; the CLI
+  prints it and exits with code 1.
+* Protocol decoding errors (ledctl.drivers.base.ProtocolError) are their own type too: bytes a
+  board or a peer sent that do not decode.
+
+Anything else is a bug.
 """
 
 from __future__ import annotations
@@ -10,6 +18,16 @@ class LedctlError(Exception):
     """A problem the user can fix: bad config, bad data, bad input, missing font."""
 
     exit_code = 2
+
+
+class UsageError(LedctlError):
+    """A command line that cannot work as given (a bad flag value, a missing argument)."""
+
+
+class FaultError(Exception):
+    """A transient fault outside ledctl: a link, a broker or the store. Retried where it makes sense."""
+
+    exit_code = 1
 
 
 class ConfigError(LedctlError):

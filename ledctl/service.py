@@ -15,12 +15,14 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from PIL import Image
 
 from ledctl import pipeline, schedule
+from ledctl import state as state_mod
 from ledctl.clock import Clock
 from ledctl.compose import Item, Priority, compose, shown
 from ledctl.config import Deployment
@@ -62,11 +64,12 @@ class Segment:
 class Service:
     def __init__(
         self, dep: Deployment, store: Store, clock: Clock, *, dispatcher: Dispatcher | None = None,
-        notices: Notices | None = None,
+        notices: Notices | None = None, state: Path | None = None,
     ) -> None:
         self.dep = dep
         self.store = store
         self.clock = clock
+        self.state = state  # where other processes leave requests (ledctl broadcast while it runs)
         self.dispatcher = dispatcher or Dispatcher(dep, store, clock)
         self.bulletin: Bulletin | None = None
         self.item_sources: list[ItemSource] = []
@@ -332,6 +335,7 @@ class Service:
             # Notices change from other processes (the CLI, the console): look every second, so an
             # urgent notice goes out at once, and a window's start or end is kept to the second.
             while not stop.wait(1.0):
+                self.handle_requests()
                 with self._lock:
                     try:
                         now = self.clock.now()
@@ -343,9 +347,41 @@ class Service:
                         log.exception("recompose failed unexpectedly; the service carries on")
         finally:
             event(log, "stopping")
-            scheduler.shutdown(wait=True)
-            self.dispatcher.stop()
+            scheduler.shutdown(wait=False)
+            self.close()
             event(log, "stopped")
+
+    def handle_requests(self) -> None:
+        """What other processes asked of the boards this service owns (STATE/requests/)."""
+        if self.state is None:
+            return
+        for request in state_mod.pending_requests(self.state):
+            request_id = str(request.get("id", ""))
+            if request.get("kind") != "broadcast":
+                state_mod.answer(self.state, request_id, {"ok": False, "error": f"unknown request "
+                                                           f"{request.get('kind')!r}"})
+                continue
+            event(log, "broadcast-requested", request=request_id)
+            try:
+                self.fetch(self.clock.now())  # outside the lock: a slow source never holds up a notice
+                with self._lock:
+                    now = self.clock.now()
+                    self.broadcast(now, fetch=False)
+                    self.recompose(now)
+            except LedctlError as e:
+                state_mod.answer(self.state, request_id, {"ok": False, "error": str(e)})
+                continue
+            state_mod.answer(self.state, request_id, {"ok": True, "at": self.clock.now().isoformat()})
+
+    def close(self) -> None:
+        """Stop the dispatcher and close every link (the store stays usable)."""
+        self.dispatcher.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _same_pages(a: Sequence, b: Sequence) -> bool:
@@ -364,12 +400,9 @@ def wait_confirmed(service: Service, timeout: timedelta, tick: Callable[[int, in
     deadline = time.monotonic() + timeout.total_seconds()
     last = -1
     while True:
-        total = [b for b in service.dep.boards if service.dispatcher.boards[b.id].intent is not None]
-        done = sum(
-            1
-            for b in total
-            if service.dispatcher.boards[b.id].confirmed == service.dispatcher.boards[b.id].intent.hash
-        )  # type: ignore[union-attr]
+        view = service.dispatcher.view()
+        total = [v for v in view.values() if v.intended is not None]
+        done = sum(1 for v in total if v.confirmed == v.intended)
         if done != last:
             tick(done, len(total))
             last = done

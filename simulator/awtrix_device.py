@@ -463,11 +463,17 @@ class MqttAwtrix:
     def wait_ready(self, timeout: float = 10.0) -> bool:
         return self._ready.wait(timeout)
 
-    def stop(self) -> None:
+    def stop(self, clean: bool = True) -> None:
+        """Clean: DISCONNECT. Unclean: drop the connection (the device has no will; its stats stop)."""
         self._stop.set()
         self._worker.join(timeout=5)
-        self._client.disconnect()
+        if clean:
+            self._client.disconnect()
         self._client.loop_stop()
+        if not clean:
+            sock = self._client.socket()
+            if sock is not None:
+                sock.close()
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
         client.subscribe(f"{self.device.prefix}/#", qos=1)

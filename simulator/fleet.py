@@ -20,11 +20,12 @@ from PIL import Image
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
 from ledctl.model import Board
-from ledctl.simulator.awtrix_device import AwtrixDevice, MqttAwtrix
+from ledctl.simulator.awtrix_device import AwtrixDevice
 from ledctl.simulator.broker import Mosquitto
 from ledctl.simulator.bx_card import BxCard
 from ledctl.simulator.embedded_broker import EmbeddedBroker
-from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
+from ledctl.simulator.emulators import EMULATORS, Client, MqttEmulator, SerialEmulator
+from ledctl.simulator.mqtt_board import BoardLogic
 from ledctl.simulator.tpm2_receiver import Tpm2Receiver
 from ledctl.simulator.wire import SimulatedWire, WireFaults
 
@@ -40,7 +41,7 @@ class SimBoard:
     board: Board
     device: BxCard | Tpm2Receiver | BoardLogic | AwtrixDevice
     wire: SimulatedWire | None  # None: an MQTT board (it connects to the broker itself)
-    client: MqttBoard | MqttAwtrix | None = None
+    client: Client | None = None
     listen_url: str = ""
 
     @property
@@ -86,15 +87,13 @@ class Fleet:
         for board in dep.boards:
             if only is not None and board.id not in only:
                 continue
-            if dep.links[board.link].transport == "serial":
+            emulator = EMULATORS.get(board.driver)
+            if isinstance(emulator, SerialEmulator):
                 by_link.setdefault(board.link, []).append(board)
-            elif board.driver == "ledctl-mqtt":
-                logic = BoardLogic(dep.site.id, board.id, board.size.width, board.size.height,
-                                   board.colour.value, clock=self.clock)
-                self.boards[board.id] = SimBoard(board, logic, None)
-            elif board.driver == "awtrix3":
-                device = AwtrixDevice(board.topic or board.id, clock=self.clock)
-                self.boards[board.id] = SimBoard(board, device, None)
+            elif isinstance(emulator, MqttEmulator):
+                self.boards[board.id] = SimBoard(board, emulator.make(board, dep.site.id, self.clock), None)
+            else:
+                raise SimError(f"board {board.id}: no emulator for driver {board.driver}")
         for link_name, boards in by_link.items():
             link = dep.links[link_name]
             devices = [self._device(b) for b in boards]
@@ -105,13 +104,9 @@ class Fleet:
                 self.boards[board.id] = SimBoard(board, device, wire)
 
     def _device(self, board: Board) -> BxCard | Tpm2Receiver:
-        if board.driver == "onbon-bx":
-            assert board.address is not None
-            return BxCard(board.address, board.size.width, board.size.height, board.colour.value,
-                          clock=self.clock)
-        if board.driver == "tpm2":
-            return Tpm2Receiver(board.size.width, board.size.height)
-        raise SimError(f"board {board.id}: no serial simulator for driver {board.driver}")
+        emulator = EMULATORS[board.driver]
+        assert isinstance(emulator, SerialEmulator)
+        return emulator.make(board, self.clock)
 
     def start(self, *, pty: bool = False, ephemeral: bool = False) -> None:
         """Listen where each link's URL points (socket://HOST:PORT), on fresh ptys, or on free
@@ -122,7 +117,8 @@ class Fleet:
 
     def _start_mqtt_boards(self) -> None:
         for sim in self.boards.values():
-            if not isinstance(sim.device, BoardLogic | AwtrixDevice):
+            emulator = EMULATORS[sim.board.driver]
+            if not isinstance(emulator, MqttEmulator):
                 continue
             url = self.deployment.links[sim.board.link].url
             parts = urlsplit(url)
@@ -140,14 +136,10 @@ class Fleet:
                     self.mqtt_protocol = "3.1.1"
                 broker.start()
                 self.brokers.append(broker)
-            if isinstance(sim.device, AwtrixDevice):
-                sim.client = MqttAwtrix(sim.device, url)
-                sim.client.start()
-                sim.listen_url = f"{url}/{sim.device.prefix}"
-                continue
-            sim.client = MqttBoard(sim.device, url, protocol=self.mqtt_protocol)
+            assert isinstance(sim.device, BoardLogic | AwtrixDevice)
+            sim.client = emulator.connect(sim.device, url, self.mqtt_protocol)
             sim.client.start()
-            sim.listen_url = f"{url}/ledctl/v1/{self.deployment.site.id}/{sim.board.id}"
+            sim.listen_url = f"{url}/{emulator.topic(sim.board, self.deployment.site.id)}"
 
     def _start_wires(self, *, pty: bool, ephemeral: bool) -> None:
         for name, wire in self.wires.items():
@@ -213,16 +205,12 @@ class Fleet:
         """An MQTT board going offline drops its connection uncleanly, so the broker sends its will."""
         url = self.deployment.links[sim.board.link].url
         if offline and sim.client is not None:
-            if isinstance(sim.client, MqttBoard):
-                sim.client.stop(clean=False)
-            else:
-                sim.client.stop()
+            sim.client.stop(clean=False)
             sim.client = None
         elif not offline and sim.client is None and sim.listen_url:
-            if isinstance(sim.device, AwtrixDevice):
-                sim.client = MqttAwtrix(sim.device, url)
-            else:
-                sim.client = MqttBoard(sim.device, url, protocol=self.mqtt_protocol)
+            emulator = EMULATORS[sim.board.driver]
+            assert isinstance(emulator, MqttEmulator) and isinstance(sim.device, BoardLogic | AwtrixDevice)
+            sim.client = emulator.connect(sim.device, url, self.mqtt_protocol)
             sim.client.start()
 
     def write_snapshots(self, folder: Path) -> list[Path]:

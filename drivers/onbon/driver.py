@@ -1,4 +1,5 @@
-"""Driving one Onbon BX card: exchanges with retries, bitmap pages, text, housekeeping.
+"""Onbon BX cards: the protocol engine for one card (`BxCard`) and the driver for every card on a
+wire (`OnbonBxDriver`): exchanges with retries, bitmap pages, text, housekeeping.
 
 Every frame is addressed to one card and confirmed by its ACK. Line noise is
 expected: a frame the card NACKs for its checksum, or that gets no reply, is
@@ -12,18 +13,32 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
+from ledctl.drivers.base import (
+    Capabilities,
+    Content,
+    Driver,
+    DriverSpec,
+    Health,
+    Outcome,
+    Report,
+    Result,
+)
 from ledctl.drivers.link import LinkError, SerialLink
 from ledctl.drivers.onbon import commands
 from ledctl.drivers.onbon.bitmap import page_bitmap
 from ledctl.drivers.onbon.frame import CHECK_CRC16, HOST_ADDRESS, Frame, FrameDecoder, FrameError, encode
 from ledctl.errors import LedctlError
-from ledctl.model import Board
+from ledctl.model import Board, ColourMode
+
+if TYPE_CHECKING:
+    from ledctl.schedule import Settings
 
 log = logging.getLogger("ledctl.drivers.onbon")
 
@@ -35,10 +50,10 @@ MIN_BLOCK = 16
 
 
 class DeliveryError(LedctlError):
-    """The card could not be made to confirm. `kind`: offline, nack, link."""
+    """The card could not be made to confirm; `outcome` says how (offline, nack, link, refused)."""
 
-    def __init__(self, board: str, kind: str, message: str) -> None:
-        self.board, self.kind = board, kind
+    def __init__(self, board: str, outcome: Outcome, message: str) -> None:
+        self.board, self.outcome = board, outcome
         super().__init__(f"board {board}: {message}")
 
 
@@ -83,7 +98,7 @@ class BxCard:
     def exchange(self, data: bytes) -> commands.Reply:
         """Send one request and return the card's reply; retry on noise, timeouts and busy."""
         frame = encode(Frame(dst=self.address, src=HOST_ADDRESS, data=data, device_type=self.device_type))
-        last = "no reply"
+        last, kind = "no reply", Outcome.OFFLINE
         link_errors = 0
         for attempt in range(self.retries + 1):
             if attempt:
@@ -93,19 +108,19 @@ class BxCard:
             except LinkError as e:
                 # The wire itself is down (a DTU refusing connections): a few tries, not the
                 # whole retry budget meant for line noise.
-                last = str(e)
+                last, kind = str(e), Outcome.LINK
                 link_errors += 1
-                if link_errors > 2:
+                if link_errors > 2 or self.link.cancelled:
                     break
                 continue
             if reply is None:
                 self.stats.timeouts += 1
-                last = "no reply (timeout)"
+                last, kind = "no reply (timeout)", Outcome.OFFLINE
                 continue
             if commands.is_ack(reply) or reply.group != 0xA0:
                 return reply
             self.stats.nacks += 1
-            last = commands.nack_reason(reply)
+            last, kind = commands.nack_reason(reply), Outcome.NACK
             if reply.error == ERR_BUSY:
                 if attempt < self.retries:
                     self.sleep(min(2.0, 0.2 * 2 ** attempt))  # give the card time, more each time
@@ -113,7 +128,6 @@ class BxCard:
             if reply.error == ERR_CHECKSUM:
                 continue
             return reply  # a refusal retrying cannot fix: the caller decides
-        kind = "offline" if last.startswith("no reply") else "link" if "link" in last else "nack"
         raise DeliveryError(self.board.id, kind, f"{last} after {self.retries + 1} attempts")
 
     def _once(self, frame: bytes) -> commands.Reply | None:
@@ -145,7 +159,7 @@ class BxCard:
     def _confirm(self, data: bytes, what: str) -> None:
         reply = self.exchange(data)
         if not commands.is_ack(reply):
-            raise DeliveryError(self.board.id, "nack", f"{what}: {commands.nack_reason(reply)}")
+            raise DeliveryError(self.board.id, Outcome.NACK, f"{what}: {commands.nack_reason(reply)}")
 
     # -- what a board can be asked to do --------------------------------------------------------
 
@@ -187,10 +201,11 @@ class BxCard:
             if done:
                 return
         if self.answered:  # it did answer, but kept refusing: not an offline card
-            raise DeliveryError(self.board.id, "nack", f"bitmap transfer kept failing ({self.answered}); "
-                                                       "the card keeps its previous picture")
-        raise DeliveryError(self.board.id, "offline", "bitmap transfer kept failing; the card keeps "
-                                                      "its previous picture")
+            raise DeliveryError(self.board.id, Outcome.NACK,
+                                f"bitmap transfer kept failing ({self.answered}); the card keeps its "
+                                "previous picture")
+        raise DeliveryError(self.board.id, Outcome.OFFLINE, "bitmap transfer kept failing; the card keeps "
+                                                            "its previous picture")
 
     def _send_blocks(self, bitmap: bytes) -> bool:
         """True when the card has the whole bitmap; False when the transfer must start over.
@@ -219,8 +234,8 @@ class BxCard:
             except LinkError as e:
                 # The wire itself is down: a few tries, not the budget meant for line noise.
                 link_errors += 1
-                if link_errors > 2:
-                    raise DeliveryError(self.board.id, "link", str(e)) from None
+                if link_errors > 2 or self.link.cancelled:
+                    raise DeliveryError(self.board.id, Outcome.LINK, str(e)) from None
                 self.sleep(min(2.0, 0.1 * 2 ** min(failures, 5)))
                 continue
             if reply is not None and commands.is_ack(reply):
@@ -235,7 +250,8 @@ class BxCard:
                     return False  # it lost track entirely: start over
                 continue
             if reply is not None and reply.error not in (ERR_CHECKSUM, ERR_BUSY):
-                raise DeliveryError(self.board.id, "nack", f"bitmap block: {commands.nack_reason(reply)}")
+                raise DeliveryError(self.board.id, Outcome.NACK,
+                                    f"bitmap block: {commands.nack_reason(reply)}")
             failures += 1
             self.stats.retries += 1
             if reply is None:
@@ -249,7 +265,7 @@ class BxCard:
             else:
                 self.block = max(MIN_BLOCK, self.block // 2)
             if failures > limit:
-                kind = "offline" if reply is None else "nack"
+                kind = Outcome.OFFLINE if reply is None else Outcome.NACK
                 why = "no reply" if reply is None else commands.nack_reason(reply)
                 raise DeliveryError(self.board.id, kind, f"bitmap block at byte {offset}: {why} "
                                                          f"after {failures} attempts")
@@ -264,10 +280,110 @@ class BxCard:
         try:
             payload = commands.encode_text(text)
         except commands.TextNotEncodable as e:
-            raise DeliveryError(self.board.id, "content",
+            raise DeliveryError(self.board.id, Outcome.REFUSED,
                                 f"the card's font cannot show this text: {e}") from None
         width, height = self.board.size.width, self.board.size.height
         data = commands.dynamic_text(0, 0, 0, width, height, payload, timeout_s=timeout_s, run_mode=2,
                                      effect=0x03 if scroll else 0x01, auto_wrap=not scroll,
                                      single_line=scroll, process_mode=1)
         self._confirm(data, "text")
+
+
+# -- the driver: every card on one wire --------------------------------------------------------------
+
+
+class OnbonBxDriver(Driver):
+    """Onbon BX-5K/6K cards on one serial wire (an RS-485 bus or a DTU), told apart by address."""
+
+    # Single or dual colour; the special dynamic area holds 16 KB of bitmap and its X/width are
+    # counted in bytes (8 px).
+    spec = DriverSpec(
+        "onbon-bx", "serial", frozenset({ColourMode.MONO_RED, ColourMode.RED_GREEN}),
+        needs_address=True, address_range=(0x0000, 0xFFFE),  # 0xFFFF is broadcast
+        max_width=2048, max_height=512, width_multiple=8, max_bytes_per_page=16 * 1024,
+    )
+
+    def __init__(self, link: SerialLink) -> None:
+        self.link = link
+
+    @classmethod
+    def capabilities(cls, board: Board) -> Capabilities:
+        # The card draws text in its own GB2312 font and holds one picture (the special area).
+        return Capabilities(own_font=True, holds_pages=1, largest_message=commands.MAX_DATA_FIELD)
+
+    @classmethod
+    def can_draw(cls, board: Board, text: str) -> bool:
+        try:
+            commands.encode_text(text)
+        except commands.TextNotEncodable:
+            return False
+        return True
+
+    def card(self, board: Board) -> BxCard:
+        return BxCard(board, self.link)
+
+    def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
+        for board, content in jobs:
+            if self.link.cancelled:
+                return
+            report(self._deliver_one(board, content))
+
+    def _deliver_one(self, board: Board, content: Content) -> Result:
+        start = time.monotonic()
+        card = self.card(board)
+        pages = len(content.program.pages)
+        mode = "text" if content.text is not None else "bitmap"
+
+        def result(outcome: Outcome, detail: str = "", shown: int = 0) -> Result:
+            return Result(board.id, outcome, detail, mode, card.stats.bytes_out, time.monotonic() - start,
+                          (shown, pages))
+
+        try:
+            if content.text is not None:
+                # The card's 16-dot font: beyond what fits in rows of 16 px, the text scrolls instead.
+                fits = (board.size.width // 16) * (board.size.height // 16)
+                card.show_text(content.text, timeout_s=content.lifetime_s or 65535,
+                               scroll=len(content.text) > fits)
+                return result(Outcome.CONFIRMED, shown=pages)
+            if pages > 1 and content.whole:
+                return result(Outcome.REFUSED, f"this needs {pages} pages and the card shows one picture; "
+                                               "shorten it, or use text the card's font can draw")
+            if content.clear_text:
+                card.clear_text()
+            card.show_bitmap(content.program.pages[0].image, timeout_s=content.lifetime_s)
+            # The card holds one picture; the service plays the rest of the loop.
+            return result(Outcome.CONFIRMED, "" if pages == 1 else f"page 1 of {pages}", 1)
+        except DeliveryError as e:
+            return result(e.outcome, str(e))
+        except LinkError as e:
+            return result(Outcome.LINK, str(e))
+
+    def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
+        for board, want in jobs:
+            if self.link.cancelled:
+                return
+            start = time.monotonic()
+            card = self.card(board)
+            try:
+                card.power(want.power)
+                if want.brightness is not None:
+                    card.set_brightness(want.brightness)
+                outcome, detail = Outcome.CONFIRMED, ""
+            except DeliveryError as e:
+                outcome, detail = e.outcome, str(e)
+            except LinkError as e:
+                outcome, detail = Outcome.LINK, str(e)
+            report(Result(board.id, outcome, detail, "settings", card.stats.bytes_out,
+                          time.monotonic() - start))
+
+    def check(self, boards: Sequence[Board]) -> list[Health]:
+        out = []
+        for board in boards:
+            try:
+                self.card(board).ping()
+                out.append(Health(board.id, True))
+            except DeliveryError as e:
+                out.append(Health(board.id, False, detail=str(e)))
+            except LinkError as e:
+                out.append(Health(board.id, False, detail=f"link error: {e}"))
+        return out

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from ledctl.drivers.base import ProtocolError
+
 __all__ = [
     "BROADCAST",
     "BROADCAST_REPLY",
@@ -55,7 +57,7 @@ MAX_DATA_LEN = 0xFFFF
 FrameErrorKind = Literal["crc", "length", "escape", "truncated", "header"]
 
 
-class FrameError(ValueError):
+class FrameError(ProtocolError):
     """A frame that cannot be accepted; `kind` says why."""
 
     KINDS = frozenset({"crc", "length", "escape", "truncated", "header"})
@@ -288,7 +290,7 @@ class FrameDecoder:
       reported and the new start run is followed.
     * An invalid escape pair or a frame longer than its DataLen is reported at
       once and the rest of that frame is skipped (up to the next A5).
-    * `feed` never raises; every problem comes back as a FrameError in the list.
+    * Damaged input never raises: every problem comes back as a FrameError in the list.
 
     `check_modes` lists the CheckMode values accepted (others give kind "header");
     pass (0,) to refuse frames that carry no real checksum.
@@ -323,13 +325,11 @@ class FrameDecoder:
         return out
 
     def feed(self, chunk: bytes) -> list[Frame | FrameError]:
+        # Damaged input comes back as FrameErrors; anything raised here is a bug in the decoder
+        # and must surface as one, not pass for line noise that is retried.
         out: list[Frame | FrameError] = []
         for b in chunk:
-            try:
-                self._step(b, out)
-            except Exception as exc:  # noqa: BLE001 - feed must never raise
-                self.reset()
-                out.append(FrameError("header", f"internal decoder error: {exc!r}"))
+            self._step(b, out)
         return out
 
     def _cut_off(self, out: list[Frame | FrameError]) -> None:

@@ -1,8 +1,8 @@
 """Published notices as items the service composes onto boards, and the fit check at drafting.
 
-Boards that show pictures get the notice rendered for their size and fonts. A BX
-card holds one picture, so it gets the notice as text in its own font instead (a
-scrolling dynamic area that the card removes by itself when the notice ends).
+Boards that show pictures get the notice rendered for their size and fonts. A board that draws
+text in its own font (capabilities().own_font: an Onbon BX card) gets the notice as text instead
+(a scrolling text area that the card removes by itself when the notice ends).
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ from datetime import datetime
 from pathlib import Path
 
 from ledctl import pipeline
-from ledctl.broadcast import card_can_draw
 from ledctl.clock import Clock
 from ledctl.compose import Item, Priority
 from ledctl.config import Deployment
+from ledctl.drivers import capabilities, driver_class
 from ledctl.model import Board, Page
 from ledctl.notices.workflow import Notice, Notices
 from ledctl.store import Store
-
-ONE_PICTURE = ("tpm2",)  # boards that show one picture and have no font of their own
-TEXT_CARDS = ("onbon-bx",)  # boards whose controller draws text itself
 
 
 def card_text(notice: Notice) -> str:
@@ -33,8 +30,8 @@ def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> li
     problems = []
     drawn = []
     for board in boards:
-        if board.driver in TEXT_CARDS:
-            if not card_can_draw(board, card_text(notice)):
+        if capabilities(board).own_font:
+            if not driver_class(board).can_draw(board, card_text(notice)):
                 problems.append(
                     f"{board.id}: the card's own font cannot draw this text (GB2312 only; "
                     "remove rare characters and emoji)"
@@ -47,7 +44,7 @@ def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> li
     ):
         if r.program is None:
             problems.append(f"{r.board.id}: {r.error}")
-        elif r.board.driver in ONE_PICTURE and len(r.program.pages) > 1:
+        elif capabilities(r.board).holds_pages == 1 and len(r.program.pages) > 1:
             problems.append(
                 f"{r.board.id}: needs {len(r.program.pages)} pages and shows one picture; shorten the text"
             )
@@ -95,8 +92,9 @@ class NoticeItems:
         return self._pages[key]
 
     def text_for(self, board: Board, active: Sequence[str]) -> str | None:
-        """For a BX card: the text of the notices it should show now, or None (show the pictures)."""
-        if board.driver not in TEXT_CARDS:
+        """For a board that draws text itself: the text of the notices it should show now, or None
+        (show the pictures)."""
+        if not capabilities(board).own_font:
             return None
         shown = [
             self._current[int(i.split(":")[1])]

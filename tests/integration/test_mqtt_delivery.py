@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import queue
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -11,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ledctl import broadcast, config, pipeline
-from ledctl.broadcast import Content, deliver
+from ledctl import config, delivery, pipeline
+from ledctl.delivery import deliver_once as deliver
+from ledctl.drivers.base import Content, Outcome
 from ledctl.drivers.ledctl_mqtt import MqttBoards
 from ledctl.drivers.mqtt_link import MqttLink
 from ledctl.simulator.broker import Mosquitto, board_acl
@@ -37,12 +36,13 @@ def broker(tmp_path: Path):
 @pytest.fixture
 def dep(broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LEDCTL_TEST_MQTT_PASSWORD", PASSWORDS["controller"])
-    monkeypatch.setattr(broadcast, "MQTT_ACK_TIMEOUT_S", 5.0)
+    monkeypatch.setattr(delivery, "ACK_TIMEOUT_S", 5.0)
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
     text = text.replace('url = "mqtt://127.0.0.1:1883"',
                         f'url = "{broker.url}"\nusername = "controller"\n'
                         'password_env = "LEDCTL_TEST_MQTT_PASSWORD"')
-    text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+    text = text.replace('"sample-data/', f'"{REPO}/config/sample-data/')
+    text = text.replace('source = "centre"', 'source = "sample"')
     text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
     (tmp_path / "site.toml").write_text(text, encoding="utf-8")
     return config.load(tmp_path / "site.toml")
@@ -71,7 +71,7 @@ def test_both_outdoor_screens_confirm_mqtt5_and_311(dep) -> None:
         boards = dep.boards_in("outdoor")
         programs = contents(dep, boards)
         results = deliver(dep, boards, programs)
-        assert [r.result for r in results] == ["confirmed", "confirmed"]
+        assert [r.outcome for r in results] == [Outcome.CONFIRMED, Outcome.CONFIRMED]
         assert urban.program_hash == programs["outdoor-urban"].program.content_hash()
         assert petro.program_hash == programs["outdoor-petrochem"].program.content_hash()
         # What the screen shows is the rendered first page, pixel for pixel.
@@ -85,7 +85,7 @@ def test_a_board_that_connects_later_gets_the_retained_program(dep) -> None:
     boards = (dep.board("outdoor-urban"),)
     programs = contents(dep, boards)
     (result,) = deliver(dep, boards, programs)  # nobody there yet
-    assert not result.ok and "no ack" in result.result
+    assert not result.ok and "no ack" in result.detail
     urban, client = screen(dep, "outdoor-urban")
     try:
         for _ in range(50):
@@ -105,7 +105,7 @@ def test_offline_is_detected_through_the_will(dep) -> None:
     client.stop(clean=False)  # a crash: no goodbye, the broker publishes the will
     boards = (dep.board("outdoor-urban"),)
     (result,) = deliver(dep, boards, contents(dep, boards))
-    assert not result.ok and "offline" in result.result
+    assert result.outcome is Outcome.OFFLINE
 
 
 def test_broker_restart_mid_broadcast_recovers(dep, broker: Mosquitto, monkeypatch) -> None:
@@ -113,17 +113,18 @@ def test_broker_restart_mid_broadcast_recovers(dep, broker: Mosquitto, monkeypat
     programs = contents(dep, boards)
     out: list = []
     worker = threading.Thread(target=lambda: out.extend(deliver(dep, boards, programs)))
-    monkeypatch.setattr(broadcast, "MQTT_ACK_TIMEOUT_S", 20.0)
+    monkeypatch.setattr(delivery, "ACK_TIMEOUT_S", 20.0)
     worker.start()
     # Wait until the program is on the broker (retained), then restart the broker under the broadcast.
     watcher = MqttLink("watch", broker.url, client_id="watch", username="controller",
-                       password_env="LEDCTL_TEST_MQTT_PASSWORD", subscriptions=MqttBoards.topics("zhenhai"))
-    watcher.connect()
+                       password_env="LEDCTL_TEST_MQTT_PASSWORD")
     seen = MqttBoards(watcher, "zhenhai")
+    seen.listen()
+    watcher.connect()
     for _ in range(100):
-        seen.drain(block_s=0.1)
         if seen.states.get("outdoor-urban") and seen.states["outdoor-urban"].program:
             break
+        time.sleep(0.1)
     watcher.close()
     broker.restart()
     urban, client = screen(dep, "outdoor-urban")  # the board comes up after the broker
@@ -165,12 +166,13 @@ def test_without_mosquitto_the_simulator_uses_the_embedded_broker(tmp_path: Path
         port = s.getsockname()[1]
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
     text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{port}")
-    text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+    text = text.replace('"sample-data/', f'"{REPO}/config/sample-data/')
+    text = text.replace('source = "centre"', 'source = "sample"')
     text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
     (tmp_path / "site.toml").write_text(text, encoding="utf-8")
     dep = config.load(tmp_path / "site.toml")
     monkeypatch.setattr(fleet_mod.Mosquitto, "available", staticmethod(lambda: False))
-    monkeypatch.setattr(broadcast, "MQTT_ACK_TIMEOUT_S", 10.0)
+    monkeypatch.setattr(delivery, "ACK_TIMEOUT_S", 10.0)
     sim = Fleet(dep, clock=now, state=tmp_path)
     sim.build({"outdoor-urban"})
     sim.start()
@@ -179,7 +181,7 @@ def test_without_mosquitto_the_simulator_uses_the_embedded_broker(tmp_path: Path
         assert sim.boards["outdoor-urban"].client.wait_ready(10)
         boards = (dep.board("outdoor-urban"),)
         (result,) = deliver(dep, boards, contents(dep, boards))
-        assert result.ok, result.result
+        assert result.ok, result.describe()
     finally:
         sim.stop()
 
@@ -192,7 +194,7 @@ def test_awtrix3_board_gets_saved_apps_and_is_confirmed_by_its_screen(tmp_path: 
     try:
         text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
         text = text.replace("mqtt://127.0.0.1:1883", broker.url)
-        text = text.replace('path = "sample-data/', f'path = "{REPO}/config/sample-data/')
+        text = text.replace('"sample-data/', f'"{REPO}/config/sample-data/')
         text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
         text += """
 [[boards]]
@@ -218,7 +220,7 @@ station = "zh-urban"
             '[[bulletin]]\nname = "aqi"\nwhen = "updating"\ndwell = 6\n'
             'lines = [ { y = 0, font = "latin5x7", text = "[warning]--" } ]\n', encoding="utf-8")
         dep = __import__("dataclasses").replace(dep, layouts_dir=layout_dir)
-        monkeypatch.setattr(broadcast, "MQTT_ACK_TIMEOUT_S", 10.0)
+        monkeypatch.setattr(delivery, "ACK_TIMEOUT_S", 10.0)
         sim = Fleet(dep, clock=now, state=tmp_path)
         sim.build({"lobby"})
         sim.start()
@@ -227,7 +229,7 @@ station = "zh-urban"
             boards = (dep.board("lobby"),)
             programs = contents(dep, boards)
             (result,) = deliver(dep, boards, programs)
-            assert result.ok and "screen read back" in result.result, result.result
+            assert result.confirmed and "screen read back" in result.detail, result.describe()
             device = sim.boards["lobby"].device
             assert list(device.apps) == ["ledctl0"]  # saved custom app, one per page
             assert device.snapshot().tobytes() == programs["lobby"].program.pages[0].image.tobytes()
@@ -240,22 +242,15 @@ station = "zh-urban"
 def test_brightness_and_power_commands_are_acked(dep) -> None:
     urban, client = screen(dep, "outdoor-urban")
     link = MqttLink("cmd", dep.links["broker"].url, client_id="controller-cmd", username="controller",
-                    password_env="LEDCTL_TEST_MQTT_PASSWORD", subscriptions=MqttBoards.topics("zhenhai"))
+                    password_env="LEDCTL_TEST_MQTT_PASSWORD")
+    boards = MqttBoards(link, "zhenhai")
+    boards.listen()
     link.connect()
     try:
-        boards = MqttBoards(link, "zhenhai")
         boards.command(dep.board("outdoor-urban"), {"brightness": 40}, "c-1")
         boards.command(dep.board("outdoor-urban"), {"power": False}, "c-2")
-        acks = set()
-        deadline = time.monotonic() + 5
-        while len(acks) < 2 and time.monotonic() < deadline:
-            try:
-                msg = link.inbox.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if msg.topic.endswith("/ack") and b'"cmd"' in msg.payload:
-                acks.add(json.loads(msg.payload)["cmd"])
-        assert acks == {"c-1", "c-2"}
+        done = boards.wait_commands({"outdoor-urban": "c-1", "outdoor-petrochem": "c-2"}, 5)
+        assert done == {"outdoor-urban": "", "outdoor-petrochem": ""}  # both acked, by id
         assert urban.brightness == 40 and urban.power is False
     finally:
         link.close()

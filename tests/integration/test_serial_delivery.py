@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from ledctl import config, pipeline
-from ledctl.broadcast import Content, Links, deliver
+from ledctl.delivery import deliver_once as deliver
+from ledctl.drivers.base import Content, Outcome
 from ledctl.drivers.onbon.bitmap import page_bitmap
 from ledctl.drivers.onbon.driver import BxCard as HostCard
 from ledctl.drivers.onbon.driver import DeliveryError
+from ledctl.drivers.pool import LinkPool
 from ledctl.simulator.bx_card import BxCard as SimCard
 from ledctl.simulator.fleet import Fleet
 
@@ -35,6 +37,15 @@ def bulletin_contents(dep, boards):
     return {r.board.id: Content(program=r.program) for r in pipeline.render_fleet(dep, boards, bulletin)}
 
 
+def text_content(board, text: str, timeout_s: int) -> Content:
+    from PIL import Image
+
+    from ledctl.model import Page, Program
+
+    blank = Program(board.id, (Page("notice", Image.new("RGB", (board.size.width, board.size.height))),))
+    return Content(blank, text=text, lifetime_s=timeout_s)
+
+
 def expected_bitmap(board, content) -> bytes:
     return page_bitmap(content.program.pages[0].image, board.colour.value)
 
@@ -45,7 +56,7 @@ def test_all_40_confirm_and_show_exactly_the_page(community) -> None:
     contents = bulletin_contents(dep, boards)
     results = deliver(dep, boards, contents)
     # The bulletin has two pages; a BX card holds one picture: page 1 now, the service plays the loop.
-    assert [r.result for r in results] == ["confirmed (page 1 of 2)"] * 40
+    assert [(r.outcome, r.pages) for r in results] == [(Outcome.CONFIRMED, (1, 2))] * 40
     for board in boards:
         card = community.boards[board.id].device
         assert card.bitmap == expected_bitmap(board, contents[board.id]), board.id
@@ -85,33 +96,32 @@ def test_offline_board_is_reported_and_the_rest_confirm(community) -> None:
     dep = community.rewired()
     boards = dep.boards_in("community")[:7]  # both shared buses
     results = {r.board: r for r in deliver(dep, boards, bulletin_contents(dep, boards))}
-    assert results["zbs-02"].ok is False and results["zbs-02"].result.startswith("offline")
+    assert results["zbs-02"].ok is False and results["zbs-02"].outcome is Outcome.OFFLINE
     assert all(r.ok for b, r in results.items() if b != "zbs-02")
 
 
 def test_busy_card_is_a_clear_nack(community) -> None:
     community.set_fault("zbs-10", nack_busy=True)
     dep = community.rewired()
-    links = Links(dep)
     waits: list[float] = []
-    card = HostCard(dep.board("zbs-10"), links.get("dtu-10"), sleep=waits.append)
-    with pytest.raises(DeliveryError, match="ERR_BUSY") as err:
-        card.ping()
-    links.close()
-    assert err.value.kind == "nack"
+    with LinkPool(dep.links, dep.boards) as pool:
+        card = HostCard(dep.board("zbs-10"), pool.serial("dtu-10"), sleep=waits.append)
+        with pytest.raises(DeliveryError, match="ERR_BUSY") as err:
+            card.ping()
+    assert err.value.outcome is Outcome.NACK
     assert len(waits) == card.retries and waits == sorted(waits)  # it backed off, more each time
 
 
 def test_boards_on_one_bus_never_interleave(community) -> None:
     dep = community.rewired()
     bus = [b for b in dep.boards if b.link == "bus-a"]
-    links = Links(dep)
+    pool = LinkPool(dep.links, dep.boards)
     contents = bulletin_contents(dep, bus)
     errors: list[BaseException] = []
 
     def send(board) -> None:
         try:
-            HostCard(board, links.get("bus-a")).show_bitmap(contents[board.id].program.pages[0].image)
+            HostCard(board, pool.serial("bus-a")).show_bitmap(contents[board.id].program.pages[0].image)
         except BaseException as e:  # noqa: BLE001 - collected and asserted below
             errors.append(e)
 
@@ -120,7 +130,7 @@ def test_boards_on_one_bus_never_interleave(community) -> None:
         t.start()
     for t in threads:
         t.join()
-    links.close()
+    pool.close()
     assert errors == []
     for board in bus:
         card = community.boards[board.id].device
@@ -131,7 +141,7 @@ def test_boards_on_one_bus_never_interleave(community) -> None:
 def test_urgent_text_fast_path(community) -> None:
     dep = community.rewired()
     boards = dep.boards_in("community")
-    text = {b.id: Content(text="重污染天气预警", text_timeout_s=600) for b in boards}
+    text = {b.id: text_content(b, "重污染天气预警", 600) for b in boards}
     results = deliver(dep, boards, text)
     assert all(r.ok and r.mode == "text" for r in results)
     assert max(r.bytes_sent for r in results) < 120  # tens of bytes, not a kilobyte bitmap
@@ -142,8 +152,8 @@ def test_urgent_text_fast_path(community) -> None:
 def test_text_the_card_cannot_draw_is_refused(community) -> None:
     dep = community.rewired()
     boards = (dep.board("zbs-01"),)
-    (result,) = deliver(dep, boards, {"zbs-01": Content(text="注意 😀", text_timeout_s=60)})
-    assert not result.ok and "U+1F600" in result.result
+    (result,) = deliver(dep, boards, {"zbs-01": text_content(boards[0], "注意 😀", 60)})
+    assert result.outcome is Outcome.REFUSED and "U+1F600" in result.detail
 
 
 def test_pty_link(zhenhai) -> None:
@@ -155,7 +165,7 @@ def test_pty_link(zhenhai) -> None:
         assert dep.links["dtu-12"].url.startswith("/dev/")
         boards = (dep.board("zbs-12"),)
         (result,) = deliver(dep, boards, bulletin_contents(dep, boards))
-        assert result.ok, result.result
+        assert result.ok, result.describe()
     finally:
         fleet.stop()
 
@@ -164,7 +174,8 @@ def test_tpm2_board_over_tcp(tmp_path, repo) -> None:
     text = (repo / "config" / "zhenhai.toml").read_text(encoding="utf-8")
     text = text.replace('driver = "onbon-bx"\nlink = "dtu-12"\naddress = 1',
                         'driver = "tpm2"\nlink = "dtu-12"')
-    text = text.replace('path = "sample-data/', f'path = "{repo}/config/sample-data/')
+    text = text.replace('"sample-data/', f'"{repo}/config/sample-data/').replace('source = "centre"',
+                                                                               'source = "sample"')
     text += f'\n[layouts]\ndir = "{repo}/config/layouts"\n'
     (tmp_path / "t.toml").write_text(text, encoding="utf-8")
     dep = config.load(tmp_path / "t.toml")
@@ -177,7 +188,7 @@ def test_tpm2_board_over_tcp(tmp_path, repo) -> None:
         boards = (dep2.board("zbs-12"),)
         contents = bulletin_contents(dep2, boards)
         (result,) = deliver(dep2, boards, contents)
-        assert result.ok and "ping" in result.result
+        assert result.confirmed and "ping" in result.detail
         shown = fleet.boards["zbs-12"].device.snapshot()
         assert shown.tobytes() == contents["zbs-12"].program.pages[0].image.tobytes()
     finally:
@@ -222,7 +233,7 @@ def test_a_notice_of_several_pages_is_refused_by_a_one_picture_card(community) -
     pages = (Page("title", Image.new("RGB", (128, 32))),
              Page("body", Image.new("RGB", (300, 32)), effect="scroll-left"))
     (result,) = deliver(dep, (board,), {"zbs-10": Content(program=Program("zbs-10", pages), whole=True)})
-    assert not result.ok and "refused" in result.result and "2 pages" in result.result
+    assert result.outcome is Outcome.REFUSED and "2 pages" in result.detail
     bulletin = bulletin_contents(dep, (board,))
     (result,) = deliver(dep, (board,), bulletin)  # a bulletin: page 1 now, the service plays the rest
-    assert result.ok and result.result == "confirmed (page 1 of 2)"
+    assert result.confirmed and result.pages == (1, 2)

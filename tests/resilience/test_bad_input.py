@@ -70,7 +70,7 @@ def test_awtrix_stats_and_screens(payload: bytes) -> None:
     for parse in (awtrix3.parse_stats, awtrix3.parse_screen):
         try:
             parse(payload)
-        except ValueError as e:  # their documented error, naming what is wrong
+        except awtrix3.AwtrixError as e:  # their documented error, naming what is wrong
             assert "AWTRIX" in str(e)
 
 

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(not __import__("shutil").which("mosquitto"), rea
 
 def serve(site: Path, state: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "ledctl", "--state", str(state), "serve", "-c", str(site)],
+        [sys.executable, "-m", "ledctl", "--state", str(state), "serve", "-c", str(site), "--listen", "off"],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
         cwd=state.parent,

@@ -223,18 +223,18 @@ def test_parse_stats_is_lenient(clock: Clock, device: AwtrixDevice) -> None:
     assert parse_stats(device.stats())["uptime"] == 3600
     old = parse_stats(b'{"lux":"12","temp":"22.5","hum":"41","bri":120,"matrix":true,"x":1,"bat":"n/a"}')
     assert old == {"lux": 12, "temp": 22.5, "hum": 41, "bri": 120, "matrix": True, "x": 1}
-    with pytest.raises(ValueError, match="object"):
+    with pytest.raises(AwtrixError, match="object"):
         parse_stats(b"[1,2]")
-    with pytest.raises(ValueError, match="not JSON"):
+    with pytest.raises(AwtrixError, match="not JSON"):
         parse_stats(b"{")
 
 
 def test_parse_screen_errors() -> None:
-    with pytest.raises(ValueError, match="255 pixels, expected 256"):
+    with pytest.raises(AwtrixError, match="255 pixels, expected 256"):
         parse_screen(json.dumps([0] * 255).encode())
-    with pytest.raises(ValueError, match="not JSON"):
+    with pytest.raises(AwtrixError, match="not JSON"):
         parse_screen(b"[1,2")
-    with pytest.raises(ValueError, match="24-bit"):
+    with pytest.raises(AwtrixError, match="24-bit"):
         parse_screen(json.dumps([0] * 255 + [0x1000000]).encode())
     image = parse_screen(json.dumps([0x123456] * 256).encode())
     assert image.size == (32, 8) and image.getpixel((31, 7)) == (0x12, 0x34, 0x56)

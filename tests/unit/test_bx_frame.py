@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledctl.drivers.base import ProtocolError
 from ledctl.drivers.onbon.frame import (
     BROADCAST,
     BROADCAST_REPLY,
@@ -470,7 +471,9 @@ def test_frame_validation() -> None:
 
 def test_frame_error_kind_and_message() -> None:
     err = FrameError("crc", "CRC16 mismatch")
-    assert isinstance(err, ValueError) and err.kind == "crc" and "CRC16 mismatch" in str(err)
+    # A typed protocol error, not a bare ValueError: a decoder bug must never pass for line noise.
+    assert isinstance(err, ProtocolError) and not isinstance(err, ValueError)
+    assert err.kind == "crc" and "CRC16 mismatch" in str(err)
     with pytest.raises(ValueError):
         FrameError("bogus", "x")  # type: ignore[arg-type]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ledctl.drivers.base import Outcome
 from ledctl.drivers.ledctl_mqtt import MqttBoards
 from ledctl.drivers.link import SerialLink
 from ledctl.drivers.onbon import commands
@@ -29,7 +30,7 @@ def test_a_card_that_stays_busy_is_given_up_on_in_bounded_time() -> None:
     card._once = lambda frame: next(replies)  # type: ignore[method-assign]
     with pytest.raises(DeliveryError, match="ERR_BUSY") as err:
         card.show_bitmap(Image.new("RGB", (128, 32)))
-    assert err.value.kind == "nack"
+    assert err.value.outcome is Outcome.NACK
     assert len(waits) <= 4 * (card.retries + 1) + 1 and max(waits) <= 2.0
 
 

@@ -1,0 +1,182 @@
+"""What every board driver does: the one interface between ledctl and a board protocol.
+
+A driver turns what a board should show (`Content`) into its protocol and reports what the
+board confirmed (`Result`, with a typed `Outcome`), applies screen settings, checks health
+(comparing what the board reports showing with what it confirmed), and declares what its
+boards can do (`Capabilities`). One driver instance drives every board of its protocol on
+one link (a serial wire or a broker connection), which the dispatcher keeps open for its
+life. The service, the console and the notices never name a protocol: they ask the driver
+class (`DRIVERS[board.driver]`) for capabilities.
+
+Adding a protocol: a module with a `Driver` subclass, its line in `DRIVERS`
+(drivers/__init__.py) and its emulator in `ledctl.simulator` (EMULATORS).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+from ledctl.model import Board, ColourMode, Program, Size
+
+if TYPE_CHECKING:
+    from ledctl.schedule import Settings
+
+
+class ProtocolError(Exception):
+    """Bytes or messages that do not decode as the protocol says (a damaged frame, a malformed
+    reply). Typed apart from LedctlError (a user can fix that) and from a bug in ledctl."""
+
+
+class Outcome(StrEnum):
+    """How one delivery (or settings pass) ended for one board."""
+
+    CONFIRMED = "confirmed"  # the board acknowledged it, or ledctl read it back
+    SENT = "sent"  # sent to a board that cannot acknowledge: honestly unconfirmed
+    OFFLINE = "offline"  # no answer from the board (its will, a timeout)
+    NACK = "nack"  # the board answered with an error
+    REFUSED = "refused"  # the content cannot go to this board (size, font, pages): retrying won't help
+    LINK = "link"  # the wire, DTU or broker failed
+
+    @property
+    def ok(self) -> bool:
+        """Done with it: nothing to retry (SENT included: sending again proves nothing more)."""
+        return self in (Outcome.CONFIRMED, Outcome.SENT)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    board: str
+    outcome: Outcome
+    detail: str = ""  # what happened, in words a person can act on
+    mode: str = "-"  # how it went: "bitmap", "text", "pages", "apps", "frame", "settings"
+    bytes_sent: int = 0
+    seconds: float = 0.0
+    pages: tuple[int, int] = (0, 0)  # pages delivered, pages in the program
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+    @property
+    def confirmed(self) -> bool:
+        return self.outcome is Outcome.CONFIRMED
+
+    def describe(self) -> str:
+        """The outcome and its detail, for a table or a log line."""
+        return f"{self.outcome.value}: {self.detail}" if self.detail else self.outcome.value
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    board: str
+    online: bool
+    shows: str | None = None  # the program the board says it shows, where the protocol tells
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What to put on one board: its program (every page, with its dwell), or — for a board that
+    draws text in its own font — the text to draw instead."""
+
+    program: Program
+    text: str | None = None
+    expires: datetime | None = None  # boards that can remove it by themselves do so then
+    lifetime_s: int | None = None  # the same as a duration, for boards that count (AWTRIX, BX)
+    whole: bool = False  # every page matters (a notice): a board that cannot show them all refuses
+    clear_text: bool = False  # remove text the board draws itself (an ended notice) first
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a board's controller can do, as the service, the console and the notices need it."""
+
+    own_font: bool = False  # draws text in its own font (the fast path for urgent text)
+    holds_pages: int = 0  # pages it cycles by itself; 0: the host (or the board's player) plays them
+    largest_message: int = 0  # bytes in one message or frame the board accepts (0: no limit known)
+    acknowledges: bool = True  # a delivery can be confirmed (else it is "sent", never "confirmed")
+    reads_back: bool = False  # the health check can see what it really shows
+
+
+@dataclass(frozen=True, slots=True)
+class DriverSpec:
+    """What a config may ask of a driver: colours, sizes, addressing. Checked before any byte is sent."""
+
+    name: str
+    transport: str  # "serial" or "mqtt"
+    colours: frozenset[ColourMode]
+    needs_address: bool
+    address_range: tuple[int, int] = (0, 0)
+    max_width: int = 4096
+    max_height: int = 4096
+    width_multiple: int = 1
+    max_bytes_per_page: int | None = None  # for the card's buffer
+    exact_size: Size | None = None
+    one_board_per_link: bool = False
+
+    def size_problem(self, size: Size, colour: ColourMode) -> str | None:
+        """Why this driver cannot show a page of `size` in `colour`, or None."""
+        if self.exact_size and size != self.exact_size:
+            return f"{self.name} boards are exactly {self.exact_size}"
+        if size.width > self.max_width or size.height > self.max_height:
+            return f"{self.name} handles at most {self.max_width}x{self.max_height}"
+        if size.width % self.width_multiple:
+            return f"{self.name} needs a width that is a multiple of {self.width_multiple}"
+        if self.max_bytes_per_page is not None:
+            planes = {ColourMode.MONO_RED: 1, ColourMode.RED_GREEN: 2, ColourMode.FULL: 24}[colour]
+            page_bytes = size.width * size.height * planes // 8
+            if page_bytes > self.max_bytes_per_page:
+                return (
+                    f"a {size} {colour} page is {page_bytes} bytes; "
+                    f"{self.name} holds at most {self.max_bytes_per_page}"
+                )
+        return None
+
+
+Report = Callable[[Result], None]
+
+
+@dataclass
+class DriverContext:
+    """What a driver knows beyond its link: the site (MQTT topics) and how long to wait."""
+
+    site: str = "site"
+    ack_timeout_s: float = 15.0
+    boards: Sequence[Board] = field(default_factory=tuple)
+
+
+class Driver(ABC):
+    """Drives every board of one protocol on one link. Created by the dispatcher when the link
+    is first used; `close()` when the dispatcher closes. Methods are called from that link's
+    worker thread only (one pass at a time per link)."""
+
+    spec: ClassVar[DriverSpec]
+
+    @classmethod
+    def capabilities(cls, board: Board) -> Capabilities:
+        return Capabilities()
+
+    @classmethod
+    def can_draw(cls, board: Board, text: str) -> bool:
+        """Whether the board's own font can draw `text` (only drivers with `own_font` say yes)."""
+        return False
+
+    @abstractmethod
+    def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
+        """Put each board's content on it; `report` one Result per board as each one ends."""
+
+    @abstractmethod
+    def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
+        """Screen on/off and brightness; one Result per board (mode "settings")."""
+
+    @abstractmethod
+    def check(self, boards: Sequence[Board]) -> list[Health]:
+        """Is each board there, and what does it say it shows?"""
+
+    def close(self) -> None:  # noqa: B027 - an optional hook: most drivers hold nothing of their own
+        """Let go of whatever the driver holds beyond its link (the link is closed by its owner)."""
