@@ -130,3 +130,9 @@ def test_demo_runs_the_whole_chain(site, tmp_path) -> None:
                               cwd=tmp_path).stdout)
     assert len(proof) == 42
     assert all(entry["confirmed"] == entry["intended"] and entry["online"] for entry in proof)
+
+
+def test_a_text_timeout_beyond_what_a_card_holds_is_a_clear_error() -> None:
+    run = subprocess.run([sys.executable, "-m", "ledctl", "broadcast", "--text", "空气质量", "--timeout",
+                          "86400", "--dry-run"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "1..65535" in run.stderr and "Traceback" not in run.stderr

@@ -441,3 +441,14 @@ def test_cli_config_check_uses_env_var_and_c_overrides_it(
     assert f'{broken}: boards[1].size = "128×32": expected WIDTHxHEIGHT like 128x32' in err
     assert cli.main(["config", "check", "-c", str(SHIPPED)]) == 0
     assert "42 boards" in capsys.readouterr().out
+
+
+def test_two_links_on_one_wire_are_refused(tmp_path: Path) -> None:
+    from ledctl import config
+    from ledctl.errors import ConfigError
+
+    text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+    text = text.replace('url = "socket://127.0.0.1:17102"', 'url = "socket://127.0.0.1:17101"')
+    (tmp_path / "c.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"links\.bus-b\.url .* a wire of its own"):
+        config.load(tmp_path / "c.toml")

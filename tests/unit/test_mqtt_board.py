@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from ledctl.drivers.ledctl_mqtt import MqttBoards
 from ledctl.simulator.mqtt_board import BoardLogic, Outgoing
 
 SITE, BOARD = "zh", "b-1"
@@ -519,3 +520,15 @@ def test_mono_red_board_does_not_remap_other_colours_but_notes_them() -> None:
     assert_switched(load(board, [png(colour=GREEN)], colour="full"), "h-a")
     assert colour_at(board) == GREEN
     assert any("colour" in e for e in board.errors)
+
+
+class _NoLink:
+    inbox = None
+
+
+def test_an_offline_will_never_counts_as_showing_its_program() -> None:
+    boards = MqttBoards(_NoLink(), "site")  # type: ignore[arg-type]
+    boards._take("ledctl/v1/site/b1/status", json.dumps({"state": "offline", "program": "H"}).encode())
+    assert boards.states["b1"].shows == "" and boards.states["b1"].online is False
+    boards._take("ledctl/v1/site/b1/status", json.dumps({"state": "online", "program": "H"}).encode())
+    assert boards.states["b1"].shows == "H"

@@ -24,12 +24,17 @@ def test_every_package_folder_is_listed(repo: Path) -> None:
     assert all(p == "ledctl" or p.startswith("ledctl.") for p in listed)
 
 
-def test_drivers_and_simulator_install_under_ledctl() -> None:
-    import ledctl.drivers
-    import ledctl.simulator
-
-    assert Path(ledctl.drivers.__file__).parent.name == "drivers"
-    assert Path(ledctl.simulator.__file__).parent.name == "simulator"
+def test_drivers_and_simulator_install_under_ledctl(tmp_path: Path) -> None:
+    # Away from the repository (whose folders would otherwise be found on sys.path): the installed
+    # project has ledctl.drivers and ledctl.simulator, and nothing named drivers or simulator at the top.
+    probe = ("import importlib.util as u, ledctl.drivers, ledctl.simulator; "
+             "print(ledctl.drivers.__name__, ledctl.simulator.__name__, "
+             "u.find_spec('drivers') is None, u.find_spec('simulator') is None, "
+             "u.find_spec('fonts') is None)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ledctl.drivers", "ledctl.simulator", "True", "True", "True"]
 
 
 def test_version_from_both_entry_points() -> None:

@@ -211,21 +211,28 @@ EXPECTED_EFFECTS = {"notice-blink": "blink", "notice-scroll-left": "scroll-left"
                     "notice-scroll-up": "scroll-up"}
 
 
+def case_pages(dep, board_id: str, case: str) -> list:
+    board = dep.board(board_id)
+    if case.startswith("notice"):
+        return notice_pages(board, case)
+    sb = UPDATING if case == "updating" else station_bulletin(case)
+    return list(render_bulletin(board, sb).pages)
+
+
+def golden_name(board_id: str, case: str, i: int, page) -> str:
+    return f"{board_id}-{case}-{i:02d}-{page.name}-{page.effect}.png"
+
+
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("board_id", BOARD_CLASSES)
 def test_reference_pictures(zhenhai, board_id: str, case: str) -> None:
-    board = zhenhai.board(board_id)
-    if case.startswith("notice"):
-        pages = notice_pages(board, case)
-    else:
-        sb = UPDATING if case == "updating" else station_bulletin(case)
-        pages = list(render_bulletin(board, sb).pages)
+    pages = case_pages(zhenhai, board_id, case)
     if case in EXPECTED_EFFECTS:
         assert EXPECTED_EFFECTS[case] in {p.effect for p in pages}
     if case == "notice-paged":
         assert len(pages) >= 2 and {p.effect for p in pages} == {"static"}
     for i, page in enumerate(pages, start=1):
-        path = GOLDEN / f"{board_id}-{case}-{i:02d}-{page.name}-{page.effect}.png"
+        path = GOLDEN / golden_name(board_id, case, i, page)
         if os.environ.get("LEDCTL_UPDATE_GOLDEN"):
             page.image.save(path)
         expected = Image.open(path).convert("RGB")
@@ -233,7 +240,10 @@ def test_reference_pictures(zhenhai, board_id: str, case: str) -> None:
         assert expected.tobytes() == page.image.tobytes(), f"{path.name} differs from the render"
 
 
-def test_no_stray_reference_pictures() -> None:
-    # Every file in tests/golden belongs to a case above (a renamed page leaves no orphan behind).
-    names = {p.name.split("-")[0] for p in GOLDEN.glob("*.png")}
-    assert names <= {"outdoor", "zbs"}
+def test_no_stray_reference_pictures(zhenhai) -> None:
+    # Every file in tests/golden is a page of a case above: a renamed or dropped page leaves no orphan
+    # behind (the old check compared only the first word of the name, and could not fail).
+    expected = {golden_name(board_id, case, i, page)
+                for board_id in BOARD_CLASSES for case in CASES
+                for i, page in enumerate(case_pages(zhenhai, board_id, case), start=1)}
+    assert {p.name for p in GOLDEN.glob("*.png")} == expected
