@@ -234,6 +234,7 @@ class StationBulletin:
     sample: bool = False  # the figures are synthetic sample data: the board says 示例数据
     missing: tuple[str, ...] = ()  # indicators not measured: an AQI above 100 from the others (§5.3.1)
     source: str = ""  # the source the figures came from
+    valid_until: datetime | None = None  # the figures are too old to show from then on (数据更新中)
 
     @property
     def updating(self) -> bool:
@@ -255,6 +256,7 @@ class WaterBulletin:
     problem: str = ""
     sample: bool = False
     reference: tuple[tuple[str, str], ...] = ()  # reference items assessed apart: (item, "V") — lake TN
+    valid_until: datetime | None = None
 
     @property
     def updating(self) -> bool:

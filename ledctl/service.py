@@ -30,6 +30,7 @@ from ledctl.dispatch import Dispatcher, Intent
 from ledctl.errors import LedctlError
 from ledctl.events import event
 from ledctl.model import Board, Bulletin, Page, Program, Rejection
+from ledctl.notices.cap import CapAlert
 from ledctl.notices.items import NoticeItems
 from ledctl.notices.workflow import Notices
 from ledctl.render import layout as layout_mod
@@ -107,8 +108,13 @@ class Service:
             except LedctlError as e:
                 event(log, "job-failed", level=logging.ERROR, job=job.id, error=str(e))
                 return
+        read: list[tuple[str, list[CapAlert], list[str]]] = []
+        if job.kind == CAP_POLL:
+            read = self.read_cap_feeds()  # the network, outside the lock: a slow feed delays nothing
         with self._lock:
             try:
+                if job.kind == CAP_POLL:
+                    self.import_alerts(read)
                 self._run(job, fired)
             except LedctlError as e:
                 event(log, "job-failed", level=logging.ERROR, job=job.id, error=str(e))
@@ -128,8 +134,6 @@ class Service:
             self.dispatcher.check_health()
         elif job.kind == schedule.REASSERT:
             self.dispatcher.reassert()
-        elif job.kind == CAP_POLL:
-            self.poll_cap()
         elif job.kind == TICK and self.notices is not None:
             for notice in self.notices.expire_due():
                 event(log, "notice-expired", notice=notice.id)
@@ -140,10 +144,18 @@ class Service:
             event(log, "job", job=job.id, fired=fired.isoformat(timespec="seconds"))
 
     def poll_cap(self) -> None:
-        """Import what the configured CAP feeds carry (each alert once; the approval rule applies)."""
+        """Import what the configured CAP feeds carry (each alert once; the approval rule applies).
+        The feeds are read before the lock is taken; only the import holds it."""
+        read = self.read_cap_feeds()
+        with self._lock:
+            self.import_alerts(read)
+            self.recompose(self.clock.now())
+
+    def read_cap_feeds(self) -> list[tuple[str, list[CapAlert], list[str]]]:
+        """Every configured feed's alerts and problems (network I/O, bounded; never under the lock)."""
         from ledctl.notices import cap_bridge
 
-        assert self.notices is not None
+        out = []
         for url in self.dep.cap.feeds:
             problems: list[str] = []
             try:
@@ -151,6 +163,14 @@ class Service:
             except LedctlError as e:
                 event(log, "cap-failed", level=logging.WARNING, feed=url, error=str(e))
                 continue
+            out.append((url, alerts, problems))
+        return out
+
+    def import_alerts(self, read: Sequence[tuple[str, list[CapAlert], list[str]]]) -> None:
+        from ledctl.notices import cap_bridge
+
+        assert self.notices is not None
+        for url, alerts, problems in read:
             for problem in problems:
                 event(log, "cap-entry-refused", level=logging.WARNING, feed=url, error=problem)
             for alert in alerts:  # each entry alone: a refused one never hides the next
@@ -186,15 +206,18 @@ class Service:
         for r in pipeline.render_fleet(self.dep, self.dep.boards, bulletin, self._cache, layouts):
             if r.program is None:
                 event(log, "render-failed", level=logging.ERROR, board=r.board.id, error=r.error)
-                continue  # the board keeps its last bulletin
+                # The board keeps its last bulletin, but never past the freshness of its figures.
+                continue
             old = self._bulletin_items.get(r.board.id)
-            if old is not None and _same_pages(old.pages, r.program.pages):
+            until = _figures_valid_until(bulletin, r.board)
+            if old is not None and _same_pages(old.pages, r.program.pages) and old.end == until:
                 continue  # a refresh with the same data changes nothing on the board
             self._bulletin_items[r.board.id] = Item(
                 f"bulletin@{instant.isoformat(timespec='minutes')}",
                 Priority.BULLETIN,
                 r.program.pages,
                 start=instant,
+                end=until,  # the figures' freshness limit: then 数据更新中, fetched or not
                 boards=frozenset({r.board.id}),
             )
         self.bulletin = bulletin
@@ -207,6 +230,11 @@ class Service:
 
     def recompose(self, now: datetime, *, force: bool = False) -> None:
         """What every board should show now; the dispatcher sends what changed."""
+        if any(i.end is not None and i.end <= now for i in self._bulletin_items.values()):
+            # Figures past their freshness limit: the bulletin as of now says 数据更新中 where the data
+            # are too old, whether or not a fetch has finished (a trickling centre cannot hold it up).
+            event(log, "bulletin-stale", note="figures past data_max_age_hours: made again as of now")
+            self._make_bulletin(now)
         items = self.items(now)
         intents = {}
         for board in self.dep.boards:
@@ -382,6 +410,15 @@ class Service:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _figures_valid_until(bulletin: Bulletin, board: Board) -> datetime | None:
+    """When the first figure on `board` becomes too old to show (None: nothing there expires)."""
+    station = bulletin.stations.get(board.station)
+    times = [station.valid_until] if station is not None else []
+    times += [bulletin.water[w].valid_until for w in board.water_stations if w in bulletin.water]
+    known = [t for t in times if t is not None]
+    return min(known) if known else None
 
 
 def _same_pages(a: Sequence, b: Sequence) -> bool:

@@ -37,6 +37,31 @@ def state_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return DEFAULT_STATE_DIR
 
 
+class StateError(LedctlError):
+    """The state directory cannot be used safely (it holds password hashes, tokens and the audit log)."""
+
+
+def secure_state(state: Path) -> Path:
+    """Make `state` (0700) if needed, and refuse it when others can read it or what is in it.
+
+    The store holds password hashes, token digests and the audit log: readable by any local user,
+    they are a gift. Files ledctl creates are private anyway (the CLI sets umask 077)."""
+    try:
+        state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as e:
+        raise StateError(f"cannot create the state directory {state}: {e.strerror}") from None
+    problems = []
+    for path in (state, *sorted(p for p in state.iterdir() if p.is_file() and p.name.startswith("ledctl."))):
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            fix = "chmod 700" if path.is_dir() else "chmod 600"
+            problems.append(f"{path} is mode {mode:04o}, readable by others; run {fix} {path}")
+    if problems:
+        raise StateError("the state holds password hashes, tokens and the audit log: "
+                         + "; ".join(problems))
+    return state
+
+
 @dataclass(frozen=True, slots=True)
 class Owner:
     """The process that drives the boards of a state directory."""

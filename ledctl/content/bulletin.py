@@ -104,7 +104,8 @@ def build_bulletin(
         sample = bool(candidates) and candidates[0].source in sample_sources
         if station.kind is StationKind.WATER:
             w = _water(station, candidates, now, max_age, conflicts)
-            water[sid] = replace(w, sample=sample and not w.updating)
+            until = _fresh_until(candidates, max_age) if not w.updating else None
+            water[sid] = replace(w, sample=sample and not w.updating, valid_until=until)
             continue
         sb = _station(station, candidates, now, max_age, standard, validation, conflicts)
         newest = max((r for r in rejections if r.station == sid and r.time is not None),
@@ -113,8 +114,23 @@ def build_bulletin(
             # Say first that newer data exist but were rejected, and why.
             why = f"{newest.time:%Y-%m-%d %H:%M} rejected: {newest.reason}"
             sb = replace(sb, problem=f"{why}; {sb.problem}")
-        out[sid] = replace(sb, sample=sample and not sb.updating)
+        until = None
+        if not sb.updating:
+            shown = next((r for r in candidates if r.day == sb.day), None)
+            if shown is not None and sb.last_valid:  # 最近有效: shown while at most last_valid_days old
+                until = shown.time + timedelta(days=validation.last_valid_days)
+            elif shown is not None:
+                until = _fresh_until([shown], max_age)
+        out[sid] = replace(sb, sample=sample and not sb.updating, valid_until=until)
     return Bulletin(issued=now, stations=out, rejections=tuple(rejections), water=water)
+
+
+def _fresh_until(readings: Sequence[Reading], max_age: timedelta) -> datetime | None:
+    """When the newest of `readings` becomes too old to show (its period's end + the window)."""
+    if not readings:
+        return None
+    newest = max(readings, key=lambda r: r.time)
+    return newest.time + PERIOD_LENGTH[newest.period] + max_age
 
 
 def _candidates(readings: list[Reading], chain: tuple[str, ...], now: datetime,

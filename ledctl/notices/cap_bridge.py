@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 import re
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
+from ledctl import net
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
 from ledctl.notices.cap import CapAlert, CapError, CapOut, export_alert, format_time, parse_feed
@@ -24,7 +24,8 @@ from ledctl.notices.workflow import Notice, NoticeError, Notices
 
 DEFAULT_LIFETIME = timedelta(hours=6)  # CAP leaves expiry to the recipient when <expires> is absent
 MAX_BYTES = 1_000_000
-MAX_LINKED = 50
+MAX_LINKED = 20  # linked alerts fetched per feed and poll: a feed cannot make ledctl fetch without end
+FETCH_DEADLINE_S = 20.0  # a whole fetch, however slowly the peer sends
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,28 +36,37 @@ class Imported:
     message: str
 
 
-def fetch(url: str, timeout_s: float = 10.0) -> bytes:
-    """GET a feed or alert; a clear error naming the URL when it cannot be had."""
+def fetch(url: str, deadline_s: float = FETCH_DEADLINE_S,
+          allowed_hosts: Collection[str] | None = None) -> bytes:
+    """GET a feed or alert, bounded in time and size, never redirected to another host; a clear
+    error naming the URL when it cannot be had."""
     if not url.startswith(("http://", "https://")):
         raise CapError(f"{url}: give an http:// or https:// URL, or a file")
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:
-            data = response.read(MAX_BYTES + 1)
-    except (urllib.error.URLError, OSError) as e:
-        raise CapError(f"{url}: cannot be fetched: {getattr(e, 'reason', e)}") from None
-    if len(data) > MAX_BYTES:
-        raise CapError(f"{url}: larger than {MAX_BYTES} bytes; not a CAP alert or feed")
-    return data
+        return net.get(url, limits=net.Limits(deadline_s, MAX_BYTES), allowed_hosts=allowed_hosts,
+                       headers={"Accept": "application/cap+xml, application/atom+xml, application/xml"})
+    except net.FetchFailed as e:
+        raise CapError(f"{url}: cannot be fetched: {e.what}") from None
 
 
-def read_alerts(data: bytes, where: str, get: Callable[[str], bytes] = fetch,
+def read_alerts(data: bytes, where: str, get: Callable[[str], bytes] | None = None,
                 problems: list[str] | None = None) -> list[CapAlert]:
     """The alerts in a document: one alert, or an ATOM feed with embedded or linked alerts.
 
-    With `problems`, an entry that cannot be read (or fetched) is described there and the rest
-    are still read: one bad entry never hides a valid emergency behind it.
+    Linked alerts are fetched only from the host the document came from (`where`, when it is a
+    URL) and at most MAX_LINKED per document. With `problems`, an entry that cannot be read (or
+    fetched) is described there and the rest are still read: one bad entry never hides a valid
+    emergency behind it.
     """
+    if get is None:
+        origin = urlsplit(where).hostname if where.startswith(("http://", "https://")) else None
+
+        def get(url: str) -> bytes:
+            return fetch(url, allowed_hosts={origin} if origin else set())
+
     alerts, links = parse_feed(data, where=where, problems=problems)
+    if len(links) > MAX_LINKED and problems is not None:
+        problems.append(f"{where}: {len(links)} linked alerts; only the first {MAX_LINKED} are fetched")
     for url in links[:MAX_LINKED]:
         try:
             alerts.extend(parse_feed(get(url), where=url, problems=problems)[0])

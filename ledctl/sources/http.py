@@ -8,7 +8,7 @@
     time = "date"                   # path: "YYYY-MM-DD" (a daily mean) or an ISO 8601 date-time
     period = "24h"                  # "24h", "1h" or "8h"; or "@path" to read it from each record
     timezone = "Asia/Shanghai"      # for dates and date-times without an offset (default)
-    timeout = 10                    # seconds per request (default 10)
+    timeout = 10                    # seconds for a whole request, body included (default 10)
     retries = 3                     # extra attempts on timeout, connection error, 5xx and 429 (default 3)
     backoff = 1                     # first wait between attempts in seconds, doubled each time (default 1)
     auth_header = "Authorization"   # optional: a header …
@@ -53,25 +53,21 @@ OpenAQ and WAQI source types.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import os
 import re
 import time as time_mod
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
-from email.message import Message
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ledctl import __version__
+from ledctl import __version__, net
 from ledctl.errors import DataError
 from ledctl.model import Reading, Rejection
 from ledctl.sources.base import CANONICAL_UNITS, Fetched, to_canonical
@@ -174,17 +170,6 @@ def redact(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a redirect only to the same scheme, host and port: headers carry credentials."""
-
-    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str,
-                         headers: Message, newurl: str) -> urllib.request.Request | None:
-        old, new = urlsplit(req.full_url), urlsplit(newurl)
-        if (old.scheme, old.hostname, old.port) != (new.scheme, new.hostname, new.port):
-            return None  # urllib then reports the 3xx as an HTTPError
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
 @dataclass(frozen=True, slots=True)
 class _Failure:
     what: str  # "answered 503 Service Unavailable", "timed out after 10 s", …
@@ -213,13 +198,11 @@ def fetch_json(
     if not _is_web_url(url):
         raise DataError(f"source {source}: {public_url(url, secrets)} is not an http:// or https:// URL")
     shown = public_url(url, secrets)
-    request = urllib.request.Request(url, headers={
-        "Accept": "application/json", "User-Agent": f"ledctl/{__version__}", **(headers or {}),
-    })
-    opener = urllib.request.build_opener(_SameOriginRedirects())
+    request_headers = {"Accept": "application/json", "User-Agent": f"ledctl/{__version__}",
+                       **(headers or {})}
     attempts = settings.retries + 1
     for attempt in range(1, attempts + 1):
-        result = _attempt(opener, request, settings.timeout_s, secrets)
+        result = _attempt(url, request_headers, settings.timeout_s, secrets)
         if not isinstance(result, _Failure):
             return _parse_json(source, shown, result)
         if result.status in (401, 403) and refused:
@@ -236,44 +219,35 @@ def fetch_json(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _attempt(opener: urllib.request.OpenerDirector, request: urllib.request.Request, timeout: float,
+def _attempt(url: str, headers: Mapping[str, str], timeout: float,
              secrets: Sequence[str]) -> bytes | _Failure:
+    """One GET, bounded as a whole by `timeout` (a trickling server cannot hold it longer)."""
     try:
-        with opener.open(request, timeout=timeout) as response:
-            body = response.read(MAX_BODY_BYTES + 1)
-    except urllib.error.HTTPError as e:
-        status, reason, retry_after = e.code, e.reason, e.headers.get("Retry-After") if e.headers else None
-        location = e.headers.get("Location", "") if e.headers else ""
-        reset = e.headers.get("x-ratelimit-reset") if e.headers else None
-        e.close()
-        what = f"answered {status} {reason}".rstrip()
-        if status == 429 and retry_after is None and reset is not None:
-            # OpenAQ sends no Retry-After, but says in x-ratelimit-reset how many seconds are left in
-            # its rate-limit window: retrying sooner only spends the next window's budget.
-            wait = _retry_after(reset, cap=float("inf"))
-            if wait is not None and wait > RETRY_AFTER_CAP_S:
-                return _Failure(f"{what}: its rate limit resets in {wait:g} s; asked again at the next "
-                                "fetch", False, status=status)
-            return _Failure(what, True, wait, status)
-        if 300 <= status < 400 and location:
-            return _Failure(f"{what}: a redirect to {public_url(location, secrets)}, "
-                            "not followed to another server; put the final URL in the config", False,
-                            status=status)
-        if status == 429 or status >= 500:
-            wait = _retry_after(retry_after) if status in (429, 503) else None
-            return _Failure(what, True, wait, status)
-        return _Failure(what, False, status=status)
-    except urllib.error.URLError as e:
-        if isinstance(e.reason, TimeoutError):
-            return _Failure(f"timed out after {timeout:g} s", True)
-        return _Failure(f"cannot be reached: {redact(str(e.reason), secrets)}", True)
-    except TimeoutError:  # raised while reading the body
-        return _Failure(f"timed out after {timeout:g} s", True)
-    except (http.client.HTTPException, OSError) as e:
-        return _Failure(f"broke off the answer: {type(e).__name__}", True)
-    if len(body) > MAX_BODY_BYTES:
-        return _Failure(f"sent more than {MAX_BODY_BYTES // (1024 * 1024)} MiB; refusing to read it", False)
-    return body
+        return net.get(url, limits=net.Limits(timeout, MAX_BODY_BYTES), headers=headers)
+    except net.FetchFailed as e:
+        failure = e
+    status, reply, what = failure.status, failure.headers, failure.what
+    if not status:
+        return _Failure(redact(what, secrets), failure.retry)
+    retry_after = reply.get("Retry-After") if reply else None
+    location = reply.get("Location", "") if reply else ""
+    reset = reply.get("x-ratelimit-reset") if reply else None
+    if status == 429 and retry_after is None and reset is not None:
+        # OpenAQ sends no Retry-After, but says in x-ratelimit-reset how many seconds are left in
+        # its rate-limit window: retrying sooner only spends the next window's budget.
+        wait = _retry_after(reset, cap=float("inf"))
+        if wait is not None and wait > RETRY_AFTER_CAP_S:
+            return _Failure(f"{what}: its rate limit resets in {wait:g} s; asked again at the next "
+                            "fetch", False, status=status)
+        return _Failure(what, True, wait, status)
+    if 300 <= status < 400 and location:
+        return _Failure(f"{what}: a redirect to {public_url(location, secrets)}, "
+                        "not followed to another server; put the final URL in the config", False,
+                        status=status)
+    if status == 429 or status >= 500:
+        wait = _retry_after(retry_after) if status in (429, 503) else None
+        return _Failure(what, True, wait, status)
+    return _Failure(what, False, status=status)
 
 
 def _retry_after(value: str | None, cap: float = RETRY_AFTER_CAP_S) -> float | None:
