@@ -52,21 +52,29 @@ class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_SameOriginRedirects())
 
 
-def host_allowed(url: str, allowed_hosts: Collection[str] | None) -> bool:
-    if allowed_hosts is None:
-        return True
+def origin(url: str) -> str:
+    """scheme://host:port of `url` ("" when it has none): what "the same server" means here."""
     try:
-        host = urlsplit(url).hostname
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     except ValueError:
-        return False
-    return host is not None and host.lower() in {h.lower() for h in allowed_hosts}
+        return ""
+    if not parts.hostname or port is None:
+        return ""
+    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+
+
+def host_allowed(url: str, allowed: Collection[str] | None) -> bool:
+    """Whether `url` is on one of the `allowed` origins (None: anywhere)."""
+    return allowed is None or origin(url) in allowed
 
 
 def get(url: str, *, limits: Limits, headers: Mapping[str, str] | None = None,
-        allowed_hosts: Collection[str] | None = None) -> bytes:
-    """The body of `url`, or FetchFailed saying why (timeout, status, too large, refused redirect)."""
-    if not host_allowed(url, allowed_hosts):
-        raise FetchFailed("points at a host that is not one of the configured feeds' hosts", retry=False)
+        allowed: Collection[str] | None = None) -> bytes:
+    """The body of `url`, or FetchFailed saying why (timeout, status, too large, refused redirect).
+    `allowed`: the origins (scheme://host:port) it may be fetched from at all."""
+    if not host_allowed(url, allowed):
+        raise FetchFailed("points at a server that is not one of the configured feeds", retry=False)
     deadline = time.monotonic() + limits.deadline_s
     request = urllib.request.Request(url, headers=dict(headers or {}))
     try:

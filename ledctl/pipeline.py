@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ledctl import fonts
 from ledctl.config import Deployment
-from ledctl.content.bulletin import build_bulletin
+from ledctl.content.bulletin import PERIOD_LENGTH, build_bulletin
 from ledctl.errors import ConfigError, DataError, LedctlError
 from ledctl.model import Board, Bulletin, Program, Reading, Rejection
 from ledctl.render import layout as layout_mod
@@ -63,9 +63,9 @@ def gather(dep: Deployment, store: Store | None = None, now: datetime | None = N
             log.warning("source %s refused a record: %s", name, r.reason)
         rejected.extend(replace(r, source=name) for r in fetched.rejected)
         if store is not None and now is not None:
-            # Only what has begun by now is kept: a file with rows dated ahead (the sample data) must
+            # Only periods that are over are kept: a file with rows dated ahead (the sample data) must
             # not fill the store with figures the future has not measured yet.
-            fresh = [r for r in fresh if r.time <= now]
+            fresh = [r for r in fresh if r.time + PERIOD_LENGTH[r.period] <= now]
             store.save_readings(name, fresh, now)
             store.record_fetch(name, now, True, f"{len(fresh)} readings, {len(fetched.rejected)} refused")
         readings.extend(fresh)

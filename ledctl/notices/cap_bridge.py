@@ -13,7 +13,6 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from ledctl import net
 from ledctl.config import Deployment
@@ -36,14 +35,14 @@ class Imported:
     message: str
 
 
-def fetch(url: str, deadline_s: float = FETCH_DEADLINE_S,
-          allowed_hosts: Collection[str] | None = None) -> bytes:
-    """GET a feed or alert, bounded in time and size, never redirected to another host; a clear
-    error naming the URL when it cannot be had."""
+def fetch(url: str, deadline_s: float | None = None, allowed: Collection[str] | None = None) -> bytes:
+    """GET a feed or alert, bounded in time and size, never redirected to another server; a clear
+    error naming the URL when it cannot be had. `allowed`: the origins it may come from."""
     if not url.startswith(("http://", "https://")):
         raise CapError(f"{url}: give an http:// or https:// URL, or a file")
     try:
-        return net.get(url, limits=net.Limits(deadline_s, MAX_BYTES), allowed_hosts=allowed_hosts,
+        limits = net.Limits(FETCH_DEADLINE_S if deadline_s is None else deadline_s, MAX_BYTES)
+        return net.get(url, limits=limits, allowed=allowed,
                        headers={"Accept": "application/cap+xml, application/atom+xml, application/xml"})
     except net.FetchFailed as e:
         raise CapError(f"{url}: cannot be fetched: {e.what}") from None
@@ -53,16 +52,16 @@ def read_alerts(data: bytes, where: str, get: Callable[[str], bytes] | None = No
                 problems: list[str] | None = None) -> list[CapAlert]:
     """The alerts in a document: one alert, or an ATOM feed with embedded or linked alerts.
 
-    Linked alerts are fetched only from the host the document came from (`where`, when it is a
+    Linked alerts are fetched only from the server the document came from (`where`, when it is a
     URL) and at most MAX_LINKED per document. With `problems`, an entry that cannot be read (or
     fetched) is described there and the rest are still read: one bad entry never hides a valid
     emergency behind it.
     """
     if get is None:
-        origin = urlsplit(where).hostname if where.startswith(("http://", "https://")) else None
+        home = net.origin(where) if where.startswith(("http://", "https://")) else ""
 
         def get(url: str) -> bytes:
-            return fetch(url, allowed_hosts={origin} if origin else set())
+            return fetch(url, allowed={home} if home else set())
 
     alerts, links = parse_feed(data, where=where, problems=problems)
     if len(links) > MAX_LINKED and problems is not None:
