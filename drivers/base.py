@@ -118,6 +118,7 @@ class DriverSpec:
     max_bytes_per_page: int | None = None  # for the card's buffer
     exact_size: Size | None = None
     one_board_per_link: bool = False
+    models: tuple[str, ...] = ()  # the controller models a board may name; the first is the default
 
     def size_problem(self, size: Size, colour: ColourMode) -> str | None:
         """Why this driver cannot show a page of `size` in `colour`, or None."""
@@ -160,6 +161,11 @@ class Driver(ABC):
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
         return Capabilities()
+
+    @classmethod
+    def board_problem(cls, board: Board) -> str | None:
+        """Why this driver cannot drive `board` as configured (checked with the config), or None."""
+        return None
 
     @classmethod
     def can_draw(cls, board: Board, text: str) -> bool:

@@ -176,7 +176,9 @@ class MqttBoards:
                     if board_id in results:
                         continue
                     state = self.states.get(board_id, BoardState())
-                    if state.shows == want:
+                    # Only a board that is there confirms: an ack or a status is believed while the
+                    # broker has not published the board's will (the ACL lets only the board write them).
+                    if state.shows == want and state.online is not False:
                         results[board_id] = ""
                         on_result(board_id, True, "")
                     elif state.error:

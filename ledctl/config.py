@@ -16,6 +16,7 @@ from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledctl.drivers import DRIVERS
@@ -124,6 +125,7 @@ class Deployment:
     validation: Validation = field(default_factory=Validation)
     notices: NoticeRules = field(default_factory=NoticeRules)
     cap: CapRules = field(default_factory=CapRules)
+    warnings: tuple[str, ...] = ()  # not wrong, but worth a look (config check prints them)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -462,7 +464,28 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         validation=validation,
         notices=notices,
         cap=cap,
+        warnings=tuple(_link_warnings(file, links)),
     )
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _link_warnings(file: Path, links: Mapping[str, Link]) -> list[str]:
+    """Broker links that anyone on the network could use or read: no login, or no TLS beyond this host."""
+    out = []
+    for link in links.values():
+        if link.transport != "mqtt":
+            continue
+        host = urlsplit(link.url).hostname or ""
+        if not link.username:
+            out.append(f"{file}: links.{link.name}: no username: the broker must then accept anonymous "
+                       "clients, and anyone who reaches it can read every board's program and publish a "
+                       "forged one; give ledctl a user (and each board its own, with the per-board ACL)")
+        if host not in _LOOPBACK and not link.url.startswith("mqtts://"):
+            out.append(f"{file}: links.{link.name}: {link.url} is beyond this machine without TLS: passwords "
+                       "and programs cross the network in clear; use mqtts:// with tls_ca")
+    return out
 
 
 def _notices(top: _Table, p: _Problems) -> NoticeRules:
@@ -587,6 +610,7 @@ def _boards(
         layout = t.get("layout", str, "the name of a layout in the layouts folder", "")
         topic = t.get("topic", str, "an MQTT topic prefix without spaces, + or # (awtrix3: its PREFIX)", "",
                       lambda v: bool(re.match(r"^[^\s+#]+$", v)))
+        model = t.get("model", str, "the controller's model", "")
         water = t.string_list("water_stations", ()) or ()
         for w in water:
             st = stations.get(w)
@@ -615,6 +639,13 @@ def _boards(
                 address = None
         elif driver and address is not None:
             p.bad(t.key("address"), address, f"no address: {driver.name} boards are not addressed")
+        if driver and driver.models:
+            if model and model not in driver.models:
+                p.bad(t.key("model"), model, f"one of the {driver.name} models ({', '.join(driver.models)})")
+                model = ""
+            model = model or driver.models[0]
+        elif driver and model:
+            p.bad(t.key("model"), model, f"no model: {driver.name} boards are not told apart by model")
         if link and address is not None:
             prior = seen_addr.get((link.name, address))
             if prior is not None:
@@ -625,12 +656,16 @@ def _boards(
             per_link.setdefault(link.name, []).append((i, driver.name))
 
         if bid and name and size and colour and driver_name and link_name and station:
-            boards.append(Board(
+            board = Board(
                 id=bid, name=name, size=size, colour=colour, driver=driver_name, link=link_name,
                 station=station, location=location or "", area=area or "", address=address,
                 groups=tuple(board_groups), water_stations=tuple(water), layout=layout or "",
-                topic=topic or "",
-            ))
+                topic=topic or "", model=model or "",
+            )
+            problem = DRIVERS[driver_name].board_problem(board) if driver_name in DRIVERS else None
+            if problem:
+                p.add(t.key("model" if board.model else "driver"), problem)
+            boards.append(board)
     for link_name, members in per_link.items():
         lone = next((d for _, d in members if DRIVERS[d].spec.one_board_per_link), None)
         if lone is None or len(members) < 2:

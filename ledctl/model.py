@@ -121,6 +121,7 @@ class Board:
     water_stations: tuple[str, ...] = ()
     layout: str = ""  # a layout by name; "" picks one by size
     topic: str = ""  # awtrix3: the device's MQTT topic prefix (default: the board id)
+    model: str = ""  # the controller's model where the driver tells them apart (onbon-bx: "BX-5K2")
 
 
 DEFAULT_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {

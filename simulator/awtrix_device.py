@@ -437,7 +437,8 @@ class MqttAwtrix:
     retained; its will is not retained either), and answers `/sendscreen` on `/screen`.
     """
 
-    def __init__(self, device: AwtrixDevice, url: str, *, stats_every_s: float = 10.0) -> None:
+    def __init__(self, device: AwtrixDevice, url: str, *, stats_every_s: float = 10.0,
+                 credentials: tuple[str, str] | None = None) -> None:
         import paho.mqtt.client as mqtt
 
         self.device = device
@@ -446,6 +447,8 @@ class MqttAwtrix:
         self._address = (host or "127.0.0.1", int(port or 1883))
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device.prefix,
                                    protocol=mqtt.MQTTv311)
+        if credentials is not None:  # the device's MQTT user and password (its settings page)
+            self._client.username_pw_set(*credentials)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._outbox: list[tuple[str, bytes, bool]] = []

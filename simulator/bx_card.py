@@ -29,14 +29,17 @@ Decisions on points the fact sheet leaves open (all deliberate, see the tests):
   NACK 2 (ERR_NOCMD): the doc has no "bad parameter" code. `last_error` says what was wrong.
   Data fields shorter than the 5-byte command header also get NACK 2 (NACK 1 if the group is unknown).
 * **Commands not emulated** (files, relays, network, …) get NACK 2.
-* **Dynamic areas (A3 06).** Area IDs 0…7 on 5K, 0…4 on 6K; a higher ID gets NACK 4. The whole
+* **Dynamic areas (A3 06).** Area IDs 0…7 on 5K, 0…4 on 6K; a higher ID gets NACK 4. X and width
+  are bytes (8 px) on 5th-generation cards; the pixel flag there gets NACK 2 (Onbon's SDK: "X and
+  width invalid on 5th-gen cards", bx.k.java 46bc87c), on 6K it means pixels. The whole
   command is validated before anything changes. RunMode 2 areas expire when *more than* Timeout
   seconds of the injected clock pass without the area being re-sent. Effects are stored, not
   animated: the snapshot draws text at rest. `\\n` is a backslash + 'n'; a raw 0x0A also breaks the
   line. Default colour is red. `\\D`+letter shows the card's time; `\\T…|`, `\\W…` are stripped.
-* **Special area (A4).** Only on models that have it (not BX-5K1/6K1). A4 01 with the same geometry
-  and type as the current set-up keeps the shown content (so a host may repeat the set-up before each
-  image without a blank flash); a different set-up clears it. A4 02/A4 03/A4 09 without a set-up get
+* **Special area (A4).** Only on the models the document gives it to (BX-5K2, BX-5MK1/2). A4 01
+  with the same geometry and type as the current set-up keeps the shown content (so a host may
+  repeat the set-up before each image without a blank flash); a different set-up clears it.
+  A4 02/A4 03/A4 09 without a set-up get
   NACK 6 (ERR_FILENOTEXIST); in the wrong mode NACK 10 (ERR_FILE_TYPE); a page number ≥ Pagetotal
   NACK 16. A4 03: BlockAddr 0 always (re)starts a transfer; any other BlockAddr must equal the bytes
   received so far or the card answers NACK 16 (keeping what has arrived, so a sender whose ACK was
@@ -98,7 +101,9 @@ MODEL_CODES: dict[str, int] = {
     "BX-6K1": 0x61, "BX-6K2": 0x62, "BX-6K3": 0x63, "BX-6K1-YY": 0x64, "BX-6K2-YY": 0x65,
     "BX-6K3-YY": 0x66, "BX-6K1&4G": 0x67, "BX-6K2&4G": 0x68, "BX-6K4": 0x69,
 }
-_NO_SPECIAL_AREA = {"BX-5K1", "BX-6K1", "BX-6K1-YY", "BX-6K1&4G"}
+# The special dynamic area (A4) is "BX-5K2、BX-5MK 专属命令" (protocol document §8.3): every other
+# model answers its commands with ERR_NOCMD.
+_SPECIAL_AREA = {"BX-5K2", "BX-5MK1", "BX-5MK2"}
 
 BROADCAST_SILENT = 0xFFFF  # broadcast 1: act, never reply
 BROADCAST_REPLY = 0xFFFE  # broadcast 2: act and reply with Src 0xFFFE
@@ -419,7 +424,7 @@ class BxCard:
         self.lit_bit = lit_bit
         self.planes = 1 if colour == "mono-red" else 2
         self.max_areas = 5 if model.startswith("BX-6K") else 8
-        self.has_special_area = model not in _NO_SPECIAL_AREA
+        self.has_special_area = model in _SPECIAL_AREA
         self._clock = clock
 
         # fault injection (set by the network layer)
@@ -790,6 +795,13 @@ class BxCard:
 
         need(15)
         x_raw, y, w_raw, h = _u16(rec, 1), _u16(rec, 3), _u16(rec, 5), _u16(rec, 7)
+        if (x_raw | w_raw) & 0x8000 and not self.model.startswith("BX-6K"):
+            # 5th-generation cards count X and width in bytes (8 px) only: Onbon's Java SDK fixed
+            # "X coordinate and width setting has no effect on 5th-gen font cards" (bx.k.java commit
+            # 46bc87c, BxAreaDynamic.build: is5K → x/8, w/8, no flag); its C++ demo divides by 8 and its
+            # C# demo sets the pixel flag only for type >= 6. A pixel-flagged area is no area here.
+            raise _Nack(ERR_NOCMD, f"A3 06: area #{k} X/width carry the pixel flag, which a {self.model} "
+                                   "does not take (5th generation: bytes of 8 px, flag clear)")
         x = x_raw & 0x7FFF if x_raw & 0x8000 else (x_raw & 0x7FFF) * 8
         w = w_raw & 0x7FFF if w_raw & 0x8000 else (w_raw & 0x7FFF) * 8
         area_id, spacing, run_mode, timeout, sound = rec[9], rec[10], rec[11], _u16(rec, 12), rec[14]

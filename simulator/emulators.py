@@ -32,11 +32,17 @@ class SerialEmulator:
     make: Callable[[Board, Clock], BxCard | Tpm2Receiver]
 
 
+Credentials = tuple[str, str] | None  # (user, password) on a broker that checks them
+
+
 @dataclass(frozen=True, slots=True)
 class MqttEmulator:
     make: Callable[[Board, str, Clock], BoardLogic | AwtrixDevice]  # board, site id, clock
-    connect: Callable[[BoardLogic | AwtrixDevice, str, str], Client]  # device, broker url, MQTT version
+    # device, broker url, MQTT version, credentials
+    connect: Callable[[BoardLogic | AwtrixDevice, str, str, Credentials], Client]
     topic: Callable[[Board, str], str]  # where it listens, for people: board, site id
+    username: Callable[[Board], str]  # who it logs in as on a broker that checks
+    own_tree: bool = False  # its topics are a tree of its own (the ACL gives the controller access)
 
 
 def _bx(board: Board, clock: Clock) -> BxCard:
@@ -44,14 +50,16 @@ def _bx(board: Board, clock: Clock) -> BxCard:
     return BxCard(board.address, board.size.width, board.size.height, board.colour.value, clock=clock)
 
 
-def _ledctl_board(device: BoardLogic | AwtrixDevice, url: str, protocol: str) -> Client:
+def _ledctl_board(device: BoardLogic | AwtrixDevice, url: str, protocol: str,
+                  credentials: Credentials) -> Client:
     assert isinstance(device, BoardLogic)
-    return MqttBoard(device, url, protocol=protocol)
+    user, password = credentials or (None, None)
+    return MqttBoard(device, url, protocol=protocol, username=user, password=password)
 
 
-def _awtrix(device: BoardLogic | AwtrixDevice, url: str, protocol: str) -> Client:
+def _awtrix(device: BoardLogic | AwtrixDevice, url: str, protocol: str, credentials: Credentials) -> Client:
     assert isinstance(device, AwtrixDevice)
-    return MqttAwtrix(device, url)
+    return MqttAwtrix(device, url, credentials=credentials)
 
 
 EMULATORS: dict[str, SerialEmulator | MqttEmulator] = {
@@ -62,10 +70,13 @@ EMULATORS: dict[str, SerialEmulator | MqttEmulator] = {
                                               board.colour.value, clock=clock),
         _ledctl_board,
         lambda board, site: f"ledctl/v1/{site}/{board.id}",
+        lambda board: board.id,
     ),
     "awtrix3": MqttEmulator(
         lambda board, site, clock: AwtrixDevice(board.topic or board.id, clock=clock),
         _awtrix,
         lambda board, site: board.topic or board.id,
+        lambda board: board.topic or board.id,
+        own_tree=True,
     ),
 }

@@ -7,7 +7,9 @@ points (a `socket://127.0.0.1:PORT` DTU), with one emulated card per board on it
 from __future__ import annotations
 
 import logging
+import os
 import random
+import secrets
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -19,9 +21,9 @@ from PIL import Image
 
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
-from ledctl.model import Board
+from ledctl.model import Board, Link
 from ledctl.simulator.awtrix_device import AwtrixDevice
-from ledctl.simulator.broker import Mosquitto
+from ledctl.simulator.broker import Mosquitto, board_acl
 from ledctl.simulator.bx_card import BxCard
 from ledctl.simulator.embedded_broker import EmbeddedBroker
 from ledctl.simulator.emulators import EMULATORS, Client, MqttEmulator, SerialEmulator
@@ -63,6 +65,7 @@ class Fleet:
     state: Path | None = None  # where a broker started for the simulation keeps its files
     brokers: list[Mosquitto | EmbeddedBroker] = field(default_factory=list)
     mqtt_protocol: str = "5"
+    _credentials: dict[str, tuple[str, str]] = field(default_factory=dict)  # board → (user, password)
 
     @classmethod
     def running(cls, deployment: Deployment, clock: Callable[[], datetime], *, state: Path | None = None,
@@ -120,26 +123,52 @@ class Fleet:
             emulator = EMULATORS[sim.board.driver]
             if not isinstance(emulator, MqttEmulator):
                 continue
-            url = self.deployment.links[sim.board.link].url
-            parts = urlsplit(url)
+            link = self.deployment.links[sim.board.link]
+            parts = urlsplit(link.url)
             host, port = parts.hostname or "127.0.0.1", parts.port or 1883
             if host not in ("127.0.0.1", "localhost", "::1"):
                 raise SimError(f"link {sim.board.link}: the simulator only uses a loopback broker, "
                                f"not {host}")
             if not _listening(host, port) and not any(b.port == port for b in self.brokers):
-                broker: Mosquitto | EmbeddedBroker
-                if Mosquitto.available():
-                    broker = Mosquitto((self.state or Path("var")) / "sim" / f"broker-{port}", port=port)
-                else:  # the demo without mosquitto: amqtt, MQTT 3.1.1 only
-                    log.warning("mosquitto is not installed; using the embedded amqtt broker (MQTT 3.1.1)")
-                    broker = EmbeddedBroker(port)
-                    self.mqtt_protocol = "3.1.1"
-                broker.start()
-                self.brokers.append(broker)
+                self._start_broker(link.name, port)
             assert isinstance(sim.device, BoardLogic | AwtrixDevice)
-            sim.client = emulator.connect(sim.device, url, self.mqtt_protocol)
+            sim.client = emulator.connect(sim.device, link.url, self.mqtt_protocol,
+                                          self._credentials.get(sim.board.id))
             sim.client.start()
-            sim.listen_url = f"{url}/{emulator.topic(sim.board, self.deployment.site.id)}"
+            sim.listen_url = f"{link.url}/{emulator.topic(sim.board, self.deployment.site.id)}"
+
+    def _start_broker(self, link_name: str, port: int) -> None:
+        """A broker for the boards of `link_name`. When the link has a user name (as it should), the
+        broker takes no anonymous clients: the controller logs in as that user, each board as itself
+        (its id, or an AWTRIX device's topic prefix) with a password made here, and the ACL keeps
+        each board to its own topics."""
+        link = self.deployment.links[link_name]
+        members = [sim for sim in self.boards.values() if sim.board.link == link_name]
+        broker: Mosquitto | EmbeddedBroker
+        if Mosquitto.available():
+            users = acl = None
+            if link.username:
+                users = {link.username: _controller_password(link)}
+                for sim in members:
+                    emulator = EMULATORS[sim.board.driver]
+                    assert isinstance(emulator, MqttEmulator)
+                    user = emulator.username(sim.board)
+                    secret = secrets.token_urlsafe(16)
+                    users[user] = secret
+                    self._credentials[sim.board.id] = (user, secret)
+                devices = [emulator.username(sim.board) for sim in members
+                           if isinstance(emulator := EMULATORS[sim.board.driver], MqttEmulator)
+                           and emulator.own_tree]
+                acl = board_acl(self.deployment.site.id, controller=link.username, devices=devices)
+            broker = Mosquitto((self.state or Path("var")) / "sim" / f"broker-{port}", port=port, users=users,
+                               acl=acl)
+        else:  # the demo without mosquitto: amqtt, MQTT 3.1.1 only
+            log.warning("mosquitto is not installed; using the embedded amqtt broker (MQTT 3.1.1, no "
+                        "passwords: install mosquitto for a broker that checks who is who)")
+            broker = EmbeddedBroker(port)
+            self.mqtt_protocol = "3.1.1"
+        broker.start()
+        self.brokers.append(broker)
 
     def _start_wires(self, *, pty: bool, ephemeral: bool) -> None:
         for name, wire in self.wires.items():
@@ -210,7 +239,8 @@ class Fleet:
         elif not offline and sim.client is None and sim.listen_url:
             emulator = EMULATORS[sim.board.driver]
             assert isinstance(emulator, MqttEmulator) and isinstance(sim.device, BoardLogic | AwtrixDevice)
-            sim.client = emulator.connect(sim.device, url, self.mqtt_protocol)
+            sim.client = emulator.connect(sim.device, url, self.mqtt_protocol,
+                                          self._credentials.get(sim.board.id))
             sim.client.start()
 
     def write_snapshots(self, folder: Path) -> list[Path]:
@@ -224,6 +254,20 @@ class Fleet:
 
 
 FAULT_KEYS = {"offline": bool, "busy": bool, "corrupt": float, "delay": float}
+
+
+def _controller_password(link: Link) -> str:
+    """The controller's broker password, from where the config says it comes (never the config)."""
+    if link.password_env:
+        value = os.environ.get(link.password_env, "")
+        if not value:
+            raise SimError(f"link {link.name}: set {link.password_env} (the controller's broker password) "
+                           f"before starting the simulator, e.g. export {link.password_env}=$(openssl rand "
+                           "-hex 16); ledctl serve and broadcast then read the same variable")
+        return value
+    if link.password_file:
+        return Path(link.password_file).read_text(encoding="utf-8").strip()
+    raise SimError(f"link {link.name}: user {link.username} has no password_env or password_file")
 
 
 def _listening(host: str, port: int) -> bool:

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The shipped config logs in to its broker as "ledctl" with the password from this variable; the
+# simulated broker is made with it. Set here once, so every test (and the CLI runs they start) has it.
+os.environ.setdefault("LEDCTL_MQTT_PASSWORD", "test-only-controller-password")
 
 
 @pytest.fixture

@@ -239,9 +239,24 @@ def encode_text(text: str, *, font: str = "O000", colour: int | None = 1) -> byt
 
 
 def _px(name: str, value: int) -> bytes:
-    """A 15-bit pixel value with the bit-15 "pixels" flag set."""
+    """A 15-bit pixel value with the bit-15 "pixels" flag set (6th-generation cards)."""
     _uint(name, value, 0, 0x7FFF)
     return _u16(value | 0x8000)
+
+
+def _x_units(name: str, value: int, generation: int) -> bytes:
+    """X or width as the card's generation counts it.
+
+    BX-6K: pixels with the bit-15 flag. BX-5K/5MK: bytes of 8 px with the flag clear — Onbon's own
+    Java SDK (bx.k.java commit 46bc87c, BxAreaDynamic.build: `is5K ? getX() / 8`), its C++ demo
+    (AreaDlg.cpp: `m_X/8`) and its C# demo (Area.cs: the flag only for type >= 6) all send that, and
+    its SDK appendix says "以字节为单位（8个像素点）"; the protocol document alone does not say it.
+    """
+    if generation >= 6:
+        return _px(name, value)
+    if value % 8:
+        raise ValueError(f"{name} must be a multiple of 8 px on a 5th-generation card, got {value}")
+    return _u16(_uint(name, value // 8, 0, 0x7FFF))
 
 
 def _area_ids(ids: Sequence[int]) -> bytes:
@@ -272,10 +287,12 @@ def dynamic_text(
     delete_ids: Sequence[int] = (),
     line_spacing: int = 0,
     reply: bool = True,
+    generation: int = 5,
 ) -> bytes:
     """A3 06 with one text area record (§5.6.1; no sound, no extension bytes).
 
-    x, width: pixels (sent with the bit-15 pixel flag); y, height: pixels.
+    x, width: pixels, sent as the card's `generation` counts them (see `_x_units`: bytes on BX-5K,
+    flagged pixels on BX-6K); y, height: pixels.
     run_mode 0 loop, 1 once then hold, 2 loop and drop the area after `timeout_s`
     without an update. effect 1 static, 2 type-out, 3-6 move left/right/up/down.
     speed 0 (fastest)..24. align: bits 1-0 horizontal (0 left, 1 right, 2 centre),
@@ -298,9 +315,9 @@ def dynamic_text(
     text = bytes(text)
     record = (
         bytes((0x00,))  # AreaType
-        + _px("x", x)
+        + _x_units("x", x, generation)
         + _u16(y)
-        + _px("width", width)
+        + _x_units("width", width, generation)
         + _u16(height)
         + bytes((area_id, line_spacing, run_mode))
         + _u16(timeout_s)

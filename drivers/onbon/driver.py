@@ -47,6 +47,33 @@ ERR_BUSY = 3
 ERR_FILE_BLOCK_NUM = 16
 REPLY_BYTES = 31  # an ACK/NACK frame on the wire (nine A5, header, five data bytes, CRC, end)
 MIN_BLOCK = 16
+TEXT_AREA_OVERHEAD = 9 + 27  # A3 06 header and one area record around the text (commands.dynamic_text)
+
+
+@dataclass(frozen=True, slots=True)
+class CardModel:
+    """What one Onbon controller model can do (protocol document §2 and §8.3; BX-K SDK Led5kSDK.h)."""
+
+    name: str
+    code: int  # DeviceType
+    generation: int  # 5 or 6: how X and width are counted in text areas (see commands._x_units)
+    special_area: bool  # the A4 special dynamic area (pictures): "BX-5K2、BX-5MK 专属命令" (§8.3)
+    buffer: int  # receive buffer, data field: 512 B on 5th generation, 1024 B on 6th (§5.1, A1 06)
+
+
+MODELS: dict[str, CardModel] = {m.name: m for m in (
+    CardModel("BX-5K2", 0x58, 5, True, 512),  # the first is the default: the Zhenhai cards
+    CardModel("BX-5K1", 0x51, 5, False, 512),
+    CardModel("BX-5MK1", 0x54, 5, True, 512),
+    CardModel("BX-5MK2", 0x53, 5, True, 512),
+    CardModel("BX-6K1", 0x61, 6, False, 1024),
+    CardModel("BX-6K2", 0x62, 6, False, 1024),
+    CardModel("BX-6K3", 0x63, 6, False, 1024),
+)}
+
+
+def model_of(board: Board) -> CardModel:
+    return MODELS.get(board.model, MODELS["BX-5K2"])
 
 
 class DeliveryError(LedctlError):
@@ -72,7 +99,7 @@ class BxCard:
 
     board: Board
     link: SerialLink
-    buffer: int = 512  # the card's receive buffer (data field): 512 on BX-5K, 1024 on BX-6K
+    buffer: int = 0  # the card's receive buffer (data field); 0: its model's (512 on BX-5K, 1024 on BX-6K)
     retries: int = 10
     reply_margin_s: float = 0.25  # the card's processing time on top of the wire time
     plane_order: str = "RG"
@@ -84,6 +111,8 @@ class BxCard:
     answered: str = field(default="", init=False)  # the card's last refusal, if any
 
     def __post_init__(self) -> None:
+        self.model = model_of(self.board)
+        self.buffer = self.buffer or self.model.buffer
         # A4 03 adds 8 bytes in front of each block. Noise is a property of the wire, so start
         # from the block size the last transfer on this wire ended with.
         self.block = min(self.buffer - 8, self.link.hints.get("bx-block", self.buffer - 8))
@@ -283,9 +312,14 @@ class BxCard:
             raise DeliveryError(self.board.id, Outcome.REFUSED,
                                 f"the card's font cannot show this text: {e}") from None
         width, height = self.board.size.width, self.board.size.height
+        if len(payload) > self.buffer - TEXT_AREA_OVERHEAD:
+            raise DeliveryError(self.board.id, Outcome.REFUSED,
+                                f"the text is {len(payload)} bytes; a {self.model.name} holds at most "
+                                f"{self.buffer - TEXT_AREA_OVERHEAD} in a text area (its {self.buffer}-byte "
+                                "receive buffer): shorten it")
         data = commands.dynamic_text(0, 0, 0, width, height, payload, timeout_s=timeout_s, run_mode=2,
                                      effect=0x03 if scroll else 0x01, auto_wrap=not scroll,
-                                     single_line=scroll, process_mode=1)
+                                     single_line=scroll, process_mode=1, generation=self.model.generation)
         self._confirm(data, "text")
 
 
@@ -301,6 +335,7 @@ class OnbonBxDriver(Driver):
         "onbon-bx", "serial", frozenset({ColourMode.MONO_RED, ColourMode.RED_GREEN}),
         needs_address=True, address_range=(0x0000, 0xFFFE),  # 0xFFFF is broadcast
         max_width=2048, max_height=512, width_multiple=8, max_bytes_per_page=16 * 1024,
+        models=tuple(MODELS),
     )
 
     def __init__(self, link: SerialLink) -> None:
@@ -308,16 +343,28 @@ class OnbonBxDriver(Driver):
 
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
-        # The card draws text in its own GB2312 font and holds one picture (the special area).
-        return Capabilities(own_font=True, holds_pages=1, largest_message=commands.MAX_DATA_FIELD)
+        # The card draws text in its own GB2312 font and, where its model has the special area,
+        # holds one picture (bitmap mode has a single page, §8.3.1).
+        model = model_of(board)
+        return Capabilities(own_font=True, holds_pages=1 if model.special_area else 0,
+                            largest_message=model.buffer)
+
+    @classmethod
+    def board_problem(cls, board: Board) -> str | None:
+        model = model_of(board)
+        if not model.special_area:
+            return (f"a {model.name} has no special dynamic area, so it cannot show ledctl's pictures (the "
+                    "bulletin's pages); the protocol document gives it to BX-5K2 and BX-5MK only (§8.3): "
+                    "use one of those, or another driver")
+        return None
 
     @classmethod
     def can_draw(cls, board: Board, text: str) -> bool:
         try:
-            commands.encode_text(text)
+            payload = commands.encode_text(text)
         except commands.TextNotEncodable:
             return False
-        return True
+        return len(payload) <= model_of(board).buffer - TEXT_AREA_OVERHEAD
 
     def card(self, board: Board) -> BxCard:
         return BxCard(board, self.link)

@@ -19,6 +19,7 @@ from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
 
 REPO = Path(__file__).resolve().parents[2]
 PASSWORDS = {"controller": "c-secret", "outdoor-urban": "u-secret", "outdoor-petrochem": "p-secret"}
+SHIPPED_BROKER = 'url = "mqtt://127.0.0.1:1883"\nusername = "ledctl"\npassword_env = "LEDCTL_MQTT_PASSWORD"\n'
 
 
 def now() -> datetime:
@@ -38,9 +39,8 @@ def dep(broker: Mosquitto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("LEDCTL_TEST_MQTT_PASSWORD", PASSWORDS["controller"])
     monkeypatch.setattr(delivery, "ACK_TIMEOUT_S", 5.0)
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
-    text = text.replace('url = "mqtt://127.0.0.1:1883"',
-                        f'url = "{broker.url}"\nusername = "controller"\n'
-                        'password_env = "LEDCTL_TEST_MQTT_PASSWORD"')
+    text = text.replace(SHIPPED_BROKER, f'url = "{broker.url}"\nusername = "controller"\n'
+                                        'password_env = "LEDCTL_TEST_MQTT_PASSWORD"\n')
     text = text.replace('"sample-data/', f'"{REPO}/config/sample-data/')
     text = text.replace('source = "centre"', 'source = "sample"')
     text += f'\n[layouts]\ndir = "{REPO}/config/layouts"\n'
@@ -264,8 +264,8 @@ def test_password_from_a_0600_file_and_a_readable_file_refused(broker: Mosquitto
     secret.write_text(PASSWORDS["controller"] + "\n")
     os.chmod(secret, 0o644)
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
-    text = text.replace('url = "mqtt://127.0.0.1:1883"',
-                        f'url = "{broker.url}"\nusername = "controller"\npassword_file = "mqtt.pw"')
+    text = text.replace(SHIPPED_BROKER,
+                        f'url = "{broker.url}"\nusername = "controller"\npassword_file = "mqtt.pw"\n')
     (tmp_path / "site.toml").write_text(text, encoding="utf-8")
     with pytest.raises(config.ConfigError) as err:
         config.load(tmp_path / "site.toml")

@@ -105,10 +105,13 @@ def test_notice_with_control_characters_is_refused(tmp_path: Path) -> None:
     assert run.returncode == 2 and "U+0007" in run.stderr and "Traceback" not in run.stderr
 
 
-def test_implausible_sample_value_shows_updating_never_the_number(tmp_path: Path) -> None:
+def test_implausible_sample_value_is_never_the_number(tmp_path: Path) -> None:
+    # The 10th's PM2.5 of 1850 is refused; the board shows the newest valid day within the freshness
+    # window (the 9th, dated on the board), never the implausible figure.
     run = preview(tmp_path, "--date", "2026-11-11", "--board", "outdoor-petrochem")
     assert run.returncode == 0
-    assert "数据更新中" in run.stdout and "rejected: pm25 = 1850 outside the plausible" in run.stdout
-    page = (tmp_path / "pv" / "outdoor-petrochem" / "01-air.png")
-    assert page.exists()
-    assert "1850" not in run.stdout.split("数据更新中")[0]
+    assert "rejected zh-jiaochuan 2026-11-10T00:00:00+08:00: pm25 = 1850 outside the plausible" in run.stderr
+    assert "(蛟川 2026-11-09)" in run.stdout and "1850" not in run.stdout
+    assert (tmp_path / "pv" / "outdoor-petrochem" / "01-air.png").exists()
+    late = preview(tmp_path / "late", "--date", "2026-11-12", "--board", "outdoor-petrochem")
+    assert "(蛟川 2026-11-11)" in late.stdout  # and the next good day replaces it

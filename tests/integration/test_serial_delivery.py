@@ -172,7 +172,7 @@ def test_pty_link(zhenhai) -> None:
 
 def test_tpm2_board_over_tcp(tmp_path, repo) -> None:
     text = (repo / "config" / "zhenhai.toml").read_text(encoding="utf-8")
-    text = text.replace('driver = "onbon-bx"\nlink = "dtu-12"\naddress = 1',
+    text = text.replace('driver = "onbon-bx"\nmodel = "BX-5K2"\nlink = "dtu-12"\naddress = 1',
                         'driver = "tpm2"\nlink = "dtu-12"')
     text = text.replace('"sample-data/', f'"{repo}/config/sample-data/').replace('source = "centre"',
                                                                                'source = "sample"')

@@ -5,6 +5,7 @@ the simulated fleet and a real mosquitto where it matters."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -178,10 +179,12 @@ def test_a_page_forged_on_the_broker_is_put_right_by_the_health_check(world, cap
     ours = service.dispatcher.boards[board.id].confirmed
     screen = fleet.boards[board.id].device
     assert screen.program_hash == ours
-    # Anyone who can publish on the board's topics puts their own program there, retained.
-    url = service.dep.links[board.link].url
-    host, port = url.removeprefix("mqtt://").split(":")
+    # Someone holding the controller's broker password (an insider, a leaked file) puts their own
+    # program on the board's topics, retained; the board shows it.
+    link = service.dep.links[board.link]
+    host, port = link.url.removeprefix("mqtt://").split(":")
     forger = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="forger")
+    forger.username_pw_set(link.username, os.environ[link.password_env])
     forger.connect(host, int(port))
     forger.loop_start()
     base = f"ledctl/v1/{service.dep.site.id}/{board.id}"

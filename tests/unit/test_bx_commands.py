@@ -34,10 +34,24 @@ def assert_vector(name: str, data: bytes, **kw) -> None:
 
 
 def test_v1_dynamic_text() -> None:
+    # The document's V1 is a BX-6K3 frame: X and width in pixels, with the bit-15 flag.
     data = cmd.dynamic_text(
-        0, 0, 0, 128, 32, WELCOME, timeout_s=10, run_mode=0, effect=1, speed=2, stay_half_seconds=10
+        0, 0, 0, 128, 32, WELCOME, timeout_s=10, run_mode=0, effect=1, speed=2, stay_half_seconds=10,
+        generation=6,
     )
     assert_vector("V1", data, dst=BROADCAST_REPLY)
+
+
+def test_5k_text_area_is_in_bytes_with_the_flag_clear() -> None:
+    # Onbon's Java SDK in 5K mode (bx.k.java commit 46bc87c, BxAreaDynamic.build: x/8, w/8, no flag),
+    # its C++ demo (AreaDlg.cpp: m_X/8, m_W/8) and LuckyKoala/BX5KProtocol all send a 128x32 area at
+    # (0,0) to a BX-5K card as X 00 00, Y 00 00, width 10 00 (16 bytes), height 20 00.
+    data = cmd.dynamic_text(0, 0, 0, 128, 32, WELCOME, timeout_s=10, generation=5)
+    record = data[9:]  # request header (5), no areas to delete (1), one area (1), its length (2)
+    assert record[0] == 0x00 and int.from_bytes(data[7:9], "little") == len(record)
+    assert record[1:9] == bytes.fromhex("00 00 00 00 10 00 20 00")
+    with pytest.raises(ValueError, match="multiple of 8"):
+        cmd.dynamic_text(0, 4, 0, 120, 32, WELCOME, timeout_s=10, generation=5)
 
 
 def test_v2_v3_replies_as_frames() -> None:
@@ -160,7 +174,7 @@ def test_dynamic_text_fields() -> None:
     text = b"\\FE000\\C2Hi"
     data = cmd.dynamic_text(
         2, 8, 16, 64, 16, text, timeout_s=300, effect=3, speed=5, stay_half_seconds=4, align=0x0A,
-        single_line=True, auto_wrap=True, process_mode=1, delete_ids=[4], line_spacing=1,
+        single_line=True, auto_wrap=True, process_mode=1, delete_ids=[4], line_spacing=1, generation=6,
     )  # fmt: skip
     assert data[:5] == b"\xa3\x06\x01\x01\x00"  # ProcessMode at offset 3
     assert data[5:7] == b"\x01\x04"  # delete area 4
@@ -195,7 +209,8 @@ def test_dynamic_text_fields() -> None:
     ],
 )
 def test_dynamic_text_rejects_bad_values(bad: dict) -> None:
-    args = {"area_id": 0, "x": 0, "y": 0, "width": 64, "height": 16, "text": b"x", "timeout_s": 10}
+    args = {"area_id": 0, "x": 0, "y": 0, "width": 64, "height": 16, "text": b"x", "timeout_s": 10,
+            "generation": 6}
     args.update(bad)
     with pytest.raises(ValueError):
         cmd.dynamic_text(**args)

@@ -148,11 +148,11 @@ def parse_frames(wire: bytes) -> list[Frame]:
     return frames
 
 
-def one_reply(wire: bytes) -> Frame:
+def one_reply(wire: bytes, device: int = 0x58) -> Frame:
     frames = parse_frames(wire)
     assert len(frames) == 1, f"expected one reply frame, got {len(frames)}"
     reply = frames[0]
-    assert reply.starts == 9 and reply.version == 2 and reply.device == 0x58
+    assert reply.starts == 9 and reply.version == 2 and reply.device == device  # the model's code
     return reply
 
 
@@ -176,9 +176,13 @@ def bitmap_block(data: bytes, addr: int, last: bool, dst: int = 1) -> bytes:
 
 
 def area_record(area_id: int, text: bytes, *, x: int = 0, y: int = 0, w: int = 128, h: int = 32,
-                run_mode: int = 0, timeout: int = 10, align: int = 0, new_line: int = 1) -> bytes:
-    rec = (b"\x00" + (x | 0x8000).to_bytes(2, "little") + y.to_bytes(2, "little")
-           + (w | 0x8000).to_bytes(2, "little") + h.to_bytes(2, "little")
+                run_mode: int = 0, timeout: int = 10, align: int = 0, new_line: int = 1,
+                pixels: bool = False) -> bytes:
+    # X and width: bytes of 8 px on a 5th-generation card (the default BX-5K2); pixels with the bit-15
+    # flag on a 6K (`pixels`), as Onbon's SDK sends them.
+    x_field, w_field = ((x | 0x8000), (w | 0x8000)) if pixels else (x // 8, w // 8)
+    rec = (b"\x00" + x_field.to_bytes(2, "little") + y.to_bytes(2, "little")
+           + w_field.to_bytes(2, "little") + h.to_bytes(2, "little")
            + bytes([area_id, 0, run_mode]) + timeout.to_bytes(2, "little")
            + bytes([0, 0, align, 2, new_line, 1, 0, 2, 10]) + len(text).to_bytes(4, "little") + text)
     return len(rec).to_bytes(2, "little") + rec
@@ -187,6 +191,10 @@ def area_record(area_id: int, text: bytes, *, x: int = 0, y: int = 0, w: int = 1
 def dynamic(areas: list[bytes], delete: bytes = b"", *, dst: int = 1, response: int = 1) -> bytes:
     params = bytes([len(delete)]) + delete + bytes([len(areas)]) + b"".join(areas)
     return request(0xA3, 0x06, params, dst=dst, response=response)
+
+
+# V1 is a BX-6K3 frame (pixel-flagged X and width): the same text area as a BX-5K2 takes it.
+V1_5K = dynamic([area_record(0, "欢迎光临".encode("gb2312"))], dst=0xFFFE)
 
 
 class Clock:
@@ -258,8 +266,8 @@ def test_v16_ping_gets_exactly_one_ack(clock):
 
 
 def test_v1_broadcast2_sets_text_area_and_acks_like_v2(clock):
-    card = make_card(clock)
-    reply = one_reply(card.receive(V1))
+    card = make_card(clock, model="BX-6K3")  # the document's V1 is a 6K3 frame
+    reply = one_reply(card.receive(V1), device=0x63)
     v2 = parse_frames(V2)[0]
     assert (reply.dst, reply.src, reply.data) == (v2.dst, v2.src, v2.data) == (0x8000, 0xFFFE, ACK)
     assert card.text_areas == {0: "欢迎光临"}
@@ -325,14 +333,15 @@ def test_broadcast_ffff_acts_and_never_replies(clock):
 
 def test_crc_corrupted_frame_gets_nack5_and_changes_nothing(clock):
     card = make_card(clock)
-    card.receive(V1)
+    card.receive(V1_5K)
     before = state(card)
     bad = D4[:28] + b"\x03" + D4[29:]  # brightness 15 → 3, CRC left as it was
     assert bad != D4
     reply = one_reply(card.receive(bad))
     assert reply.data == nack(5) and reply.dst == 0x8000 and reply.src == 1
-    # V1 with one text byte changed: NACK 5 back with Src 0xFFFE, text unchanged
-    bad_v1 = V1[:60] + b"\x00" + V1[61:]
+    # The text frame with one text byte changed: NACK 5 back with Src 0xFFFE, text unchanged
+    at = V1_5K.index("欢".encode("gb2312"))
+    bad_v1 = V1_5K[:at] + b"\x00" + V1_5K[at + 1:]
     reply = one_reply(card.receive(bad_v1))
     assert reply.data == nack(5) and reply.src == 0xFFFE
     assert state(card) == before
@@ -360,7 +369,7 @@ def test_noise_and_interrupted_frames_are_skipped(clock):
 
 def test_byte_at_a_time_gives_the_same_result(clock):
     session = [special_setup(0, 0, 8, 32), V12, D4, V16, D4[:28] + b"\x03" + D4[29:], b"\x01\x02\x5a",
-               request(0xA2, 0x00, dst=7), V1, D1, V17, D5, dynamic([area_record(2, b"\\C2OK")])]
+               request(0xA2, 0x00, dst=7), V1_5K, D1, V17, D5, dynamic([area_record(2, b"\\C2OK")])]
     stream = b"".join(session)
 
     def run(chunks: list[bytes]) -> tuple[bytes, tuple, object]:
@@ -408,7 +417,7 @@ def test_bad_time_gets_nack14(clock, when):
 
 def test_status_reply_payload(clock):
     card = make_card(clock)
-    card.receive(V1)
+    card.receive(V1_5K)
     card.receive(dynamic([area_record(5, b"x")]))
     card.receive(special_setup(0, 0, 8, 32))
     card.receive(V12)
@@ -425,7 +434,7 @@ def test_status_reply_payload(clock):
 
 def test_power_brightness_and_clear(clock):
     card = make_card(clock)
-    card.receive(V1)
+    card.receive(V1_5K)
     assert one_reply(card.receive(D3)).data == ACK
     assert not card.power_on and card.shown == "blank"
     assert set(pixels(card.snapshot())) == {BLACK}
@@ -470,7 +479,7 @@ def test_inline_codes_colours_and_line_breaks(clock):
 
 def test_dynamic_areas_delete_and_replace(clock):
     card = make_card(clock)
-    card.receive(V1)
+    card.receive(V1_5K)
     card.receive(dynamic([area_record(1, b"one", y=16, h=16), area_record(2, b"two", x=64, w=64, h=16)]))
     assert card.text_areas == {0: "欢迎光临", 1: "one", 2: "two"}
     assert one_reply(card.receive(D5)).data == ACK  # delete area 0, send none
@@ -483,7 +492,7 @@ def test_dynamic_areas_delete_and_replace(clock):
 
 def test_bad_dynamic_area_requests_change_nothing(clock):
     card = make_card(clock)
-    card.receive(V1)
+    card.receive(V1_5K)
     before = state(card)
     assert one_reply(card.receive(dynamic([area_record(8, b"x")]))).data == nack(4)  # 5K: IDs 0..7
     assert one_reply(card.receive(dynamic([area_record(1, b"x", w=136)]))).data == nack(2)  # off screen
@@ -496,7 +505,7 @@ def test_bad_dynamic_area_requests_change_nothing(clock):
 
 def test_runmode2_area_expires_on_the_injected_clock(clock):
     card = make_card(clock)
-    card.receive(V1)
+    card.receive(V1_5K)
     assert one_reply(card.receive(dynamic([area_record(1, b"temp", y=16, h=16, run_mode=2,
                                                        timeout=10)]))).data == ACK
     clock.advance(8)
@@ -720,3 +729,22 @@ def test_random_bytes_never_raise_nor_change_the_picture(noise):
             assert reply.data[:2] == b"\xa0\x01"  # noise can only earn NACKs
     assert (card.shown, card.bitmap, card.text_areas, card.snapshot().tobytes()) == before
     assert one_reply(card.receive(V16)).data == ACK  # and the card still answers
+
+
+def test_a_5k_card_refuses_a_pixel_flagged_text_area(clock):
+    # Onbon's SDK: "X coordinate and width setting has no effect on 5th-gen font cards" (bx.k.java
+    # 46bc87c). A BX-5K2 given the 6K form is refused, not quietly shown somewhere.
+    card = make_card(clock)
+    reply = one_reply(card.receive(V1))
+    assert reply.data[:2] == b"\xa0\x01" and card.text_areas == {}
+    assert "pixel flag" in (card.last_error or "")
+    assert one_reply(card.receive(V1_5K), device=0x58).data == ACK
+    assert card.text_areas == {0: "欢迎光临"}
+
+
+def test_the_special_area_is_for_5k2_and_5mk_only(clock):
+    # Protocol document §8.3: the A4 commands are "BX-5K2、BX-5MK 专属命令".
+    for model, has in (("BX-5K2", True), ("BX-5MK2", True), ("BX-5K1", False), ("BX-6K3", False)):
+        card = make_card(clock, model=model)
+        reply = parse_frames(card.receive(special_setup(0, 0, 8, 32)))[0]
+        assert (reply.data == ACK) is has, model
