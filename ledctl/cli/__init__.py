@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from ledctl import __version__, cli_governance
+from ledctl import __version__
 from ledctl import config as config_mod
+from ledctl.cli import governance as cli_governance
 from ledctl.clock import Clock, SystemClock
 from ledctl.errors import ConfigError, LedctlError
 from ledctl.model import Board, Bulletin
