@@ -18,19 +18,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from ledctl import config as config_mod
+from ledctl.cli.common import UsageError, config_arg
 from ledctl.clock import Clock
 from ledctl.errors import LedctlError
 from ledctl.notices.users import ROLES, AuthError, User, Users
 from ledctl.notices.workflow import Notice, Notices
 
-COMMANDS = ("users", "notice", "cap", "audit", "report")
 
-
-class UsageError(LedctlError):
-    pass
-
-
-def add_parsers(sub: argparse._SubParsersAction, config_arg) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     us = sub.add_parser("users", help="users and roles (viewer, operator, approver, admin), API tokens")
     us_sub = us.add_subparsers(dest="users_command", required=True)
     add = us_sub.add_parser("add", help="add a user (the first one needs no login and must be an admin)")
@@ -44,6 +39,7 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg) -> None:  # type: i
     tok.add_argument("--label", default="cli")
     for p in (add, dis, tok):
         config_arg(p)
+    us.set_defaults(func=cmd_users)
 
     no = sub.add_parser("notice", help="urgent notices: draft, approve, publish, cancel, track")
     no_sub = no.add_subparsers(dest="notice_command", required=True)
@@ -100,6 +96,7 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg) -> None:  # type: i
     ls.add_argument("--needs-review", action="store_true", help="only overrides not reviewed yet")
     for p in no_sub.choices.values():
         config_arg(p)
+    no.set_defaults(func=cmd_notice)
 
     cap = sub.add_parser("cap", help="CAP 1.2 alerts: import from a file or URL, export a notice")
     cap_sub = cap.add_subparsers(dest="cap_command", required=True)
@@ -109,6 +106,7 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg) -> None:  # type: i
     exp.add_argument("id", type=int)
     for p in (imp, exp):
         config_arg(p)
+    cap.set_defaults(func=cmd_cap)
 
     au = sub.add_parser("audit", help="the hash-chained audit log")
     au_sub = au.add_subparsers(dest="audit_command", required=True)
@@ -116,6 +114,7 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg) -> None:  # type: i
     show = au_sub.add_parser("show", help="the log, oldest first")
     show.add_argument("--subject", help="only this subject, e.g. notice:3")
     show.add_argument("--json", action="store_true")
+    au.set_defaults(func=cmd_audit)
 
     rp = sub.add_parser("report", help="disclosure statistics for a month or a year")
     config_arg(rp)
@@ -123,29 +122,23 @@ def add_parsers(sub: argparse._SubParsersAction, config_arg) -> None:  # type: i
     when.add_argument("--month", metavar="YYYY-MM")
     when.add_argument("--year", type=int, metavar="YYYY")
     rp.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    rp.set_defaults(func=cmd_report)
 
 
-def run(args: argparse.Namespace, clock: Clock, state: Path) -> int:
-    db = state / "ledctl.sqlite"
-    users = Users(db)
-    if args.command == "users":
-        return _users(args, clock, users, db)
-    if args.command == "audit":
-        return _audit(args, db, clock)
+def _database(args: argparse.Namespace) -> Path:
+    from ledctl.state import state_dir
+
+    return state_dir(args.state) / "ledctl.sqlite"
+
+
+def _notices(args: argparse.Namespace, db: Path, clock: Clock) -> tuple[config_mod.Deployment, Notices]:
     from ledctl.notices.items import notices_for  # rendering is only loaded for these commands
 
     dep = config_mod.load(args.config)
-    notices = notices_for(dep, db, clock)
-    if args.command == "notice":
-        return _notice(args, clock, dep, notices, users)
-    if args.command == "cap":
-        if args.cap_command == "import":  # an alert brought in by hand is a user's act
-            acting_user(args, users).require("operator", "import CAP alerts")
-        return _cap(args, dep, notices)
-    if args.command == "report":
-        return _report(args, dep, notices, db)
-    raise UsageError(f"unknown command {args.command}")
+    return dep, notices_for(dep, db, clock)
 
+
+# -- who acts, and users --------------------------------------------------------------------------
 
 def acting_user(args: argparse.Namespace, users: Users) -> User:
     token = os.environ.get("LEDCTL_TOKEN")
@@ -181,9 +174,10 @@ def _password(args: argparse.Namespace, name: str) -> str:
     return first
 
 
-def _users(args: argparse.Namespace, clock: Clock, users: Users, db: Path) -> int:
+def cmd_users(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.notices import audit
 
+    users = Users(_database(args))
     now = clock.now()
 
     def record(actor: str, action: str, subject: str, after: object):
@@ -260,9 +254,12 @@ def _targets(dep: config_mod.Deployment, raw: list[str]) -> list[str]:
     return out
 
 
-def _notice(
-    args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, notices: Notices, users: Users
-) -> int:
+# -- notices ------------------------------------------------------------------------------------
+
+def cmd_notice(args: argparse.Namespace, clock: Clock) -> int:
+    db = _database(args)
+    users = Users(db)
+    dep, notices = _notices(args, db, clock)
     cmd = args.notice_command
     now = clock.now()
     if cmd == "list":
@@ -392,8 +389,16 @@ def _show(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, no
     return 0 if done or not args.wait else 1
 
 
-def _cap(args: argparse.Namespace, dep: config_mod.Deployment, notices: Notices) -> int:
+# -- CAP, audit, report ----------------------------------------------------------------------------
+
+def cmd_cap(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.notices import cap_bridge
+
+    db = _database(args)
+    users = Users(db)
+    dep, notices = _notices(args, db, clock)
+    if args.cap_command == "import":  # an alert brought in by hand is a user's act
+        acting_user(args, users).require("operator", "import CAP alerts")
 
     if args.cap_command == "export":
         sys.stdout.write(cap_bridge.export(dep, notices.get(args.id)).decode("utf-8"))
@@ -424,11 +429,11 @@ def _cap(args: argparse.Namespace, dep: config_mod.Deployment, notices: Notices)
     return 2 if refused else 0
 
 
-def _audit(args: argparse.Namespace, db: Path, clock: Clock) -> int:
+def cmd_audit(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.notices import audit
     from ledctl.store import open_db
 
-    with open_db(db, audit.SCHEMA) as con:
+    with open_db(_database(args), audit.SCHEMA) as con:
         if args.audit_command == "verify":
             problems = audit.verify(con)
             seq, head = audit.head(con)
@@ -451,9 +456,12 @@ def _audit(args: argparse.Namespace, db: Path, clock: Clock) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace, dep: config_mod.Deployment, notices: Notices, db: Path) -> int:
+def cmd_report(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl import report
     from ledctl.store import Store
+
+    db = _database(args)
+    dep, notices = _notices(args, db, clock)
 
     label, start, end = report.period(args.month, args.year, dep.tz)
     r = report.build(Store(db), notices.list(), [b.id for b in dep.boards], label, start, end)

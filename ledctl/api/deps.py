@@ -1,0 +1,125 @@
+"""What every route of the console shares: the Console (everything it reads and changes), who is
+asking (an API token, or a cookie session that shows its CSRF token with every change), the role
+each call needs, the errors the OpenAPI document lists, and the picture encoding."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi import Path as PathParam
+from PIL import Image
+from pydantic import BaseModel
+
+from ledctl.api.security import SESSION_COOKIE, LoginLimiter, Sessions
+from ledctl.clock import Clock
+from ledctl.config import Deployment
+from ledctl.notices.users import AuthError, User, Users
+from ledctl.notices.workflow import Notices
+from ledctl.store import Store
+
+NoticeId = Annotated[int, PathParam(ge=1, le=2**62, description="a notice id")]
+BoardId = Annotated[str, PathParam(max_length=64)]
+
+
+@dataclass
+class Console:
+    """Everything the console reads and changes. `service` and `fleet` are optional: without
+    the service there are no pictures of intended programs; without a fleet no /sim."""
+
+    dep: Deployment
+    store: Store
+    users: Users
+    notices: Notices
+    clock: Clock
+    service: Any = None  # ledctl.service.Service
+    fleet: Any = None  # ledctl.simulator.fleet.Fleet (the demo)
+    secure_cookies: bool = False
+    sessions: Sessions = field(default_factory=Sessions)
+    limiter: LoginLimiter = field(default_factory=LoginLimiter)
+
+
+async def console_of(request: Request) -> Console:
+    """The Console this app serves (create_app puts it in app.state)."""
+    return request.app.state.console
+
+
+ConsoleDep = Annotated[Console, Depends(console_of)]
+
+
+# -- errors -----------------------------------------------------------------------------------------
+
+
+class ErrorOut(BaseModel):
+    error: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut},
+    401: {"model": ErrorOut},
+    403: {"model": ErrorOut},
+    404: {"model": ErrorOut},
+    409: {"model": ErrorOut},
+}
+
+
+# -- who is asking ----------------------------------------------------------------------------------
+
+
+def caller(request: Request) -> User | None:
+    """The user of an API token or a cookie session; a cookie session's change needs its CSRF token."""
+    console: Console = request.app.state.console
+    now = console.clock.now()
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        try:
+            return console.users.by_token(header[7:].strip())
+        except AuthError:
+            raise HTTPException(401, "the token is unknown or its user is disabled") from None
+    session = console.sessions.get(request.cookies.get(SESSION_COOKIE), now)
+    if session is None:
+        return None
+    user = console.users.get(session.user)
+    if user is None or user.disabled:
+        return None
+    if request.method not in ("GET", "HEAD") and request.headers.get("x-csrf-token") != session.csrf:
+        raise HTTPException(403, "missing or wrong X-CSRF-Token (reload the page)")
+    return user
+
+
+def _need(role: str) -> Callable[[Request], User]:
+    def check(request: Request) -> User:
+        user = caller(request)
+        if user is None:
+            raise HTTPException(401, "log in first (POST /api/login) or send an API token")
+        if not user.can(role):
+            raise HTTPException(403, f"{user.name} ({user.role}) may not do this: it needs the {role} role")
+        return user
+
+    return check
+
+
+Viewer = Annotated[User, Depends(_need("viewer"))]
+Operator = Annotated[User, Depends(_need("operator"))]
+Approver = Annotated[User, Depends(_need("approver"))]
+Admin = Annotated[User, Depends(_need("admin"))]
+
+
+def page_user(request: Request) -> User:
+    """The user of a page: anyone logged in (a 401 sends a browser to /login)."""
+    user = caller(request)
+    if user is None:
+        raise HTTPException(401, "log in first")
+    return user
+
+
+# -- pictures ---------------------------------------------------------------------------------------
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

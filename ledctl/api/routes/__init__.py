@@ -1,0 +1,16 @@
+"""The console's routes, one APIRouter per area, assembled by `ledctl.api.app.create_app`:
+
+* `auth`    — log in and out, who am I
+* `boards`  — the fleet as JSON, each board's timeline, LED-look pictures
+* `data`    — the bulletin's figures
+* `notices` — draft, preview, approve, publish, review, reject, cancel, override
+* `users`   — users and roles (admin)
+* `audit`   — the hash-chained audit log and its check
+* `reports` — the disclosure report
+* `events`  — live updates (server-sent events)
+* `pages`   — the server-rendered HTML pages
+* `sim`     — the demo's simulated boards, live
+
+Every call checks its caller's role (`ledctl.api.deps`); the notice rules themselves live in
+the workflow, so the console and the CLI agree.
+"""

@@ -1,0 +1,39 @@
+"""The hash-chained audit log: its entries, and the check of the chain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from ledctl.api.deps import ERRORS, Console, ConsoleDep, Viewer
+from ledctl.notices import audit
+from ledctl.store import open_db
+
+router = APIRouter()
+
+
+@router.get("/api/audit", responses=ERRORS)
+def audit_log(
+    user: Viewer,
+    console: ConsoleDep,
+    subject: Annotated[str | None, Query(max_length=80)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[dict[str, Any]]:
+    return audit_entries(console, subject, limit)
+
+
+def audit_entries(console: Console, subject: str | None, limit: int) -> list[dict[str, Any]]:
+    with open_db(console.store.path, audit.SCHEMA) as db:
+        entries = audit.entries(db, subject)
+    return [e.as_json() for e in entries[-limit:]]
+
+
+@router.get("/api/audit/verify", responses=ERRORS)
+def audit_verify(user: Viewer, console: ConsoleDep) -> dict[str, Any]:
+    return audit_check(console)
+
+
+def audit_check(console: Console) -> dict[str, Any]:
+    problems, (seq, head) = console.notices.verify_audit()
+    return {"intact": not problems, "problems": problems, "rows": seq, "head": head}

@@ -1,0 +1,40 @@
+"""Users and roles: list them and add one (admins only; each addition is audited)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from ledctl.api.deps import ERRORS, Admin, ConsoleDep
+from ledctl.notices import audit
+
+router = APIRouter()
+
+
+class UserIn(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["viewer", "operator", "approver", "admin"]
+    password: str = Field(min_length=10, max_length=256)
+
+
+@router.get("/api/users", responses=ERRORS)
+def users(user: Admin, console: ConsoleDep) -> list[dict[str, Any]]:
+    return [{"name": u.name, "role": u.role, "disabled": u.disabled} for u in console.users.list()]
+
+
+@router.post("/api/users", status_code=201, responses=ERRORS)
+def add_user(body: UserIn, user: Admin, console: ConsoleDep) -> dict[str, Any]:
+    now = console.clock.now()
+    added = console.users.add(
+        body.name,
+        body.role,
+        body.password,
+        now,
+        user,
+        lambda db: audit.append(
+            db, now, user.name, "user-add", f"user:{body.name}", None, {"role": body.role}
+        ),
+    )
+    return {"name": added.name, "role": added.role, "disabled": False}

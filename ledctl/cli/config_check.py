@@ -1,0 +1,66 @@
+"""`ledctl config check`: validate a deployment config and its layouts, and summarise it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ledctl import config as config_mod
+from ledctl.cli.common import config_arg
+from ledctl.clock import Clock
+from ledctl.errors import ConfigError
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cfg = sub.add_parser("config", help="work with the deployment config")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION")
+    check = cfg_sub.add_parser("check", help="validate a config and summarise it")
+    config_arg(check)
+    check.add_argument("--json", action="store_true", help="print the summary as JSON")
+    check.set_defaults(func=cmd_config_check)
+
+
+def cmd_config_check(args: argparse.Namespace, clock: Clock) -> int:
+    from ledctl.render import layout as layout_mod
+
+    dep = config_mod.load(args.config)
+    layouts = layout_mod.load_dir(dep.layouts_dir)
+    chosen: dict[str, str] = {}
+    problems: list[str] = []
+    for board in dep.boards:
+        try:
+            chosen[board.id] = layout_mod.layout_for(board, layouts).name
+        except ConfigError as e:
+            problems.extend(f"{dep.path}: {p}" for p in e.problems)
+    if problems:
+        raise ConfigError(problems)
+    by_group = {gid: [b.id for b in dep.boards_in(gid)] for gid in dep.groups}
+    by_driver: dict[str, list[str]] = {}
+    by_link: dict[str, list[str]] = {}
+    for b in dep.boards:
+        by_driver.setdefault(b.driver, []).append(b.id)
+        by_link.setdefault(b.link, []).append(b.id)
+    if args.json:
+        print(json.dumps({
+            "file": str(dep.path), "ok": True, "site": dep.site.name, "timezone": dep.site.timezone,
+            "boards": len(dep.boards), "groups": by_group, "drivers": by_driver,
+            "links": {name: {"url": dep.links[name].url, "boards": ids} for name, ids in by_link.items()},
+            "stations": {s.id: s.name for s in dep.stations.values()},
+            "layouts": {name: sorted(b for b, n in chosen.items() if n == name) for name in layouts},
+        }, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{dep.path}: OK — {dep.site.name}, {len(dep.boards)} boards, time zone {dep.site.timezone}")
+    print("groups:")
+    for gid, ids in by_group.items():
+        print(f"  {gid:<20} {len(ids):>3}  {dep.groups[gid].name}")
+    print("drivers:")
+    for driver, ids in by_driver.items():
+        print(f"  {driver:<20} {len(ids):>3}")
+    print(f"layouts ({dep.layouts_dir}):")
+    for name in layouts:
+        print(f"  {name:<20} {sum(1 for n in chosen.values() if n == name):>3}")
+    shared = {k: v for k, v in by_link.items() if len(v) > 1}
+    print(f"links: {len(by_link)} in use, {len(shared)} shared")
+    for name, ids in shared.items():
+        print(f"  {name:<20} {len(ids):>3}  {dep.links[name].url}  {' '.join(ids)}")
+    return 0

@@ -1,0 +1,162 @@
+"""`ledctl demo`: the whole system on this machine — simulated monitoring centre, boards and broker,
+and the service with its console on a day compressed into a few minutes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from datetime import datetime, time, timedelta
+from pathlib import Path
+
+from ledctl import config as config_mod
+from ledctl.cli.common import config_arg
+from ledctl.cli.serve import console_args, log_events, start_console, stop_on_signals
+from ledctl.clock import Clock
+from ledctl.store import Store
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    dm = sub.add_parser("demo", help="the whole system on this machine: simulated boards, broker and "
+                                     "monitoring centre, and the service on a compressed schedule")
+    config_arg(dm)
+    dm.add_argument("--out", metavar="DIR", type=Path, default=Path("out/preview"),
+                    help="where the preview pictures go (default out/preview)")
+    until = dm.add_mutually_exclusive_group()
+    until.add_argument("--once", action="store_true",
+                       help="stop once every board confirmed (default: run until Ctrl-C)")
+    until.add_argument("--for", dest="run_for", type=float, metavar="S", help="stop after S seconds")
+    console_args(dm)
+    dm.set_defaults(func=cmd_demo)
+
+
+def _compressed(dep: config_mod.Deployment, now: datetime) -> config_mod.Deployment:
+    """The day's schedule squeezed into a few minutes from `now`, so a demo shows it all."""
+    from dataclasses import replace
+
+    from ledctl.config import BrightnessStep
+
+    base = (now.astimezone(dep.tz) + timedelta(minutes=1)).replace(second=0, microsecond=0)
+
+    def at(minutes: int) -> time:
+        return (base + timedelta(minutes=minutes)).time()
+
+    compressed = replace(dep.schedule, fetch=at(0), broadcast=at(1), refresh=(at(3),),
+                         brightness=(BrightnessStep(at(2), 40), BrightnessStep(at(4), 100)),
+                         screen_off=at(3), screen_on=at(4), health_every_minutes=1, reassert_every_minutes=3)
+    return replace(dep, schedule=compressed)
+
+
+def _demo_login(state: Path, clock: Clock) -> str:
+    """A first admin for the demo's console, its password in a file only its owner can read."""
+    import secrets
+
+    from ledctl.notices.users import Users
+
+    users = Users(state / "ledctl.sqlite")
+    secret = state / "demo-password"
+    if users.empty():
+        password = secrets.token_urlsafe(12)
+        secret.touch(mode=0o600)
+        secret.chmod(0o600)
+        secret.write_text(password + "\n", encoding="utf-8")
+        users.add("demo", "admin", password, clock.now(), None)
+    if secret.exists():
+        return f"log in as demo, the password is in {secret.resolve()}"
+    return "log in as one of: " + ", ".join(u.name for u in users.list())
+
+
+def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
+    """The simulated world and the service, on a compressed schedule, until Ctrl-C."""
+    import time as time_mod
+    from urllib.parse import urlsplit
+
+    from ledctl import pipeline, preview
+    from ledctl.notices.items import notices_for
+    from ledctl.service import Service, wait_confirmed
+    from ledctl.simulator.data_server import DataServer
+    from ledctl.simulator.fleet import Fleet
+    from ledctl.state import state_dir
+
+    # Everything the demo shows comes from a simulated centre: every page says 示例数据.
+    dep = config_mod.load(args.config).as_simulated()
+    state = state_dir(args.state)
+    stop = stop_on_signals()
+    servers: list[DataServer] = []
+    for source in dep.sources.values():
+        url = str(source.options.get("url", "")) if source.type == "http" else ""
+        parts = urlsplit(url)
+        if parts.hostname in ("127.0.0.1", "localhost") and parts.port:
+            server = DataServer(clock.now, port=parts.port)
+            try:
+                print(f"monitoring centre (simulated): {server.start()}", flush=True)
+                servers.append(server)
+            except OSError as e:
+                print(f"ledctl demo: the simulated centre cannot listen on port {parts.port} ({e}); "
+                      "the boards say 数据更新中 until it can", file=sys.stderr)
+    fleet = Fleet(dep, clock=clock.now, state=state)
+    fleet.build()
+    result = {"ok": False}
+    try:
+        fleet.start()
+        print(f"simulated boards: {len(fleet.boards)} on {len(fleet.wires)} serial wires and "
+              f"{len(fleet.brokers) or 'an existing'} MQTT broker", flush=True)
+        fleet.wait_ready(10)
+        fleet.write_snapshots(state / "sim")
+        demo = _compressed(dep, clock.now())
+        s = demo.schedule
+        print(f"service on a compressed day: fetch {s.fetch:%H:%M}, broadcast {s.broadcast:%H:%M}, "
+              f"dim to 40 % {s.brightness[0].at:%H:%M}, screens off {s.screen_off:%H:%M} "
+              f"and on at 100 % {s.screen_on:%H:%M}, health every minute ({dep.site.timezone})", flush=True)
+        store = Store(state / "ledctl.sqlite")
+        notices = notices_for(demo, store.path, clock)
+        service = Service(demo, store, clock, notices=notices)
+        console = start_console(args, demo, store, notices, clock, service, fleet, announce=False)
+        if console is not None:
+            login = _demo_login(state, clock)
+            print(f"  the console:                  {console.url}/  ({login})"  # type: ignore[attr-defined]
+                  f"\n  the simulated boards, live:   {console.url}/sim", flush=True)  # type: ignore[attr-defined]
+        started = time_mod.monotonic()
+
+        def watch() -> None:
+            while not service.ready.wait(0.1) and not stop.is_set():
+                pass
+            ok = wait_confirmed(service, timedelta(seconds=120), lambda done, total: print(
+                f"  confirmed {done}/{total} boards ({time_mod.monotonic() - started:.1f} s)", flush=True))
+            result["ok"] = ok
+            fleet.write_snapshots(state / "sim")
+            if service.bulletin is not None:
+                out: Path = args.out
+                out.mkdir(parents=True, exist_ok=True)
+                results = pipeline.render_fleet(dep, dep.boards, service.bulletin)
+                gifs: dict[str, Path] = {}
+                files = {r.board.id: preview.write_board(out, r, gifs) for r in results}
+                index = preview.write_index(out, dep.site.name, service.bulletin, results, files)
+                print(f"  what each board should show:  {index.resolve()}")
+            print(f"  what each board shows now:    {(state / 'sim').resolve()}/<board>.png (every 2 s)")
+            print(f"  intended vs confirmed:        ledctl --state {state} boards")
+            print("  the service's log:            the lines above and below (event key=value)")
+            if args.once or not ok:
+                stop.set()
+                return
+            print("running until Ctrl-C …", flush=True)
+            while not stop.wait(2.0):
+                fleet.write_snapshots(state / "sim")
+
+        if args.run_for:
+            threading.Timer(args.run_for, stop.set).start()
+        log_events()
+        watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
+        watcher.start()
+        try:
+            service.serve(stop)
+        finally:
+            if console is not None:
+                console.stop()  # type: ignore[attr-defined]
+        watcher.join(timeout=5)
+        fleet.write_snapshots(state / "sim")
+        return 0 if result["ok"] else 1
+    finally:
+        fleet.stop()
+        for server in servers:
+            server.stop()
