@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -49,20 +49,24 @@ class Intent:
     summary: str
     items: tuple[str, ...] = ()  # the ids of what it is made of ("notice:7", "bulletin@…")
     text: str | None = None  # for a board with its own font: the notice text instead of pages
+    ends: bool = False  # the board removes it by itself at the program's valid_to
 
     @classmethod
     def of(
-        cls, program: Program, summary: str, items: tuple[str, ...] = (), text: str | None = None
+        cls, program: Program, summary: str, items: tuple[str, ...] = (), text: str | None = None,
+        *, ends: bool | None = None,
     ) -> Intent:
         digest = program.content_hash()
         if text is not None:
             digest = hashlib.sha256(f"{digest}|text|{text}".encode()).hexdigest()
-        return cls(program, digest, summary, items, text)
+        # By default only a program holding a notice expires on the board by itself (when the notice
+        # ends): a bulletin stays up even if the controller is down when its successor is due.
+        if ends is None:
+            ends = any(i.startswith("notice:") for i in items)
+        return cls(program, digest, summary, items, text, ends)
 
     def content(self, now: datetime) -> Content:
-        # Only a program holding a notice expires on the board by itself (when the notice ends):
-        # a bulletin stays up even if the controller is down when its successor is due.
-        ends = any(i.startswith("notice:") for i in self.items)
+        ends = self.ends
         lifetime = _lifetime(self.program, now) if ends else None
         if self.text is not None:
             return Content(self.program, text=self.text, lifetime_s=lifetime or 65535)
@@ -133,6 +137,7 @@ class Dispatcher:
     clock: Clock
     pool: LinkPool | None = None  # the links and their drivers (tests give a pool of fake drivers)
     boards: dict[str, BoardRuntime] = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda line: None  # a line per board as it ends (the CLI prints it)
 
     def __post_init__(self) -> None:
         if self.pool is None:
@@ -288,7 +293,8 @@ class Dispatcher:
                 continue
             now = self.clock.now()
             contents = {board_id: intent.content(now) for board_id, intent in work.items()}
-            results = deliver(self._pool(), [b for b in batch if b.id in work], contents)
+            results = deliver(self._pool(), [b for b in batch if b.id in work], contents,
+                              progress=self.progress)
             for result in results:
                 self._content_result(result, work[result.board])
 

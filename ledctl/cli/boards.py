@@ -8,14 +8,25 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ledctl import config as config_mod
-from ledctl.cli.common import chosen_boards, config_arg, date_arg, notice_text, seconds_arg, state_store
+from ledctl.cli.common import (
+    UsageError,
+    chosen_boards,
+    config_arg,
+    date_arg,
+    notice_text,
+    seconds_arg,
+    state_store,
+)
 from ledctl.clock import Clock
+from ledctl.model import Board, Page, Program
+from ledctl.state import BoardsLock, Owner
 
 if TYPE_CHECKING:
-    from ledctl.broadcast import Content, Delivery
+    from ledctl.dispatch import Intent
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,31 +48,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     bc.add_argument("--timeout", type=seconds_arg, metavar="S", default=3600,
                     help="with --text: the board removes the text after S seconds, 1..65535 "
                          "(default 3600)")
+    bc.add_argument("--wait", type=float, metavar="S", default=120.0,
+                    help="when a service drives the boards: how long to wait for them to confirm "
+                         "(default 120)")
     bc.set_defaults(func=cmd_broadcast)
-
-
-def _record(args: argparse.Namespace, clock: Clock, contents: Mapping[str, Content],
-            results: Sequence[Delivery]) -> None:
-    """Keep every delivery and its result in the store: the proof of display."""
-    import hashlib
-
-    from ledctl.store import DeliveryRecord
-
-    store = state_store(args)
-    at = clock.now()
-    for d in results:
-        content = contents[d.board]
-        if content.program is not None:
-            program = content.program.content_hash()
-            summary = f"ledctl broadcast ({len(content.program.pages)} pages)"
-        else:
-            program = "text:" + hashlib.sha256((content.text or "").encode()).hexdigest()
-            summary = f"ledctl broadcast --text ({len(content.text or '')} characters)"
-        record = DeliveryRecord(d.board, program, d.mode, d.ok, d.result, d.bytes_sent, d.seconds, at)
-        if d.ok:
-            store.confirm(d.board, program, summary, at, record)
-        else:
-            store.failed(d.board, d.result, at, record, offline=d.result.startswith("offline"))
 
 
 def cmd_boards(args: argparse.Namespace, clock: Clock) -> int:
@@ -105,53 +95,147 @@ def cmd_boards(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def cmd_broadcast(args: argparse.Namespace, clock: Clock) -> int:
-    import time
-
-    from ledctl import pipeline
-    from ledctl.broadcast import Content, card_can_draw, deliver
+    """Deliver now. One process drives a state directory's boards: when a service runs, it is asked
+    (through the state directory) and this command reports what the boards confirmed; otherwise this
+    command drives a dispatcher of its own for the one job, holding the boards while it does."""
+    from ledctl.state import claim_boards, current_owner, state_dir
 
     dep = config_mod.load(args.config)
     boards = chosen_boards(dep, args)
-    contents: dict[str, Content] = {}
-    failed_render: dict[str, str] = {}
-    day = args.date or clock.now().astimezone(dep.tz).date()
-    if args.text is not None:
-        # Per board: the card's own font where it can draw the text (tens of bytes), else a
-        # rendered page (a bitmap), fit-checked like every page.
-        text = notice_text(args.text, "--text")
-        drawn = tuple(b for b in boards if not card_can_draw(b, text))
-        for b in boards:
-            if b not in drawn:
-                contents[b.id] = Content(text=text, text_timeout_s=args.timeout)
-        expires = clock.now() + timedelta(seconds=args.timeout)
-        for r in pipeline.render_notice_fleet(dep, drawn, title="通知", body=text, day=day):
-            if r.program is None:
-                failed_render[r.board.id] = r.error
-            else:
-                contents[r.board.id] = Content(program=r.program, expires=expires, lifetime_s=args.timeout,
-                                               whole=True)
-    else:
-        bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, day), store=state_store(args))
-        for r in pipeline.render_fleet(dep, boards, bulletin):
-            if r.program is None:
-                failed_render[r.board.id] = r.error
-            else:
-                contents[r.board.id] = Content(program=r.program)
+    state = state_dir(args.state)
+    owner = current_owner(state) if not args.dry_run else None
+    if owner is not None:
+        return _ask_the_service(args, clock, dep, boards, state, owner)
+    intents, failed_render = _intents(args, clock, dep, boards)
     for board_id, error in failed_render.items():
         print(f"ledctl: {board_id}: not sent: {error}", file=sys.stderr)
-    ready = tuple(b for b in boards if b.id in contents)
+    ready = tuple(b for b in boards if b.id in intents)
     wires = {b.link for b in ready}
     if args.dry_run:
         print(f"dry run: {len(ready)} board(s) on {len(wires)} wire(s); nothing sent")
         return 2 if failed_render else 0
-    print(f"delivering to {len(ready)} board(s) on {len(wires)} wire(s) …", flush=True)
+    claimed = claim_boards(state, "broadcast", clock.now().isoformat())
+    if not isinstance(claimed, BoardsLock):  # a service started meanwhile
+        return _ask_the_service(args, clock, dep, boards, state, claimed)
+    with claimed:
+        return _deliver_now(args, clock, dep, ready, intents, len(boards))
+
+
+def _intents(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment,
+             boards: Sequence[Board]) -> tuple[dict[str, Intent], dict[str, str]]:
+    """What each board should show for this command, or why a board cannot be given it."""
+    from ledctl import pipeline
+    from ledctl.dispatch import Intent
+    from ledctl.drivers import capabilities, driver_class
+
+    intents: dict[str, Intent] = {}
+    failed: dict[str, str] = {}
+    day = args.date or clock.now().astimezone(dep.tz).date()
+    if args.text is not None:
+        # Per board: the board's own font where it can draw the text (tens of bytes), else a
+        # rendered page (a bitmap), fit-checked like every page. Either way the board removes it
+        # by itself after --timeout.
+        text = notice_text(args.text, "--text")
+        until = clock.now() + timedelta(seconds=args.timeout)
+        own = {b.id for b in boards if capabilities(b).own_font and driver_class(b).can_draw(b, text)}
+        for r in pipeline.render_notice_fleet(dep, tuple(boards), title="通知", body=text,
+                                              day=day):
+            if r.program is None and r.board.id not in own:
+                failed[r.board.id] = r.error
+                continue
+            pages = r.program.pages if r.program is not None else ()
+            program = Program(r.board.id, pages or _blank(r.board).pages, valid_to=until)
+            if r.board.id not in own and len(program.pages) > 1 and capabilities(r.board).holds_pages == 1:
+                failed[r.board.id] = (f"needs {len(program.pages)} pages and the board shows one picture; "
+                                      "shorten the text")
+                continue
+            intents[r.board.id] = Intent.of(program, f"ledctl broadcast --text ({len(text)} characters)",
+                                            ("broadcast --text",), text if r.board.id in own else None,
+                                            ends=True)
+    else:
+        bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, day), store=state_store(args))
+        for r in pipeline.render_fleet(dep, tuple(boards), bulletin):
+            if r.program is None:
+                failed[r.board.id] = r.error
+            else:
+                intents[r.board.id] = Intent.of(r.program, f"ledctl broadcast {day}",
+                                                (f"bulletin@{day.isoformat()}",))
+    return intents, failed
+
+
+def _blank(board: Board) -> Program:
+    from PIL import Image
+
+    return Program(board.id, (Page("text", Image.new("RGB", (board.size.width, board.size.height))),))
+
+
+def _deliver_now(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, ready: Sequence[Board],
+                 intents: Mapping[str, Intent], total: int) -> int:
+    """No service runs: a dispatcher of this command's own, for this one job."""
+    import time
+
+    from ledctl.dispatch import Dispatcher
+
+    print(f"delivering to {len(ready)} board(s) on {len({b.link for b in ready})} wire(s) …", flush=True)
     start = time.monotonic()
-    results = deliver(dep, ready, contents, progress=lambda line: print("  " + line, flush=True))
+    with Dispatcher(dep, state_store(args), clock, progress=lambda line: print("  " + line, flush=True)) as d:
+        d.set_intended({b.id: intents[b.id] for b in ready})
+        d.settle(max_passes=1)
+        views = d.view()
     took = time.monotonic() - start
-    _record(args, clock, contents, results)
     print(f"\n{'board':<18} {'result':<40} {'mode':<7} {'bytes':>7} {'seconds':>8}")
-    for d in results:
-        print(f"{d.board:<18} {d.result[:40]:<40} {d.mode:<7} {d.bytes_sent:>7} {d.seconds:>8.1f}")
-    confirmed = sum(1 for d in results if d.ok)
-    print(f"\n{confirmed}/{len(boards)} confirmed in {took:.1f} s")
-    return 0 if confirmed == len(boards) else 1
+    for b in ready:
+        r = views[b.id].last_result
+        if r is None:
+            continue
+        print(f"{b.id:<18} {r.describe()[:40]:<40} {r.mode:<7} {r.bytes_sent:>7} {r.seconds:>8.1f}")
+    confirmed = sum(1 for b in ready if views[b.id].confirmed == intents[b.id].hash)
+    print(f"\n{confirmed}/{total} confirmed in {took:.1f} s")
+    return 0 if confirmed == total else 1
+
+
+def _ask_the_service(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment,
+                     boards: Sequence[Board], state: Path, owner: Owner) -> int:
+    """A service drives these boards: never open its wires; ask it, and report what it confirmed."""
+    import time
+
+    from ledctl.state import submit, wait_answer
+
+    if args.text is not None:
+        raise UsageError(f"{owner.describe()} drives the boards of {state}: publish a notice instead "
+                         "(ledctl notice draft … or the console), so the review rule applies; --text is "
+                         "for boards no service drives")
+    today = clock.now().astimezone(dep.tz).date()
+    if args.date is not None and args.date != today:
+        raise UsageError(f"{owner.describe()} shows today's bulletin on the boards of {state}; to see "
+                         f"{args.date} use ledctl preview --date {args.date}")
+    request = submit(state, "broadcast", {"boards": [b.id for b in boards]})
+    print(f"{owner.describe()} drives these boards: asked it to broadcast now (request {request}) …",
+          flush=True)
+    answer = wait_answer(state, request, max(ANSWER_WAIT_S, args.wait))
+    if answer is None:
+        print(f"ledctl: no answer from the service within {ANSWER_WAIT_S:g} s; see its log", file=sys.stderr)
+        return 1
+    if not answer.get("ok"):
+        print(f"ledctl: the service could not broadcast: {answer.get('error')}", file=sys.stderr)
+        return 1
+    store = state_store(args)
+    deadline = time.monotonic() + args.wait
+    while True:
+        rows = store.boards()
+        done = [b for b in boards if (row := rows.get(b.id)) is not None and row.intended
+                and row.confirmed == row.intended]
+        if len(done) == len(boards) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    print(f"\n{'board':<18} {'state':<10} {'shows / last error'}")
+    for b in boards:
+        row = rows.get(b.id)
+        ok = row is not None and row.intended and row.confirmed == row.intended
+        note = (row.intended_summary if ok else row.last_error or "being sent") if row else "—"
+        print(f"{b.id:<18} {'confirmed' if ok else 'pending':<10} {note[:70]}")
+    print(f"\n{len(done)}/{len(boards)} confirmed (by the service)")
+    return 0 if len(done) == len(boards) else 1
+
+
+ANSWER_WAIT_S = 30.0  # the service answers within a second or a fetch

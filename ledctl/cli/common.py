@@ -11,19 +11,18 @@ from datetime import date, datetime, time
 
 from ledctl import config as config_mod
 from ledctl.clock import Clock
-from ledctl.errors import ConfigError, LedctlError
+from ledctl.errors import ConfigError, FaultError, LedctlError, UsageError
 from ledctl.model import Board
+from ledctl.state import BoardsLock
 from ledctl.store import Store
 
 Command = Callable[[argparse.Namespace, Clock], int]
 
 
-class UsageError(LedctlError):
-    pass
-
-
 def run(command: Command, args: argparse.Namespace, clock: Clock) -> int:
-    """Run one command: a user's mistake prints a clear message and gives its exit code, never a traceback."""
+    """Run one command: a user's mistake prints a clear message and gives its exit code, never a traceback;
+    so does a fault outside ledctl (a wire, a broker, the store's disk), with exit code 1."""
+    os.umask(0o077)  # everything ledctl writes (the store, the broker's files, pictures) is private
     try:
         return command(args, clock)
     except ConfigError as e:
@@ -33,6 +32,10 @@ def run(command: Command, args: argparse.Namespace, clock: Clock) -> int:
         return e.exit_code
     except LedctlError as e:
         print(f"ledctl: {e}", file=sys.stderr)
+        return e.exit_code
+    except FaultError as e:
+        print(f"ledctl: {e} (try again; if it persists, look at the wire, the broker or the disk)",
+              file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("ledctl: interrupted", file=sys.stderr)
@@ -104,11 +107,24 @@ def deployment(args: argparse.Namespace) -> config_mod.Deployment:
 
 def state_store(args: argparse.Namespace) -> Store:
     """The store under the state directory: fresh readings are kept there, and it stands in
-    with the last good data when every source fails."""
-    from ledctl.state import state_dir
-    from ledctl.store import Store
+    with the last good data when every source fails. The directory is private (0700) and
+    refused when others can read it: the store holds password hashes, tokens and the audit log."""
+    from ledctl.state import secure_state, state_dir
 
-    return Store(state_dir(args.state) / "ledctl.sqlite")
+    return Store(secure_state(state_dir(args.state)) / "ledctl.sqlite")
+
+
+def claim_boards(args: argparse.Namespace, clock: Clock, command: str) -> BoardsLock:
+    """Take the boards of the state directory for this process (serve, demo), or say who has them."""
+    from ledctl.state import claim_boards as claim
+    from ledctl.state import secure_state, state_dir
+
+    state = secure_state(state_dir(args.state))
+    got = claim(state, command, clock.now().isoformat())
+    if isinstance(got, BoardsLock):
+        return got
+    raise UsageError(f"{got.describe()} already drives the boards of {state}; stop it first, or give this "
+                     "one another --state")
 
 
 def chosen_boards(dep: config_mod.Deployment, args: argparse.Namespace) -> tuple[Board, ...]:

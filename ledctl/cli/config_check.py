@@ -47,6 +47,7 @@ def cmd_config_check(args: argparse.Namespace, clock: Clock) -> int:
             "links": {name: {"url": dep.links[name].url, "boards": ids} for name, ids in by_link.items()},
             "stations": {s.id: s.name for s in dep.stations.values()},
             "layouts": {name: sorted(b for b, n in chosen.items() if n == name) for name in layouts},
+            "warnings": list(dep.warnings),
         }, ensure_ascii=False, indent=2))
         return 0
     print(f"{dep.path}: OK — {dep.site.name}, {len(dep.boards)} boards, time zone {dep.site.timezone}")
@@ -63,4 +64,6 @@ def cmd_config_check(args: argparse.Namespace, clock: Clock) -> int:
     print(f"links: {len(by_link)} in use, {len(shared)} shared")
     for name, ids in shared.items():
         print(f"  {name:<20} {len(ids):>3}  {dep.links[name].url}  {' '.join(ids)}")
+    for warning in dep.warnings:
+        print(f"warning: {warning}")
     return 0

@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from ledctl import config as config_mod
-from ledctl.cli.common import config_arg
+from ledctl.cli.common import claim_boards, config_arg
 from ledctl.cli.serve import console_args, log_events, start_console, stop_on_signals
 from ledctl.clock import Clock
 from ledctl.store import Store
@@ -76,11 +76,13 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.service import Service, wait_confirmed
     from ledctl.simulator.data_server import DataServer
     from ledctl.simulator.fleet import Fleet
-    from ledctl.state import state_dir
+    from ledctl.state import secure_state, state_dir
 
     # Everything the demo shows comes from a simulated centre: every page says 示例数据.
     dep = config_mod.load(args.config).as_simulated()
-    state = state_dir(args.state)
+    state = secure_state(state_dir(args.state))
+    lock = claim_boards(args, clock, "demo")  # the one process that talks to these boards
+    _broker_password(dep)
     stop = stop_on_signals()
     servers: list[DataServer] = []
     for source in dep.sources.values():
@@ -110,7 +112,7 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
               f"and on at 100 % {s.screen_on:%H:%M}, health every minute ({dep.site.timezone})", flush=True)
         store = Store(state / "ledctl.sqlite")
         notices = notices_for(demo, store.path, clock)
-        service = Service(demo, store, clock, notices=notices)
+        service = Service(demo, store, clock, notices=notices, state=state)
         console = start_console(args, demo, store, notices, clock, service, fleet, announce=False)
         if console is not None:
             login = _demo_login(state, clock)
@@ -160,3 +162,15 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
         fleet.stop()
         for server in servers:
             server.stop()
+        lock.release()
+
+
+def _broker_password(dep: config_mod.Deployment) -> None:
+    """The demo's broker and service share one process: make the controller's broker password for
+    this run when the environment has none (the simulated broker is made with it)."""
+    import os
+    import secrets
+
+    for link in dep.links.values():
+        if link.username and link.password_env and not os.environ.get(link.password_env):
+            os.environ[link.password_env] = secrets.token_urlsafe(16)

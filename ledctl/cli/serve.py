@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import threading
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from ledctl import config as config_mod
-from ledctl.cli.common import UsageError, config_arg, instant_arg, state_store
+from ledctl.cli.common import UsageError, claim_boards, config_arg, instant_arg, state_store
 from ledctl.clock import Clock
 from ledctl.store import Store
 
@@ -83,17 +84,20 @@ def cmd_serve(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.service import Service
 
     dep = config_mod.load(args.config)
-    log_events()
-    stop = stop_on_signals()
+    for warning in dep.warnings:
+        print(f"ledctl: warning: {warning}", file=sys.stderr)
     store = state_store(args)
-    notices = notices_for(dep, store.path, clock)
-    service = Service(dep, store, clock, notices=notices)
-    console = start_console(args, dep, store, notices, clock, service)
-    try:
-        service.serve(stop)
-    finally:
-        if console is not None:
-            console.stop()  # type: ignore[attr-defined]
+    with claim_boards(args, clock, "serve"):  # the one process that talks to these boards
+        log_events()
+        stop = stop_on_signals()
+        notices = notices_for(dep, store.path, clock)
+        service = Service(dep, store, clock, notices=notices, state=store.path.parent)
+        console = start_console(args, dep, store, notices, clock, service)
+        try:
+            service.serve(stop)
+        finally:
+            if console is not None:
+                console.stop()  # type: ignore[attr-defined]
     return 0
 
 

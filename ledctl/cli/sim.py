@@ -87,13 +87,27 @@ def cmd_sim(args: argparse.Namespace, clock: Clock) -> int:
         if not args.json:
             print(f"ready: {len(fleet.boards)} simulated boards on {len(fleet.wires)} wires; "
                   f"snapshots in {snapshots}/; faults from {faults_file}; Ctrl-C stops", flush=True)
+        applied = faults_now()
         while not stop.wait(args.snapshot_every):
             fleet.write_snapshots(snapshots)
             try:
-                apply_faults(fleet, faults_now())  # faults can change while the simulator runs
+                wanted = faults_now()  # faults can change while the simulator runs
+                apply_faults(fleet, wanted)
             except LedctlError as e:
                 print(f"ledctl sim: {e}", file=sys.stderr, flush=True)
+                continue
+            if wanted != applied:  # say so: whoever watches (a person, a test) knows when it holds
+                applied = wanted
+                if args.json:
+                    print(json.dumps({"faults": wanted}, ensure_ascii=False), flush=True)
+                else:
+                    print(f"faults now: {_faults_text(wanted)}", flush=True)
         fleet.write_snapshots(snapshots)
     finally:
         fleet.stop()
     return 0
+
+
+def _faults_text(faults: dict[str, dict[str, object]]) -> str:
+    shown = [f"{board} " + " ".join(f"{k}={v}" for k, v in f.items()) for board, f in faults.items() if f]
+    return "; ".join(shown) or "none"

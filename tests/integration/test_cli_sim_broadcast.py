@@ -57,7 +57,7 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
                  "--date", "2026-11-25", cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "40/40 confirmed" in run.stdout
-    assert run.stdout.count(" confirmed ") >= 40  # the table, one row per board
+    assert len(re.findall(r"^zbs-\d+\s+confirmed", run.stdout, re.MULTILINE)) == 40  # the table, a row each
 
     # The proof of display: every confirmed delivery is in the store, and `ledctl boards` shows it.
     shown = boards_by_id(state, site, tmp_path)
@@ -92,7 +92,8 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
 
     # A fault switched on while the simulator runs: that board is reported, not assumed.
     (tmp_path / "state" / "sim" / "faults.toml").write_text("[zbs-05]\noffline = true\n")
-    time.sleep(1.0)
+    while json.loads(proc.stdout.readline()) != {"faults": {"zbs-05": {"offline": True}}}:
+        pass  # the simulator says when it has taken the fault in
     run = ledctl("--state", state, "broadcast", "-c", str(site), "--board", "zbs-05", "--date", "2026-11-25",
                  cwd=tmp_path)
     assert run.returncode == 1
@@ -106,10 +107,39 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
     assert proc.wait(timeout=20) == 0
 
 
-def test_broadcast_without_a_simulator_says_offline(site, tmp_path) -> None:
+def test_broadcast_without_a_simulator_says_the_link_failed(site, tmp_path) -> None:
     run = ledctl("broadcast", "-c", str(site), "--board", "zbs-12", "--date", "2026-11-25", cwd=tmp_path)
     assert run.returncode == 1
-    assert "link error" in run.stdout and "Traceback" not in run.stderr
+    assert re.search(r"^zbs-12\s+link: .*cannot", run.stdout, re.MULTILINE) and "Traceback" not in run.stderr
+
+
+def test_broadcast_while_a_service_runs_asks_the_service(site, tmp_path) -> None:
+    """One delivery path: a running service owns the wires; broadcast asks it and opens nothing."""
+    from ledctl.state import answer, claim_boards, pending_requests
+
+    state = tmp_path / "st"
+    lock = claim_boards(state, "serve", "2026-11-25T08:00:00+08:00")  # as `ledctl serve` holds it
+    try:
+        def the_service() -> None:  # what Service.handle_requests does, without boards to drive
+            while True:
+                for request in pending_requests(state):
+                    answer(state, request["id"], {"ok": True})
+                    return
+                time.sleep(0.05)
+
+        import threading
+
+        threading.Thread(target=the_service, daemon=True).start()
+        run = subprocess.run([sys.executable, "-m", "ledctl", "--state", str(state), "broadcast", "-c",
+                              str(site), "--board", "zbs-12", "--wait", "0.5"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300, env={**__import__("os").environ, "PATH": "/usr/bin:/bin"})
+        assert "drives these boards: asked it to broadcast now" in run.stdout, run.stdout + run.stderr
+        assert "link" not in run.stdout  # it never tried the wire itself (nothing listens there)
+        text = subprocess.run([sys.executable, "-m", "ledctl", "--state", str(state), "broadcast", "-c",
+                               str(site), "--text", "注意"], cwd=tmp_path, capture_output=True, text=True)
+        assert text.returncode == 2 and "publish a notice instead" in text.stderr
+    finally:
+        lock.release()
 
 
 def test_dry_run_sends_nothing(site, tmp_path) -> None:
