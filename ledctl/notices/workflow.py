@@ -19,19 +19,18 @@ import json
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from ledctl.clock import Clock
 from ledctl.config import ALL_GROUP, Deployment, Template
+from ledctl.db import database
 from ledctl.errors import LedctlError
 from ledctl.model import Board
 from ledctl.notices import audit
 from ledctl.notices.users import AuthError, User
-from ledctl.store import open_db
 
 LEVELS = ("emergency", "normal")
 STATES = ("draft", "approved", "published", "expired", "cancelled", "rejected")
@@ -39,20 +38,6 @@ ORIGINS = ("manual", "template", "cap")
 MODES = ("takeover", "share")
 MAX_WINDOW = timedelta(days=31)
 REVISION_KEY = "notices_rev"
-
-SCHEMA = (
-    audit.SCHEMA
-    + """
-CREATE TABLE IF NOT EXISTS notices (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    doc       TEXT NOT NULL            -- the notice as JSON (see Notice)
-);
-CREATE TABLE IF NOT EXISTS service (
-    key       TEXT PRIMARY KEY,
-    value     TEXT NOT NULL
-);
-"""
-)
 
 _BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
 
@@ -188,16 +173,12 @@ class Notices:
         self.path = path
         self.clock = clock
         self.fit = fit
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with open_db(self.path, SCHEMA) as db:
-            yield db
+        self.db = database(path)
 
     # -- reading ---------------------------------------------------------------------------------
 
     def get(self, notice_id: int) -> Notice:
-        with self._db() as db:
+        with self.db.read() as db:
             return self._get(db, notice_id)
 
     @staticmethod
@@ -210,7 +191,7 @@ class Notices:
         return Notice.from_json(json.loads(row[0]))
 
     def list(self) -> list[Notice]:
-        with self._db() as db:
+        with self.db.read() as db:
             rows = db.execute("SELECT doc FROM notices ORDER BY id").fetchall()
         return [Notice.from_json(json.loads(r[0])) for r in rows]
 
@@ -222,16 +203,16 @@ class Notices:
         return [n for n in self.list() if n.needs_review]
 
     def revision(self) -> int:
-        with self._db() as db:
+        with self.db.read() as db:
             row = db.execute("SELECT value FROM service WHERE key = ?", (REVISION_KEY,)).fetchone()
         return int(row[0]) if row else 0
 
     def audit_log(self, subject: str | None = None) -> list[audit.Entry]:
-        with self._db() as db:
+        with self.db.read() as db:
             return audit.entries(db, subject)
 
     def verify_audit(self) -> tuple[list[str], tuple[int, str]]:
-        with self._db() as db:
+        with self.db.read() as db:  # one snapshot: the rows and the head agree
             return audit.verify(db), audit.head(db)
 
     def boards_of(self, targets: Sequence[str]) -> tuple[Board, ...]:
@@ -369,7 +350,7 @@ class Notices:
             problems = self.fit(notice, boards)
             if problems:
                 raise NoticeError("the notice does not fit every target board:\n  " + "\n  ".join(problems))
-        with self._db() as db:
+        with self.db.write() as db:
             return self._write(db, notice, author or user.name, "draft", None)
 
     def draft_from_template(
@@ -409,7 +390,7 @@ class Notices:
     def _change(
         self, notice_id: int, actor: str, action: str, change: Callable[[Notice, datetime], Notice]
     ) -> Notice:
-        with self._db() as db:
+        with self.db.write() as db:  # the write lock from the start: read-then-write is atomic
             before = self._get(db, notice_id)
             after = change(before, self.clock.now())
             return self._write(db, after, actor, action, before)
@@ -553,5 +534,5 @@ class Notices:
 
     def record(self, actor: str, action: str, subject: str, detail: object) -> None:
         """An event that changes no notice but belongs in the audit log (e.g. an ignored CAP test alert)."""
-        with self._db() as db:
+        with self.db.write() as db:
             audit.append(db, self.clock.now(), actor, action, subject, None, detail)

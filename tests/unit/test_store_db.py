@@ -1,0 +1,276 @@
+"""The one store (ledctl.db): migrations from an older file, refusal of a newer one, one connection
+per thread, reads without the write lock."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ledctl import config
+from ledctl import db as db_mod
+from ledctl.clock import FixedClock
+from ledctl.db import LATEST, database
+from ledctl.notices import audit
+from ledctl.notices.users import User, Users
+from ledctl.notices.workflow import Notice, Notices
+from ledctl.store import Store, StoreError
+
+REPO = Path(__file__).resolve().parents[2]
+TZ = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=TZ)
+WANG = User("wang", "operator")
+LI = User("li", "approver")
+
+# The tables exactly as ledctl made them before migrations (store.py, notices/users.py,
+# notices/audit.py and notices/workflow.py each ran CREATE TABLE IF NOT EXISTS on every open).
+OLD_STORE = """
+CREATE TABLE IF NOT EXISTS readings (
+    source TEXT NOT NULL, station TEXT NOT NULL, start TEXT NOT NULL, period TEXT NOT NULL,
+    vals TEXT NOT NULL, fetched TEXT NOT NULL, PRIMARY KEY (station, start, period));
+CREATE TABLE IF NOT EXISTS deliveries (
+    board TEXT NOT NULL, program TEXT NOT NULL, mode TEXT NOT NULL, ok INTEGER NOT NULL,
+    result TEXT NOT NULL, bytes INTEGER NOT NULL, seconds REAL NOT NULL, at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS deliveries_board ON deliveries (board, at);
+CREATE TABLE IF NOT EXISTS boards (
+    board TEXT PRIMARY KEY, intended TEXT, intended_summary TEXT NOT NULL DEFAULT '', intended_at TEXT,
+    confirmed TEXT, confirmed_at TEXT, settings_intended TEXT, settings_confirmed TEXT, online INTEGER,
+    last_seen TEXT, failures INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS displays (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, board TEXT NOT NULL, program TEXT NOT NULL,
+    summary TEXT NOT NULL, first_at TEXT NOT NULL, last_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS displays_board ON displays (board, seq);
+CREATE TABLE IF NOT EXISTS health_checks (board TEXT NOT NULL, at TEXT NOT NULL, online INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS health_checks_at ON health_checks (at);
+CREATE TABLE IF NOT EXISTS job_runs (job TEXT PRIMARY KEY, fired TEXT NOT NULL, ran_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS service (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fetches (source TEXT NOT NULL, at TEXT NOT NULL, ok INTEGER NOT NULL,
+    detail TEXT NOT NULL);
+"""
+OLD_ADDED_COLUMNS = """
+ALTER TABLE boards ADD COLUMN intended_items TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE boards ADD COLUMN confirmed_items TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE displays ADD COLUMN items TEXT NOT NULL DEFAULT '[]';
+"""
+OLD_GOVERNANCE = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    subject TEXT NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,
+    hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notices (id INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (digest TEXT PRIMARY KEY, user TEXT NOT NULL, label TEXT NOT NULL,
+    created TEXT NOT NULL);
+"""
+
+
+@pytest.fixture
+def dep() -> config.Deployment:
+    return config.load(REPO / "config" / "zhenhai.toml")
+
+
+def a_notice(notice_id: int, **kw: object) -> Notice:
+    args: dict[str, object] = dict(
+        id=notice_id, title="停水通知", text="明天上午停水，请提前储水。", level="normal",
+        targets=("group:community",), start=T0, end=T0 + timedelta(hours=3), state="published",
+        author="wang", created=T0,
+    )
+    args.update(kw)
+    return Notice(**args)  # type: ignore[arg-type]
+
+
+def doc(notice: Notice) -> str:
+    return json.dumps(notice.to_json(), ensure_ascii=False, sort_keys=True)
+
+
+def draft(notices: Notices, **kw: object) -> Notice:
+    args: dict[str, object] = dict(title="停水通知", text="明天上午停水，请提前储水。", level="normal",
+                                   targets=["group:community"], end=notices.clock.now() + timedelta(hours=3))
+    args.update(kw)
+    return notices.draft(WANG, **args)  # type: ignore[arg-type]
+
+
+def published(notices: Notices, **kw: object) -> Notice:
+    n = draft(notices, **kw)
+    notices.approve(LI, n.id)
+    return notices.publish(WANG, n.id)
+
+
+# -- migrations ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("had_added_columns", [True, False], ids=["last-unversioned", "older"])
+def test_an_old_store_is_migrated_in_place(tmp_path: Path, dep: config.Deployment,
+                                           had_added_columns: bool) -> None:
+    path = tmp_path / "ledctl.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript(OLD_STORE + (OLD_ADDED_COLUMNS if had_added_columns else "") + OLD_GOVERNANCE)
+        old.execute("INSERT INTO readings VALUES ('centre', 'zh-urban', ?, '24h', '{\"pm25\": \"35\"}', ?)",
+                    (T0.isoformat(), T0.isoformat()))
+        old.execute("INSERT INTO boards (board, intended, confirmed, failures, last_error) "
+                    "VALUES ('zbs-01', 'aaa', 'aaa', 2, 'NACK')")
+        old.execute("INSERT INTO displays (board, program, summary, first_at, last_at) "
+                    "VALUES ('zbs-01', 'aaa', 'bulletin', ?, ?)", (T0.isoformat(), T0.isoformat()))
+        shown = a_notice(1, cap_sender="cma@example", cap_identifier="W-1",
+                         cap_sent="2026-11-25T08:00:00+08:00")
+        old.execute("INSERT INTO notices (id, doc) VALUES (1, ?)", (doc(shown),))
+        old.execute("INSERT INTO notices (id, doc) VALUES (2, ?)",
+                    (doc(a_notice(2, state="draft", needs_review=True)),))
+        audit.append(old, T0, "wang", "draft", "notice:1", None, {"state": "draft"})
+        old.execute("INSERT INTO users VALUES ('root', 'admin', 'scrypt$x', 0, ?)", (T0.isoformat(),))
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 0
+
+    store = Store(path)
+    row = store.boards()["zbs-01"]
+    assert (row.intended, row.failures, row.last_error, row.intended_items) == ("aaa", 2, "NACK", ())
+    assert [(d.program, d.items) for d in store.displays()] == [("aaa", ())]
+    [reading] = store.readings()
+    assert (reading.station, reading.source, reading.values) == ("zh-urban", "centre", {"pm25": Decimal(35)})
+    notices = Notices(dep, path, FixedClock(T0))
+    assert [n.id for n in notices.published(T0)] == [1]
+    assert [n.id for n in notices.needs_review()] == [2]
+    assert notices.verify_audit() == ([], (1, notices.audit_log()[0].hash))
+    assert [u.name for u in Users(path).list()] == ["root"]
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST
+
+
+def test_every_migration_is_numbered_in_order() -> None:
+    assert [m.version for m in db_mod.MIGRATIONS] == list(range(1, LATEST + 1))
+
+
+def test_a_store_from_a_newer_ledctl_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ledctl.sqlite"
+    with sqlite3.connect(path) as newer:
+        newer.execute("CREATE TABLE boards (board TEXT PRIMARY KEY, hologram TEXT)")
+        newer.execute(f"PRAGMA user_version = {LATEST + 1}")
+    with pytest.raises(StoreError, match=rf"{path}.* is version {LATEST + 1}, written by a newer ledctl"):
+        Store(path).boards()
+    with sqlite3.connect(path) as after:  # left as it was
+        assert after.execute("PRAGMA user_version").fetchone()[0] == LATEST + 1
+        tables = {r[0] for r in after.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"boards"}
+
+
+def test_a_file_that_is_not_a_store_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "ledctl.sqlite"
+    path.write_bytes(b"this is not SQLite at all, just text " * 100)
+    with pytest.raises(StoreError, match=rf"the store {path} failed: .*not a database.*not a ledctl store"):
+        Store(path).get("x")
+
+
+# -- connections and transactions -------------------------------------------------------------------
+
+
+def test_one_connection_per_thread_reused_and_shared(tmp_path: Path, dep: config.Deployment,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+
+    def counting(*args: object, **kw: object) -> sqlite3.Connection:
+        con = real_connect(*args, **kw)  # type: ignore[arg-type]
+        opened.append(con)
+        return con
+
+    monkeypatch.setattr(db_mod.sqlite3, "connect", counting)
+    path = tmp_path / "ledctl.sqlite"
+    store, notices, users = Store(path), Notices(dep, path, FixedClock(T0)), Users(path)
+    assert store.db is notices.db is users.db is database(path)
+    for i in range(5):
+        store.put(f"k{i}", "v")
+        store.boards()
+        notices.published(T0)
+        users.list()
+    assert len(opened) == 1
+
+    seen: list[sqlite3.Connection] = []
+    worker = threading.Thread(
+        target=lambda: (store.get("k1"), store.get("k2"), seen.append(store.db.connection())))
+    worker.start()
+    worker.join()
+    assert len(opened) == 2 and seen[0] is opened[1] and store.db.connection() is opened[0]
+
+    store.close()  # closes both: the next call opens afresh
+    with pytest.raises(sqlite3.ProgrammingError):
+        opened[0].execute("SELECT 1")
+    assert store.get("k3") == "v" and len(opened) == 3
+
+
+def test_a_store_used_as_a_context_manager_closes_its_connections(tmp_path: Path) -> None:
+    with Store(tmp_path / "ledctl.sqlite") as store:
+        store.put("a", "b")
+        con = store.db.connection()
+    with pytest.raises(sqlite3.ProgrammingError):
+        con.execute("SELECT 1")
+
+
+WRITER = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], timeout=0, isolation_level=None)
+try:
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("INSERT INTO service (key, value) VALUES ('other', 'process')")
+    con.execute("COMMIT")
+except sqlite3.OperationalError as e:
+    print(e)
+    sys.exit(1)
+"""
+
+
+def write_from_another_process(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", WRITER, str(path)], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_a_read_does_not_block_a_writer_in_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "ledctl.sqlite"
+    store = Store(path)
+    store.put("mine", "1")
+    with store.db.read() as con:
+        assert con.execute("SELECT value FROM service WHERE key = 'mine'").fetchone() == ("1",)
+        done = write_from_another_process(path)
+        assert done.returncode == 0, done.stdout
+    assert store.get("other") == "process"
+    with store.db.write():  # the control: a write transaction does hold the lock
+        done = write_from_another_process(path)
+    assert done.returncode == 1 and "locked" in done.stdout
+
+
+def test_the_readers_issue_no_write_lock(tmp_path: Path, dep: config.Deployment) -> None:
+    path = tmp_path / "ledctl.sqlite"
+    store, notices, users = Store(path), Notices(dep, path, FixedClock(T0)), Users(path)
+    published(notices)
+    statements: list[str] = []
+    store.db.connection().set_trace_callback(statements.append)
+    store.boards()
+    store.displays()
+    store.readings()
+    notices.published(T0)
+    notices.list()
+    notices.needs_review()
+    notices.audit_log()
+    users.list()
+    assert statements and not [s for s in statements if "IMMEDIATE" in s]
+    store.put("k", "v")
+    assert "BEGIN IMMEDIATE" in statements
+
+
+def test_a_failed_write_rolls_back_and_the_connection_goes_on(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ledctl.sqlite")
+    with pytest.raises(StoreError, match="UNIQUE constraint failed"), store.db.write() as con:
+        con.execute("INSERT INTO service (key, value) VALUES ('a', '1')")
+        con.execute("INSERT INTO job_runs (job, fired, ran_at) VALUES ('j', 'x', 'y')")
+        con.execute("INSERT INTO job_runs (job, fired, ran_at) VALUES ('j', 'x', 'y')")
+    assert store.get("a") is None
+    store.put("a", "2")
+    assert store.get("a") == "2"
