@@ -3,7 +3,7 @@ migrations and its connections. Everything ledctl keeps goes through here.
 
 Tables (see `MIGRATIONS` for their columns):
 
-* the data: `readings` (the last good readings), `fetches`;
+* the data: `readings` (the last good readings, by source, station, start and period), `fetches`;
 * the boards: `boards` (intended vs confirmed, health, the last failure), `deliveries`
   (every delivery attempt), `displays` (the proof of display), `health_checks`;
 * the service: `job_runs`, `service` (small facts restored on start, the notices' revision);
@@ -173,6 +173,27 @@ def _m1_tables(con: sqlite3.Connection) -> None:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
 
+def _m2_readings_by_source(con: sqlite3.Connection) -> None:
+    # SQLite cannot change a primary key in place: copy into a new table and swap.
+    con.execute(
+        """CREATE TABLE readings_new (
+            source   TEXT NOT NULL,
+            station  TEXT NOT NULL,
+            start    TEXT NOT NULL,      -- ISO 8601 with offset: the start of the averaging period
+            period   TEXT NOT NULL,
+            vals     TEXT NOT NULL,      -- JSON: parameter -> decimal as text (exact)
+            fetched  TEXT NOT NULL,
+            PRIMARY KEY (source, station, start, period)
+        )"""
+    )
+    con.execute(
+        "INSERT INTO readings_new (source, station, start, period, vals, fetched) "
+        "SELECT source, station, start, period, vals, fetched FROM readings"
+    )
+    con.execute("DROP TABLE readings")
+    con.execute("ALTER TABLE readings_new RENAME TO readings")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int  # the file's user_version once this step is done
@@ -182,6 +203,8 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the tables of ledctl before migrations (and the columns it added on the fly)", _m1_tables),
+    Migration(2, "readings keyed by (source, station, start, period): two sources of a station both kept",
+              _m2_readings_by_source),
 )
 LATEST = MIGRATIONS[-1].version
 

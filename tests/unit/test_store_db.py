@@ -1,5 +1,5 @@
 """The one store (ledctl.db): migrations from an older file, refusal of a newer one, one connection
-per thread, reads without the write lock."""
+per thread, reads without the write lock, and readings of two sources for one station."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from ledctl import config
 from ledctl import db as db_mod
 from ledctl.clock import FixedClock
 from ledctl.db import LATEST, database
+from ledctl.model import Reading
 from ledctl.notices import audit
 from ledctl.notices.users import User, Users
 from ledctl.notices.workflow import Notice, Notices
@@ -143,6 +144,8 @@ def test_an_old_store_is_migrated_in_place(tmp_path: Path, dep: config.Deploymen
     assert [u.name for u in Users(path).list()] == ["root"]
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST
+        keys = sorted((r[5], r[1]) for r in raw.execute("PRAGMA table_info(readings)") if r[5])
+        assert [name for _, name in keys] == ["source", "station", "start", "period"]
 
 
 def test_every_migration_is_numbered_in_order() -> None:
@@ -274,3 +277,18 @@ def test_a_failed_write_rolls_back_and_the_connection_goes_on(tmp_path: Path) ->
     assert store.get("a") is None
     store.put("a", "2")
     assert store.get("a") == "2"
+
+
+# -- the service's tables: readings ------------------------------------------------
+
+
+def test_two_sources_for_one_station_are_both_kept(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ledctl.sqlite")
+    day = datetime(2026, 11, 24, tzinfo=TZ)
+    store.save_readings("centre", [Reading("zh-urban", day, "24h", {"pm25": Decimal("35")})], T0)
+    store.save_readings("backup", [Reading("zh-urban", day, "24h", {"pm25": Decimal("41.5")})], T0)
+    store.save_readings("centre", [Reading("zh-urban", day, "24h", {"pm25": Decimal("36")})], T0)  # again
+    got = sorted((r.source, r.station, r.time, r.values["pm25"]) for r in store.readings())
+    assert got == [("backup", "zh-urban", day, Decimal("41.5")), ("centre", "zh-urban", day, Decimal("36"))]
+    assert [(r.source, r.values["pm25"]) for r in store.readings("backup")] == [("backup", Decimal("41.5"))]
+
