@@ -4,7 +4,7 @@ migrations and its connections. Everything ledctl keeps goes through here.
 Tables (see `MIGRATIONS` for their columns):
 
 * the data: `readings` (the last good readings, by source, station, start and period), `fetches`;
-* the boards: `boards` (intended vs confirmed, health, the last failure), `deliveries`
+* the boards: `boards` (intended vs confirmed, health, the last failure and when), `deliveries`
   (every delivery attempt), `displays` (the proof of display), `health_checks`;
 * the service: `job_runs`, `service` (small facts restored on start, the notices' revision);
 * governance: `notices` (each a JSON document),
@@ -194,6 +194,10 @@ def _m2_readings_by_source(con: sqlite3.Connection) -> None:
     con.execute("ALTER TABLE readings_new RENAME TO readings")
 
 
+def _m3_last_failure_at(con: sqlite3.Connection) -> None:
+    con.execute("ALTER TABLE boards ADD COLUMN last_failure_at TEXT")  # NULL: no failure recorded
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int  # the file's user_version once this step is done
@@ -205,6 +209,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "the tables of ledctl before migrations (and the columns it added on the fly)", _m1_tables),
     Migration(2, "readings keyed by (source, station, start, period): two sources of a station both kept",
               _m2_readings_by_source),
+    Migration(3, "boards.last_failure_at: when the last delivery or command failed", _m3_last_failure_at),
 )
 LATEST = MIGRATIONS[-1].version
 

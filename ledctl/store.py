@@ -2,7 +2,7 @@
 
 It keeps the last good data (every reading that passed validation, by source), the
 delivery attempts, and for the service: each board's intended and confirmed program
-and settings, its health, the proof of display (one row per program a
+and settings, its health and last failure, the proof of display (one row per program a
 board confirmed, with when it was first and last confirmed), and when each job last ran.
 The file itself (schema, migrations, connections) is `ledctl.db`'s.
 """
@@ -54,6 +54,7 @@ class BoardRow:
     last_error: str = ""
     intended_items: tuple[str, ...] = ()  # what the intended program is made of: "notice:7", "bulletin@…"
     confirmed_items: tuple[str, ...] = ()
+    last_failure_at: str | None = None  # when the last delivery or command failed (ISO 8601)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +198,9 @@ class Store:
         """A delivery or command failed; returns the failures in a row."""
         with self.db.write() as db:
             db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
-            db.execute("UPDATE boards SET failures = failures + 1, last_error = ?, "
+            db.execute("UPDATE boards SET failures = failures + 1, last_error = ?, last_failure_at = ?, "
                        "online = CASE WHEN ? THEN 0 ELSE online END WHERE board = ?",
-                       (error, int(offline), board))
+                       (error, at.isoformat(), int(offline), board))
             if attempt is not None:
                 self._insert_deliveries(db, [attempt])
             row = db.execute("SELECT failures FROM boards WHERE board = ?", (board,)).fetchone()
@@ -232,9 +233,9 @@ class Store:
             rows = db.execute(
                 "SELECT board, intended, intended_summary, intended_at, confirmed, confirmed_at, "
                 "settings_intended, settings_confirmed, online, last_seen, failures, last_error, "
-                "intended_items, confirmed_items FROM boards").fetchall()
+                "intended_items, confirmed_items, last_failure_at FROM boards").fetchall()
         return {r[0]: BoardRow(*r[:8], None if r[8] is None else bool(r[8]), *r[9:12],
-                               tuple(json.loads(r[12])), tuple(json.loads(r[13]))) for r in rows}
+                               tuple(json.loads(r[12])), tuple(json.loads(r[13])), r[14]) for r in rows}
 
     def displays(self, board: str | None = None) -> list[Display]:
         query = "SELECT seq, board, program, summary, first_at, last_at, items FROM displays"

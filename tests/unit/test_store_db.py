@@ -1,5 +1,6 @@
 """The one store (ledctl.db): migrations from an older file, refusal of a newer one, one connection
-per thread, reads without the write lock, and readings of two sources for one station."""
+per thread, reads without the write lock, the time of a failure, and readings of two sources for
+one station."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from ledctl.model import Reading
 from ledctl.notices import audit
 from ledctl.notices.users import User, Users
 from ledctl.notices.workflow import Notice, Notices
-from ledctl.store import Store, StoreError
+from ledctl.store import DeliveryRecord, Store, StoreError
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -133,7 +134,8 @@ def test_an_old_store_is_migrated_in_place(tmp_path: Path, dep: config.Deploymen
 
     store = Store(path)
     row = store.boards()["zbs-01"]
-    assert (row.intended, row.failures, row.last_error, row.intended_items) == ("aaa", 2, "NACK", ())
+    assert (row.intended, row.failures, row.last_error, row.intended_items, row.last_failure_at) == (
+        "aaa", 2, "NACK", (), None)
     assert [(d.program, d.items) for d in store.displays()] == [("aaa", ())]
     [reading] = store.readings()
     assert (reading.station, reading.source, reading.values) == ("zh-urban", "centre", {"pm25": Decimal(35)})
@@ -279,7 +281,21 @@ def test_a_failed_write_rolls_back_and_the_connection_goes_on(tmp_path: Path) ->
     assert store.get("a") == "2"
 
 
-# -- the service's tables: readings ------------------------------------------------
+# -- the service's tables: failures, readings ------------------------------------------------
+
+
+def test_failed_keeps_its_time(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ledctl.sqlite")
+    first, second = T0, T0 + timedelta(minutes=7)
+    store.failed("zbs-01", "offline (no reply)", first, offline=True)
+    assert store.boards()["zbs-01"].last_failure_at == first.isoformat()
+    store.confirm("zbs-01", "aaa", "bulletin", first + timedelta(minutes=1))
+    assert store.boards()["zbs-01"].last_failure_at == first.isoformat()  # history, not a state
+    store.failed("zbs-01", "NACK", second,
+                 DeliveryRecord("zbs-01", "bbb", "bitmap", False, "NACK", 10, 0.1, second))
+    row = store.boards()["zbs-01"]
+    assert (row.last_failure_at, row.last_error, row.failures) == (second.isoformat(), "NACK", 1)
+    assert store.boards().get("zbs-02") is None
 
 
 def test_two_sources_for_one_station_are_both_kept(tmp_path: Path) -> None:
