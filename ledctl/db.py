@@ -7,7 +7,7 @@ Tables (see `MIGRATIONS` for their columns):
 * the boards: `boards` (intended vs confirmed, health, the last failure and when), `deliveries`
   (every delivery attempt), `displays` (the proof of display), `health_checks`;
 * the service: `job_runs`, `service` (small facts restored on start, the notices' revision);
-* governance: `notices` (each a JSON document),
+* governance: `notices` (each a JSON document plus indexed columns kept in step with it),
   `users`, `tokens`, `audit` and `audit_head` (the hash-chained log).
 
 Migrations are numbered; `PRAGMA user_version` says how many a file has had. A file made by
@@ -26,14 +26,16 @@ Every SQLite failure becomes a `StoreError` naming the file and the likely cause
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ledctl.errors import LedctlError
@@ -198,6 +200,22 @@ def _m3_last_failure_at(con: sqlite3.Connection) -> None:
     con.execute("ALTER TABLE boards ADD COLUMN last_failure_at TEXT")  # NULL: no failure recorded
 
 
+def _m4_notice_columns(con: sqlite3.Connection) -> None:
+    for name, kind in NOTICE_COLUMNS.items():
+        con.execute(f"ALTER TABLE notices ADD COLUMN {name} {kind}")
+    con.execute("CREATE INDEX notices_state ON notices (state, end_us)")
+    con.execute("CREATE INDEX notices_review ON notices (needs_review) WHERE needs_review = 1")
+    con.execute("CREATE INDEX notices_cap ON notices (cap_sender, cap_identifier)")
+    rows = con.execute("SELECT id, doc FROM notices").fetchall()
+    for notice_id, doc in rows:
+        try:
+            index = notice_index(json.loads(doc))
+        except (ValueError, TypeError, AttributeError):
+            # A damaged document keeps empty columns; ledctl.notices reports it (Notices.damaged()).
+            continue
+        set_notice_index(con, notice_id, index)
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int  # the file's user_version once this step is done
@@ -210,8 +228,71 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "readings keyed by (source, station, start, period): two sources of a station both kept",
               _m2_readings_by_source),
     Migration(3, "boards.last_failure_at: when the last delivery or command failed", _m3_last_failure_at),
+    Migration(4, "notices: indexed state, window, review and CAP columns beside the JSON document",
+              _m4_notice_columns),
 )
 LATEST = MIGRATIONS[-1].version
+
+
+# -- the notices' indexed columns ----------------------------------------------------------------------
+
+# Columns beside each notice's JSON document, so the service's every-second question ("what is
+# published now?") and the CAP lookups are index queries instead of parsing every notice ever written.
+NOTICE_COLUMNS = {
+    "state": "TEXT",
+    "start_us": "INTEGER",  # the window in microseconds since 1970-01-01 UTC (exact, comparable across zones)
+    "end_us": "INTEGER",
+    "needs_review": "INTEGER NOT NULL DEFAULT 0",
+    "cap_sender": "TEXT",
+    "cap_identifier": "TEXT",
+    "cap_sent": "TEXT",
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_us(t: datetime) -> int:
+    """An aware time as whole microseconds since the Unix epoch (TypeError for a naive one)."""
+    return (t - _EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeIndex:
+    """What the indexed columns hold for one notice document."""
+
+    state: str
+    start_us: int
+    end_us: int
+    needs_review: bool
+    cap_sender: str | None
+    cap_identifier: str | None
+    cap_sent: str | None
+
+
+def notice_index(doc: Mapping[str, object]) -> NoticeIndex:
+    """The indexed columns of a notice's JSON document (as `Notice.to_json()` writes it).
+    ValueError or TypeError when a field the columns need does not parse."""
+
+    def text(key: str) -> str | None:
+        value = doc.get(key)
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{key} = {value!r}: expected text")
+        return value
+
+    state = text("state")
+    if state is None:
+        raise ValueError("state is missing")
+    start, end = (datetime.fromisoformat(str(doc.get(k))) for k in ("start", "end"))
+    return NoticeIndex(state, epoch_us(start), epoch_us(end), bool(doc.get("needs_review")),
+                       text("cap_sender"), text("cap_identifier"), text("cap_sent"))
+
+
+def set_notice_index(con: sqlite3.Connection, notice_id: int, index: NoticeIndex) -> None:
+    con.execute(
+        "UPDATE notices SET state = ?, start_us = ?, end_us = ?, needs_review = ?, cap_sender = ?, "
+        "cap_identifier = ?, cap_sent = ? WHERE id = ?",
+        (index.state, index.start_us, index.end_us, int(index.needs_review), index.cap_sender,
+         index.cap_identifier, index.cap_sent, notice_id),
+    )
 
 
 # -- the database object: one per file and process, one connection per thread -------------------------

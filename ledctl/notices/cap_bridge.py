@@ -183,8 +183,7 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
     }
     seen = [e for e in notices.audit_log(subject) if e.actor == actor and e.action in HANDLED]
     if seen:
-        done = [n.id for n in notices.list()
-                if (n.cap_sender, n.cap_identifier) == (alert.sender, alert.identifier)]
+        done = [n.id for n in notices.by_cap(alert.sender, alert.identifier)]
         return Imported(alert.identifier, "duplicate", tuple(done),
                         f"handled already ({seen[0].action} at {seen[0].at[:19]})")
     if alert.status != "Actual":
@@ -253,9 +252,8 @@ def _referenced(notices: Notices, alert: CapAlert, now: datetime) -> list[Notice
     if alert.msg_type not in ("Update", "Cancel"):
         return []
     keys = {(s, i, t) for s, i, t in alert.references if s == alert.sender}  # nobody withdraws another's
-    return [n for n in notices.list()
-            if (n.cap_sender, n.cap_identifier, n.cap_sent) in keys
-            and n.state_at(now) in ("draft", "approved", "published")]
+    found = {n.id: n for key in keys for n in notices.by_cap(*key)}
+    return [n for _, n in sorted(found.items()) if n.state_at(now) in ("draft", "approved", "published")]
 
 
 def _draft_args(dep: Deployment, notices: Notices, alert: CapAlert) -> dict[str, object] | None:

@@ -1,15 +1,16 @@
 """The one store (ledctl.db): migrations from an older file, refusal of a newer one, one connection
-per thread, reads without the write lock, the time of a failure, and readings of two sources for
-one station."""
+per thread, reads without the write lock, the notices' indexed columns, damaged notice rows,
+the time of a failure, and readings of two sources for one station."""
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,11 +20,11 @@ import pytest
 from ledctl import config
 from ledctl import db as db_mod
 from ledctl.clock import FixedClock
-from ledctl.db import LATEST, database
+from ledctl.db import LATEST, database, notice_index
 from ledctl.model import Reading
 from ledctl.notices import audit
 from ledctl.notices.users import User, Users
-from ledctl.notices.workflow import Notice, Notices
+from ledctl.notices.workflow import DamagedNotice, Notice, NoticeError, Notices
 from ledctl.store import DeliveryRecord, Store, StoreError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -140,8 +141,10 @@ def test_an_old_store_is_migrated_in_place(tmp_path: Path, dep: config.Deploymen
     [reading] = store.readings()
     assert (reading.station, reading.source, reading.values) == ("zh-urban", "centre", {"pm25": Decimal(35)})
     notices = Notices(dep, path, FixedClock(T0))
-    assert [n.id for n in notices.published(T0)] == [1]
+    assert [n.id for n in notices.published(T0)] == [1]  # the indexed columns were filled from the JSON
+    assert [n.id for n in notices.by_cap("cma@example", "W-1")] == [1]
     assert [n.id for n in notices.needs_review()] == [2]
+    assert notices.damaged() == []
     assert notices.verify_audit() == ([], (1, notices.audit_log()[0].hash))
     assert [u.name for u in Users(path).list()] == ["root"]
     with sqlite3.connect(path) as raw:
@@ -279,6 +282,106 @@ def test_a_failed_write_rolls_back_and_the_connection_goes_on(tmp_path: Path) ->
     assert store.get("a") is None
     store.put("a", "2")
     assert store.get("a") == "2"
+
+
+# -- notices: the indexed columns --------------------------------------------------------------------
+
+
+def test_the_indexed_queries_agree_with_the_json(tmp_path: Path, dep: config.Deployment) -> None:
+    clock = FixedClock(T0)
+    notices = Notices(dep, tmp_path / "ledctl.sqlite", clock)
+    utc_end = (T0 + timedelta(hours=2)).astimezone(UTC)  # the same kind of instant in another zone
+    made = [
+        published(notices),
+        published(notices, end=utc_end),
+        published(notices, start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=4)),
+        draft(notices),
+        notices.approve(LI, draft(notices).id),
+        notices.override(LI, draft(notices, level="emergency").id, "化学品泄漏"),
+    ]
+    notices.cancel(WANG, made[0].id, "停水取消")
+    notices.record("cap:cma@example", "cap-import", "cap:W-9", {})
+    cap = notices.draft(User("cap:cma@example", "operator"), title="暴雨预警", text="今天有暴雨。",
+                        level="normal", targets=["all"], end=T0 + timedelta(hours=5),
+                        cap=("cma@example", "W-9", "t1"), author="cap:cma@example")
+
+    with sqlite3.connect(notices.path) as raw:
+        rows = raw.execute("SELECT id, doc, state, start_us, end_us, needs_review, cap_sender, "
+                           "cap_identifier, cap_sent FROM notices ORDER BY id").fetchall()
+    docs = [Notice.from_json(json.loads(r[1])) for r in rows]
+    for row in rows:
+        index = notice_index(json.loads(row[1]))
+        assert (index.state, index.start_us, index.end_us, index.needs_review, index.cap_sender,
+                index.cap_identifier, index.cap_sent) == (row[2], row[3], row[4], bool(row[5]), *row[6:])
+    instants = [T0 - timedelta(hours=1), T0, utc_end - timedelta(microseconds=1), utc_end,
+                T0 + timedelta(hours=3), T0 + timedelta(hours=4), T0 + timedelta(days=1)]
+    for now in instants:
+        want = [n.id for n in docs if n.state == "published" and now < n.end]
+        assert [n.id for n in notices.published(now)] == want, now
+    assert [n.id for n in notices.published(utc_end - timedelta(microseconds=1))] == [2, 3, 6]
+    assert [n.id for n in notices.published(utc_end)] == [3, 6]
+    assert [n.id for n in notices.needs_review()] == [n.id for n in docs if n.needs_review] == [6]
+    assert [n.id for n in notices.by_cap("cma@example", "W-9")] == [cap.id]
+    assert notices.by_cap("cma@example", "W-9", "other") == [] and notices.by_cap("x", "W-9") == []
+    assert notices.list() == docs
+
+    clock.instant = T0 + timedelta(hours=3)
+    assert sorted(n.id for n in notices.expire_due()) == [2, 6]
+    assert notices.expire_due() == []
+    assert [n.state for n in notices.list()] == [
+        "cancelled", "expired", "published", "draft", "approved", "expired", "draft"]
+
+
+# -- notices: damaged rows -----------------------------------------------------------------------------
+
+
+def test_damaged_notice_rows_are_skipped_and_reported(tmp_path: Path, dep: config.Deployment,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    clock = FixedClock(T0)
+    notices = Notices(dep, tmp_path / "ledctl.sqlite", clock)
+    good = published(notices)
+    far = 2**62  # the columns say "published for ever", so the indexed queries pick these rows up
+    with sqlite3.connect(notices.path) as raw:
+        raw.execute("INSERT INTO notices (id, doc, state, end_us) VALUES (2, '{\"id\": 2, \"title\": ', "
+                    "'published', ?)", (far,))
+        raw.execute("INSERT INTO notices (id, doc, state, end_us) VALUES (3, ?, 'published', ?)",
+                    (doc(a_notice(3)).replace((T0 + timedelta(hours=3)).isoformat(), "tomorrow"), far))
+        raw.execute("INSERT INTO notices (id, doc, state, end_us, needs_review) VALUES (4, '[1, 2]', "
+                    "'published', ?, 1)", (far,))
+        cancelled = a_notice(5, state="cancelled")  # the columns of a published notice, the JSON cancelled
+        index = notice_index(a_notice(5).to_json())
+        raw.execute("INSERT INTO notices (id, doc, state, start_us, end_us) VALUES (5, ?, 'published', ?, ?)",
+                    (doc(cancelled), index.start_us, index.end_us))
+        raw.execute("INSERT INTO notices (id, doc) VALUES (6, ?)", (doc(a_notice(6, level="urgent")),))
+
+    with caplog.at_level(logging.WARNING, logger="ledctl.notices"):
+        for _ in range(3):  # the service asks every second: still one warning per row
+            assert notices.published(T0) == [good]
+            assert notices.list() == [good]
+            assert notices.needs_review() == []
+        problems = notices.damaged()
+    assert [(d.row, d.problem) for d in problems] == [
+        (2, "its document is not JSON (Expecting value: line 1 column 20 (char 19))"),
+        (3, 'end = "tomorrow": not an ISO 8601 time'),
+        (4, "its document is not a JSON object"),
+        (5, "its indexed columns disagree with its document: state 'published' in the columns, "
+            "'cancelled' in the document"),
+        (6, 'level = "urgent": expected one of emergency, normal'),
+    ]
+    warned = [r.getMessage() for r in caplog.records if "notice-damaged" in r.getMessage()]
+    assert len(warned) == 5 and all(f"row={d.row}" in w for d, w in zip(problems, warned, strict=True))
+    assert str(problems[1]) == 'notice row 3: end = "tomorrow": not an ISO 8601 time'
+
+    with pytest.raises(DamagedNotice, match=r"notice 3 cannot be read .*: end = \"tomorrow\""):
+        notices.get(3)
+    with pytest.raises(NoticeError, match="notice 3 cannot be read"):
+        notices.cancel(WANG, 3, "清理")
+    # Everything else goes on: drafting, publishing, expiring, the audit.
+    other = published(notices, end=T0 + timedelta(hours=1))
+    assert [n.id for n in notices.published(T0)] == [good.id, other.id]
+    clock.advance(hours=2)
+    assert [n.id for n in notices.expire_due()] == [other.id]
+    assert notices.verify_audit()[0] == []
 
 
 # -- the service's tables: failures, readings ------------------------------------------------
