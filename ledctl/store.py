@@ -4,7 +4,8 @@ It keeps the last good data (every reading that passed validation, by source), t
 delivery attempts, and for the service: each board's intended and confirmed program
 and settings, its health and last failure, the proof of display (one row per program a
 board confirmed, with when it was first and last confirmed), and when each job last ran.
-The file itself (schema, migrations, connections) is `ledctl.db`'s.
+The file itself (schema, migrations, connections) is `ledctl.db`'s; `prune` keeps it from
+growing without end.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from ledctl.db import StoreError, database
 from ledctl.model import Reading
 
-__all__ = ["BoardRow", "DeliveryRecord", "Display", "Store", "StoreError", "open_db"]
+__all__ = ["BoardRow", "DeliveryRecord", "Display", "Pruned", "Store", "StoreError", "open_db"]
+
+KEEP_HEALTH_DAYS = 90
+KEEP_DELIVERY_DAYS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,15 @@ def open_db(path: Path, schema: str = "") -> Iterator[sqlite3.Connection]:
     """
     with database(path).write() as db:
         yield db
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What `Store.prune` deleted."""
+
+    health_checks: int
+    deliveries: int
+    displays: int
 
 
 class Store:
@@ -266,3 +279,26 @@ class Store:
             row = db.execute("SELECT value FROM service WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    # -- retention ----------------------------------------------------------------------------------
+
+    def prune(self, now: datetime, *, keep_health_days: int = KEEP_HEALTH_DAYS,
+              keep_delivery_days: int = KEEP_DELIVERY_DAYS) -> Pruned:
+        """Delete health checks and delivery attempts older than their ages, and proof of display
+        that ended before the previous calendar year (in `now`'s time zone): the disclosure report
+        covers a year, so this year's and last year's displays are never deleted, whatever the ages.
+        The file does not shrink; SQLite reuses the freed pages."""
+        if keep_health_days < 1 or keep_delivery_days < 1:
+            raise ValueError("keep at least a day of health checks and delivery attempts")
+        health_cut = (now - timedelta(days=keep_health_days)).isoformat()
+        delivery_cut = (now - timedelta(days=keep_delivery_days)).isoformat()
+        last_year = now.replace(year=now.year - 1, month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+        # Times are ISO 8601 text with their offset; julianday() compares them as instants (a text
+        # comparison would not, across offsets). A time that does not parse is never deleted.
+        with self.db.write() as db:
+            health = db.execute("DELETE FROM health_checks WHERE julianday(at) < julianday(?)",
+                                (health_cut,)).rowcount
+            deliveries = db.execute("DELETE FROM deliveries WHERE julianday(at) < julianday(?)",
+                                    (delivery_cut,)).rowcount
+            displays = db.execute("DELETE FROM displays WHERE julianday(last_at) < julianday(?)",
+                                  (last_year.isoformat(),)).rowcount
+        return Pruned(health, deliveries, displays)

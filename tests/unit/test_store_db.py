@@ -1,6 +1,6 @@
 """The one store (ledctl.db): migrations from an older file, refusal of a newer one, one connection
 per thread, reads without the write lock, the notices' indexed columns, damaged notice rows,
-the time of a failure, and readings of two sources for one station."""
+retention, the time of a failure, and readings of two sources for one station."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ledctl import config
 from ledctl import db as db_mod
 from ledctl.clock import FixedClock
 from ledctl.db import LATEST, database, notice_index
+from ledctl.errors import ConfigError
 from ledctl.model import Reading
 from ledctl.notices import audit
 from ledctl.notices.users import User, Users
@@ -384,7 +385,7 @@ def test_damaged_notice_rows_are_skipped_and_reported(tmp_path: Path, dep: confi
     assert notices.verify_audit()[0] == []
 
 
-# -- the service's tables: failures, readings ------------------------------------------------
+# -- the service's tables: failures, readings, retention ------------------------------------------------
 
 
 def test_failed_keeps_its_time(tmp_path: Path) -> None:
@@ -411,3 +412,59 @@ def test_two_sources_for_one_station_are_both_kept(tmp_path: Path) -> None:
     assert got == [("backup", "zh-urban", day, Decimal("41.5")), ("centre", "zh-urban", day, Decimal("36"))]
     assert [(r.source, r.values["pm25"]) for r in store.readings("backup")] == [("backup", Decimal("41.5"))]
 
+
+def test_prune_keeps_the_displays_of_this_and_last_year(tmp_path: Path) -> None:
+    store = Store(tmp_path / "ledctl.sqlite")
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=TZ)
+    # Ended before 2025-01-01 00:00 in Shanghai: gone. The last two end in 2025 in Shanghai
+    # (one written in UTC, where it is still 2024): kept.
+    ends = {
+        "2023": datetime(2023, 6, 1, tzinfo=TZ),
+        "2024-late": datetime(2024, 12, 31, 23, 59, tzinfo=TZ),
+        "2025-first": datetime(2025, 1, 1, 0, 0, tzinfo=TZ),
+        "2025-in-utc": datetime(2024, 12, 31, 20, 0, tzinfo=UTC),
+        "2025": datetime(2025, 7, 1, tzinfo=TZ),
+        "2026": datetime(2026, 3, 1, tzinfo=TZ),
+    }
+    for name, end in ends.items():
+        store.confirm("zbs-01", name, name, end - timedelta(days=30))
+        store.confirm("zbs-01", name, name, end)
+    for days in (1, 89, 91, 200):
+        store.seen("zbs-01", True, now - timedelta(days=days))
+        store.record_deliveries([DeliveryRecord("zbs-01", "p", "bitmap", True, "confirmed", 1, 0.1,
+                                                now - timedelta(days=days * 2))])  # 2, 178, 182, 400 days
+
+    pruned = store.prune(now, keep_health_days=90, keep_delivery_days=180)
+    assert (pruned.health_checks, pruned.deliveries, pruned.displays) == (2, 2, 2)
+    assert [d.program for d in store.displays()] == ["2025-first", "2025-in-utc", "2025", "2026"]
+    with sqlite3.connect(store.path) as raw:
+        health = [r[0] for r in raw.execute("SELECT at FROM health_checks ORDER BY at DESC")]
+        deliveries = [r[0] for r in raw.execute("SELECT at FROM deliveries ORDER BY at DESC")]
+    assert health == [(now - timedelta(days=d)).isoformat() for d in (1, 89)]
+    assert deliveries == [(now - timedelta(days=d)).isoformat() for d in (2, 178)]
+
+    # However short the ages, this year's and last year's proof of display stays.
+    assert store.prune(now, keep_health_days=1, keep_delivery_days=1).displays == 0
+    assert len(store.displays()) == 4
+    assert store.prune(now).health_checks == 0  # the defaults keep 90 and 400 days
+
+
+def test_prune_defaults_come_from_the_config(tmp_path: Path, repo: Path) -> None:
+    rules = config.load(repo / "config" / "zhenhai.toml").store
+    assert (rules.keep_health_days, rules.keep_delivery_days) == (90, 400)
+    text = (repo / "config" / "zhenhai.toml").read_text(encoding="utf-8")
+    good = tmp_path / "good.toml"
+    good.write_text(text + "\n[store]\nkeep_health_days = 30\nkeep_delivery_days = 730\n", encoding="utf-8")
+    rules = config.load(good).store
+    assert (rules.keep_health_days, rules.keep_delivery_days) == (30, 730)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text + '\n[store]\nkeep_health_days = 0\nkeep_delivery_days = "400"\nkeep_all = true\n',
+                   encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        config.load(bad)
+    assert e.value.problems == [
+        f"{bad}: store.keep_health_days = 0: expected days, 1..3650",
+        f'{bad}: store.keep_delivery_days = "400": expected days, 1..3650',
+        f"{bad}: store.keep_all: unknown key; expected one of: keep_delivery_days, keep_health_days "
+        "(see README 'Configuration')",
+    ]
