@@ -258,7 +258,7 @@ class Notices:
     """Notices in the store, every change checked, audited and counted (the service watches the count).
 
     Each notice is a JSON document with indexed columns (state, window, review, CAP keys) written
-    from it in the same statement's transaction, so the frequent questions are index queries.
+    from that document in the same transaction, so the frequent questions are index queries.
     A row that cannot be read is skipped by every query, logged once, and listed by `damaged()`.
     """
 
