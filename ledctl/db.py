@@ -50,6 +50,9 @@ class StoreError(LedctlError):
 
 
 # -- migrations --------------------------------------------------------------------------------------
+#
+# Migration N takes a file from user_version N-1 to N. They are history: once shipped, a step is
+# never edited (a file out there has had it); a change is a new step at the end.
 
 # The tables as ledctl made them before migrations existed (CREATE TABLE IF NOT EXISTS, by each
 # module on its own), so migration 1 turns any such file, or an empty one, into version 1.
@@ -201,11 +204,14 @@ def _m3_last_failure_at(con: sqlite3.Connection) -> None:
 
 
 def _m4_notice_columns(con: sqlite3.Connection) -> None:
-    for name, kind in NOTICE_COLUMNS.items():
-        con.execute(f"ALTER TABLE notices ADD COLUMN {name} {kind}")
+    for column in ("state TEXT", "start_us INTEGER", "end_us INTEGER",
+                   "needs_review INTEGER NOT NULL DEFAULT 0", "cap_sender TEXT", "cap_identifier TEXT",
+                   "cap_sent TEXT"):
+        con.execute(f"ALTER TABLE notices ADD COLUMN {column}")
     con.execute("CREATE INDEX notices_state ON notices (state, end_us)")
     con.execute("CREATE INDEX notices_review ON notices (needs_review) WHERE needs_review = 1")
     con.execute("CREATE INDEX notices_cap ON notices (cap_sender, cap_identifier)")
+    # Filled by today's notice_index: should it ever change, this step keeps a copy of this one.
     rows = con.execute("SELECT id, doc FROM notices").fetchall()
     for notice_id, doc in rows:
         try:
@@ -236,17 +242,10 @@ LATEST = MIGRATIONS[-1].version
 
 # -- the notices' indexed columns ----------------------------------------------------------------------
 
-# Columns beside each notice's JSON document, so the service's every-second question ("what is
-# published now?") and the CAP lookups are index queries instead of parsing every notice ever written.
-NOTICE_COLUMNS = {
-    "state": "TEXT",
-    "start_us": "INTEGER",  # the window in microseconds since 1970-01-01 UTC (exact, comparable across zones)
-    "end_us": "INTEGER",
-    "needs_review": "INTEGER NOT NULL DEFAULT 0",
-    "cap_sender": "TEXT",
-    "cap_identifier": "TEXT",
-    "cap_sent": "TEXT",
-}
+# Columns beside each notice's JSON document (migration 4), so the service's every-second question
+# ("what is published now?") and the CAP lookups are index queries instead of parsing every notice
+# ever written. The window is in microseconds since 1970-01-01 UTC: exact, and comparable across
+# time zones (the ISO text is not).
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -281,8 +280,11 @@ def notice_index(doc: Mapping[str, object]) -> NoticeIndex:
     state = text("state")
     if state is None:
         raise ValueError("state is missing")
+    review = doc.get("needs_review", False)
+    if not isinstance(review, bool):
+        raise TypeError(f"needs_review = {review!r}: expected true or false")
     start, end = (datetime.fromisoformat(str(doc.get(k))) for k in ("start", "end"))
-    return NoticeIndex(state, epoch_us(start), epoch_us(end), bool(doc.get("needs_review")),
+    return NoticeIndex(state, epoch_us(start), epoch_us(end), review,
                        text("cap_sender"), text("cap_identifier"), text("cap_sent"))
 
 

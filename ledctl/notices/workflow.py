@@ -198,7 +198,7 @@ def _document_problem(row: int, doc: dict[str, object]) -> str:
     missing = [key for key in _REQUIRED if key not in doc]
     if missing:
         return f"its document lacks {', '.join(missing)}"
-    if doc["id"] != row:
+    if type(doc["id"]) is not int or doc["id"] != row:  # type(): JSON true would equal 1
         return f"id = {json.dumps(doc['id'])}: the row is {row}"
     for key in TIMES:
         value = doc.get(key)
@@ -218,6 +218,15 @@ def _document_problem(row: int, doc: dict[str, object]) -> str:
     for key in ("title", "text", "author"):
         if not isinstance(doc[key], str):
             return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected text"
+    for key in ("blink", "needs_review"):
+        if key in doc and not isinstance(doc[key], bool):
+            return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected true or false"
+    share = doc.get("share", 0.5)
+    if isinstance(share, bool) or not isinstance(share, int | float):
+        return f"share = {json.dumps(share, ensure_ascii=False)}: expected a number"
+    slots = doc.get("slots", {})
+    if not isinstance(slots, dict) or not all(isinstance(v, str) for v in slots.values()):
+        return f"slots = {json.dumps(slots, ensure_ascii=False)}: expected a table of texts"
     targets = doc["targets"]
     if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
         return f"targets = {json.dumps(targets, ensure_ascii=False)}: expected a list of targets"

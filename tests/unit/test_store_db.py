@@ -130,6 +130,7 @@ def test_an_old_store_is_migrated_in_place(tmp_path: Path, dep: config.Deploymen
         old.execute("INSERT INTO notices (id, doc) VALUES (1, ?)", (doc(shown),))
         old.execute("INSERT INTO notices (id, doc) VALUES (2, ?)",
                     (doc(a_notice(2, state="draft", needs_review=True)),))
+        old.execute("INSERT INTO notices (id, doc) VALUES (3, '{broken')")  # must not stop the migration
         audit.append(old, T0, "wang", "draft", "notice:1", None, {"state": "draft"})
         old.execute("INSERT INTO users VALUES ('root', 'admin', 'scrypt$x', 0, ?)", (T0.isoformat(),))
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 0
@@ -145,7 +146,7 @@ def test_an_old_store_is_migrated_in_place(tmp_path: Path, dep: config.Deploymen
     assert [n.id for n in notices.published(T0)] == [1]  # the indexed columns were filled from the JSON
     assert [n.id for n in notices.by_cap("cma@example", "W-1")] == [1]
     assert [n.id for n in notices.needs_review()] == [2]
-    assert notices.damaged() == []
+    assert [d.row for d in notices.damaged()] == [3]
     assert notices.verify_audit() == ([], (1, notices.audit_log()[0].hash))
     assert [u.name for u in Users(path).list()] == ["root"]
     with sqlite3.connect(path) as raw:
@@ -354,6 +355,7 @@ def test_damaged_notice_rows_are_skipped_and_reported(tmp_path: Path, dep: confi
         raw.execute("INSERT INTO notices (id, doc, state, start_us, end_us) VALUES (5, ?, 'published', ?, ?)",
                     (doc(cancelled), index.start_us, index.end_us))
         raw.execute("INSERT INTO notices (id, doc) VALUES (6, ?)", (doc(a_notice(6, level="urgent")),))
+        raw.execute("INSERT INTO notices (id, doc) VALUES (7, ?)", (doc(a_notice(7, share="half")),))
 
     with caplog.at_level(logging.WARNING, logger="ledctl.notices"):
         for _ in range(3):  # the service asks every second: still one warning per row
@@ -368,9 +370,10 @@ def test_damaged_notice_rows_are_skipped_and_reported(tmp_path: Path, dep: confi
         (5, "its indexed columns disagree with its document: state 'published' in the columns, "
             "'cancelled' in the document"),
         (6, 'level = "urgent": expected one of emergency, normal'),
+        (7, 'share = "half": expected a number'),
     ]
     warned = [r.getMessage() for r in caplog.records if "notice-damaged" in r.getMessage()]
-    assert len(warned) == 5 and all(f"row={d.row}" in w for d, w in zip(problems, warned, strict=True))
+    assert len(warned) == 6 and all(f"row={d.row}" in w for d, w in zip(problems, warned, strict=True))
     assert str(problems[1]) == 'notice row 3: end = "tomorrow": not an ISO 8601 time'
 
     with pytest.raises(DamagedNotice, match=r"notice 3 cannot be read .*: end = \"tomorrow\""):
