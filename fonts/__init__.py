@@ -3,7 +3,9 @@
 Layouts name fonts logically (`cjk16`, `latin5x7`); the catalogue maps each
 name to a file, found in the configured folders, this folder, or Debian's font
 folders. Glyphs render as crisp 1-bit bitmaps, and a character the font lacks
-is reported, never drawn as a box.
+is reported, never drawn as a box. A font may name a `fallback` of the same
+line height (WenQuanYi 16 px lacks accented Latin such as "ö"; GNU Unifont 16 px
+has it): characters the font lacks are drawn from the fallback.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class FontSpec:
     offset: int = 0
     package: str = ""
     description: str = ""
+    fallback: str = ""  # the font drawing the characters this one lacks (same line height)
 
 
 @functools.cache
@@ -57,6 +60,7 @@ class BoardFont:
     path: Path
     pil: ImageFont.FreeTypeFont = field(repr=False)
     face: freetype.Face = field(repr=False)
+    fallback: BoardFont | None = field(default=None, repr=False)
     _has_glyph: dict[str, bool] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -68,8 +72,29 @@ class BoardFont:
         return self.spec.line_height
 
     def missing(self, text: str) -> list[str]:
-        """Characters of `text` this font has no glyph for, in order, once each."""
-        return [c for c in dict.fromkeys(text) if not self._has(c)]
+        """Characters of `text` neither this font nor its fallback has a glyph for, in order, once each."""
+        return [c for c in dict.fromkeys(text) if self._font_for(c) is None]
+
+    def _font_for(self, char: str) -> BoardFont | None:
+        if self._has(char):
+            return self
+        if self.fallback is not None and self.fallback._has(char):
+            return self.fallback
+        return None
+
+    def _segments(self, text: str) -> list[tuple[BoardFont, str]]:
+        """`text` in runs of one font each (this one where it has the glyph)."""
+        out: list[tuple[BoardFont, str]] = []
+        for char in text:
+            font = self._font_for(char) or self
+            if out and out[-1][0] is font:
+                out[-1] = (font, out[-1][1] + char)
+            else:
+                out.append((font, char))
+        return out
+
+    def _mixed(self, text: str) -> bool:
+        return self.fallback is not None and any(f is not self for f, _ in self._segments(text))
 
     def _has(self, char: str) -> bool:
         known = self._has_glyph.get(char)
@@ -78,6 +103,8 @@ class BoardFont:
         return known
 
     def width(self, text: str) -> int:
+        if self._mixed(text):
+            return sum(round(f.pil.getlength(part)) for f, part in self._segments(text))
         return round(self.pil.getlength(text))
 
     def ink(self, text: str) -> tuple[Any, tuple[int, int, int, int]] | None:
@@ -91,6 +118,8 @@ class BoardFont:
         """
         if not text:
             return None
+        if self._mixed(text):
+            return self._fitted(text)
         core, (ox, oy) = self.pil.getmask2(text, mode="1", anchor="la")
         box = core.getbbox()
         if box is None:
@@ -107,18 +136,19 @@ class BoardFont:
         image = Image.new("1", (self.width(text) + 2 * spill, self.line_height + 2 * spill), 0)
         x = 0.0
         for char in text:
-            core, (ox, oy) = self.pil.getmask2(char, mode="1", anchor="la")
+            font = self._font_for(char) or self
+            core, (ox, oy) = font.pil.getmask2(char, mode="1", anchor="la")
             box = core.getbbox()
             if box is not None:
                 left, top, right, bottom = box
-                y = oy - self.spec.offset + top
+                y = oy - font.spec.offset + top
                 height = bottom - top
                 if height <= self.line_height:
                     y = min(max(y, 0), self.line_height - height)
                 glyph = Image.new("1", (right - left, height))
                 glyph.im.paste(1, (0, 0, right - left, height), core.crop(box))
                 image.paste(glyph, (spill + round(x) + ox + left, spill + y), glyph)
-            x += self.pil.getlength(char)
+            x += round(font.pil.getlength(char)) if font is not self else self.pil.getlength(char)
         box = image.getbbox()
         if box is None:
             return None
@@ -136,7 +166,10 @@ class BoardFont:
         image = Image.new("1", (max(1, self.width(text)) + spill, self.line_height + spill), 0)
         draw = ImageDraw.Draw(image)
         draw.fontmode = "1"  # crisp: no anti-aliasing on an LED
-        draw.text((0, -self.spec.offset), text, font=self.pil, fill=1, anchor="la")
+        x = 0
+        for font, part in self._segments(text):
+            draw.text((x, -font.spec.offset), part, font=font.pil, fill=1, anchor="la")
+            x += round(font.pil.getlength(part))
         return image
 
 
@@ -177,4 +210,10 @@ def _load(name: str, extra_dirs: tuple[Path, ...]) -> BoardFont:
         face = freetype.Face(str(path))
     except OSError as e:
         raise FontError(f"font {name}: cannot load {path} at {spec.size} px: {e}") from None
-    return BoardFont(spec, path, pil, face)
+    fallback = None
+    if spec.fallback:
+        fallback = _load(spec.fallback, extra_dirs)
+        if fallback.line_height != spec.line_height:
+            raise FontError(f"font {name}: its fallback {spec.fallback} has line height "
+                            f"{fallback.line_height}, not {spec.line_height}; pick one of the same height")
+    return BoardFont(spec, path, pil, face, fallback)

@@ -35,6 +35,7 @@ from ledctl.model import (
     Validation,
 )
 from ledctl.sources import SOURCE_TYPES
+from ledctl.store import KEEP_DELIVERY_DAYS, KEEP_HEALTH_DAYS
 
 DEFAULT_CONFIG = Path("config/zhenhai.toml")
 ALL_GROUP = "all"  # every board belongs to it without saying so
@@ -108,6 +109,14 @@ class CapRules:
     poll_minutes: int = 2
 
 
+@dataclass(frozen=True, slots=True)
+class StoreRules:
+    """How long the store keeps what grows every day ([store]); see Store.prune."""
+
+    keep_health_days: int = KEEP_HEALTH_DAYS  # health checks: the boards' availability
+    keep_delivery_days: int = KEEP_DELIVERY_DAYS  # delivery attempts (displays: always two calendar years)
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A checked configuration."""
@@ -125,6 +134,7 @@ class Deployment:
     validation: Validation = field(default_factory=Validation)
     notices: NoticeRules = field(default_factory=NoticeRules)
     cap: CapRules = field(default_factory=CapRules)
+    store: StoreRules = field(default_factory=StoreRules)
     warnings: tuple[str, ...] = ()  # not wrong, but worth a look (config check prints them)
 
     @property
@@ -437,6 +447,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
     validation = _validation(top, p)
     notices = _notices(top, p)
     cap = _cap(top, p, groups)
+    store = _store(top, p)
 
     layouts_dir = file.parent / "layouts"
     if "layouts" in data:
@@ -464,8 +475,18 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         validation=validation,
         notices=notices,
         cap=cap,
+        store=store,
         warnings=tuple(_link_warnings(file, links)),
     )
+
+
+def _store(top: _Table, p: _Problems) -> StoreRules:
+    top.read.add("store")
+    t = _Table(p, "store", top.data.get("store", {}))
+    health = t.get("keep_health_days", int, "days, 1..3650", KEEP_HEALTH_DAYS, lambda v: 1 <= v <= 3650)
+    delivery = t.get("keep_delivery_days", int, "days, 1..3650", KEEP_DELIVERY_DAYS, lambda v: 1 <= v <= 3650)
+    t.finish()
+    return StoreRules(health or KEEP_HEALTH_DAYS, delivery or KEEP_DELIVERY_DAYS)
 
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")

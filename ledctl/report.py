@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
@@ -103,13 +102,9 @@ def build(
             report.notices_cancelled += 1
         if n.state == "rejected" and inside(n.closed_at):
             report.notices_rejected += 1
-    with sqlite3.connect(store.path) as db:
-        rows = db.execute("SELECT at, ok FROM deliveries").fetchall() if _has(db, "deliveries") else []
-        checks = (
-            db.execute("SELECT board, at, online FROM health_checks").fetchall()
-            if _has(db, "health_checks")
-            else []
-        )
+    with store.db.read() as db:  # one snapshot of both tables
+        rows = db.execute("SELECT at, ok FROM deliveries").fetchall()
+        checks = db.execute("SELECT board, at, online FROM health_checks").fetchall()
     for at, ok in rows:
         if inside(at):
             if ok:
@@ -123,13 +118,6 @@ def build(
             seen[board][1] += 1
     report.availability = {b: (up / total if total else None) for b, (up, total) in seen.items()}
     return report
-
-
-def _has(db: sqlite3.Connection, table: str) -> bool:
-    return (
-        db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-        is not None
-    )
 
 
 def render(report: Report, fmt: str) -> str:

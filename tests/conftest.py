@@ -11,6 +11,12 @@ REPO = Path(__file__).resolve().parent.parent
 # simulated broker is made with it. Set here once, so every test (and the CLI runs they start) has it.
 os.environ.setdefault("LEDCTL_MQTT_PASSWORD", "test-only-controller-password")
 
+# A CLI run a test forgets to give --state would otherwise write into the checkout's ./var.
+if "LEDCTL_STATE" not in os.environ:
+    import tempfile
+
+    os.environ["LEDCTL_STATE"] = tempfile.mkdtemp(prefix="ledctl-test-state-")
+
 
 @pytest.fixture
 def repo() -> Path:

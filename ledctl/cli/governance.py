@@ -430,24 +430,24 @@ def cmd_cap(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def cmd_audit(args: argparse.Namespace, clock: Clock) -> int:
+    from ledctl.db import database
     from ledctl.notices import audit
-    from ledctl.store import open_db
 
-    with open_db(_database(args), audit.SCHEMA) as con:
+    with database(_database(args)).read() as con:  # a snapshot: the rows and the head agree
         if args.audit_command == "verify":
             problems = audit.verify(con)
             seq, head = audit.head(con)
-            if problems:
-                print(f"the audit log has been tampered with ({len(problems)} problem(s)):")
-                for p in problems:
-                    print(f"  {p}")
-                return 1
-            print(f"audit log intact: {seq} rows, head {head}")
-            print(
-                "(write the head down elsewhere: a later verify against it also proves nothing was rewritten)"
-            )
-            return 0
-        entries = audit.entries(con, args.subject)
+        else:
+            entries = audit.entries(con, args.subject)
+    if args.audit_command == "verify":
+        if problems:
+            print(f"the audit log has been tampered with ({len(problems)} problem(s)):")
+            for p in problems:
+                print(f"  {p}")
+            return 1
+        print(f"audit log intact: {seq} rows, head {head}")
+        print("(write the head down elsewhere: a later verify against it also proves nothing was rewritten)")
+        return 0
     if args.json:
         print(json.dumps([e.as_json() for e in entries], ensure_ascii=False, indent=2))
         return 0

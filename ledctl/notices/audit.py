@@ -2,7 +2,8 @@
 
 Each row's hash covers its own fields and the previous row's hash. The head (last
 sequence number and hash) is kept apart, so deleting the newest rows shows too.
-Rows are written in the same transaction as the change they record.
+Rows are written in the same transaction as the change they record; these functions work
+inside the caller's transaction (`ledctl.db.database(path).read()` or `.write()`).
 """
 
 from __future__ import annotations
@@ -13,24 +14,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit (
-    seq      INTEGER PRIMARY KEY,
-    at       TEXT NOT NULL,
-    actor    TEXT NOT NULL,
-    action   TEXT NOT NULL,
-    subject  TEXT NOT NULL,
-    before   TEXT NOT NULL,          -- JSON
-    after    TEXT NOT NULL,          -- JSON
-    prev     TEXT NOT NULL,
-    hash     TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_head (
-    id       INTEGER PRIMARY KEY CHECK (id = 1),
-    seq      INTEGER NOT NULL,
-    hash     TEXT NOT NULL
-);
-"""
+# The audit tables (audit: the rows; audit_head: the last seq and hash) are made by ledctl.db with
+# every other table. Kept, empty, for callers that still pass it to ledctl.store.open_db.
+SCHEMA = ""
 
 GENESIS = "0" * 64
 

@@ -402,6 +402,9 @@ def parse_feed(data: bytes, *, where: str = "CAP feed",
     ns, local = _split_tag(root.tag)
     if local == "alert":
         return [_alert_from_element(root, where, "zh")], []
+    if (ns, local) == (NS, "alerts"):
+        # Not in CAP 1.2, but real: SMHI (Sweden) serves its alerts as <alerts> holding <alert>s.
+        return _each_alert(root, where, problems), []
     if (ns, local) != (_ATOM, "feed"):
         raise CapError(f"{where}: root element is <{local}>{f' in namespace {ns}' if ns else ''}; expected "
                        f"a CAP 1.2 <alert> or an Atom <feed> (namespace {_ATOM})")
@@ -427,6 +430,18 @@ def parse_feed(data: bytes, *, where: str = "CAP feed",
                 raise
             problems.append(str(e))
     return alerts, urls
+
+
+def _each_alert(root: ET.Element, where: str, problems: list[str] | None) -> list[CapAlert]:
+    alerts: list[CapAlert] = []
+    for i, element in enumerate(root.findall(f"{{{NS}}}alert"), 1):
+        try:
+            alerts.append(_alert_from_element(element, f"{where}: alert #{i}", "zh"))
+        except CapError as e:
+            if problems is None:
+                raise
+            problems.append(str(e))
+    return alerts
 
 
 # ---------------------------------------------------------------------------------------------

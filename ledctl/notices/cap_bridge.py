@@ -19,7 +19,7 @@ from ledctl.config import Deployment
 from ledctl.errors import LedctlError
 from ledctl.notices.cap import CapAlert, CapError, CapOut, export_alert, format_time, parse_feed
 from ledctl.notices.users import User
-from ledctl.notices.workflow import Notice, NoticeError, Notices
+from ledctl.notices.workflow import MAX_WINDOW, Notice, NoticeError, Notices
 
 DEFAULT_LIFETIME = timedelta(hours=6)  # CAP leaves expiry to the recipient when <expires> is absent
 MAX_BYTES = 1_000_000
@@ -192,8 +192,7 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
     }
     seen = [e for e in notices.audit_log(subject) if e.actor == actor and e.action in HANDLED]
     if seen:
-        done = [n.id for n in notices.list()
-                if (n.cap_sender, n.cap_identifier) == (alert.sender, alert.identifier)]
+        done = [n.id for n in notices.by_cap(alert.sender, alert.identifier)]
         return Imported(alert.identifier, "duplicate", tuple(done),
                         f"handled already ({seen[0].action} at {seen[0].at[:19]})")
     if alert.status != "Actual":
@@ -262,9 +261,8 @@ def _referenced(notices: Notices, alert: CapAlert, now: datetime) -> list[Notice
     if alert.msg_type not in ("Update", "Cancel"):
         return []
     keys = {(s, i, t) for s, i, t in alert.references if s == alert.sender}  # nobody withdraws another's
-    return [n for n in notices.list()
-            if (n.cap_sender, n.cap_identifier, n.cap_sent) in keys
-            and n.state_at(now) in ("draft", "approved", "published")]
+    found = {n.id: n for key in keys for n in notices.by_cap(*key)}
+    return [n for _, n in sorted(found.items()) if n.state_at(now) in ("draft", "approved", "published")]
 
 
 def _draft_args(dep: Deployment, notices: Notices, alert: CapAlert) -> dict[str, object] | None:
@@ -276,6 +274,7 @@ def _draft_args(dep: Deployment, notices: Notices, alert: CapAlert) -> dict[str,
         return None
     if start < now - timedelta(days=1):
         start = now  # in effect long since: the board window starts now (windows are at most 31 days)
+    end = min(end, start + MAX_WINDOW)  # a standing alert (SMHI's run a year) is shown its first 31 days
     targets = targets_of(dep, alert)
     if not targets:
         areas = "; ".join(a.desc for a in alert.areas) or "no <area>"

@@ -2,7 +2,8 @@
 
 Boards that show pictures get the notice rendered for their size and fonts. A board that draws
 text in its own font (capabilities().own_font: an Onbon BX card) gets the notice as text instead
-(a scrolling text area that the card removes by itself when the notice ends).
+(a scrolling text area that the card removes by itself when the notice ends) when its font can
+draw every character; otherwise as pictures, like any other board.
 """
 
 from __future__ import annotations
@@ -30,14 +31,8 @@ def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> li
     problems = []
     drawn = []
     for board in boards:
-        if capabilities(board).own_font:
-            if not driver_class(board).can_draw(board, card_text(notice)):
-                problems.append(
-                    f"{board.id}: the card's own font cannot draw this text (GB2312 only; "
-                    "remove rare characters and emoji)"
-                )
-        else:
-            drawn.append(board)
+        if not _as_card_text(board, notice):
+            drawn.append(board)  # shown as pictures, drawn with ledctl's fonts
     day = notice.start.astimezone(dep.tz).date()
     for r in pipeline.render_notice_fleet(
         dep, tuple(drawn), title=notice.title, body=notice.text, day=day, blink=notice.blink
@@ -101,8 +96,17 @@ class NoticeItems:
             for i in active
             if i.startswith("notice:") and int(i.split(":")[1]) in self._current
         ]
+        if not all(_as_card_text(board, n) for n in shown):
+            return None  # one the card cannot draw: all as pictures, in their composed order
         shown.sort(key=lambda n: (_priority(n), n.start))
         return "　".join(card_text(n) for n in shown) or None
+
+
+def _as_card_text(board: Board, notice: Notice) -> bool:
+    """Whether the board draws the notice as text in its own font. A card font holds GB2312 only
+    (no traditional characters, no rare ones): other text goes as pictures, so an emergency in any
+    script ledctl's fonts draw still reaches the board."""
+    return capabilities(board).own_font and driver_class(board).can_draw(board, card_text(notice))
 
 
 def _priority(notice: Notice) -> Priority:

@@ -11,38 +11,19 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ledctl.db import database
 from ledctl.errors import LedctlError
-from ledctl.notices import audit as audit_log
-from ledctl.store import open_db
 
 ROLES = ("viewer", "operator", "approver", "admin")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MIN_PASSWORD = 10
 _DUMMY = "scrypt$16384$8$1$00000000000000000000000000000000$" + "0" * 64
 Audit = Callable[[sqlite3.Connection], None]  # writes the change's audit row in the same transaction
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    name      TEXT PRIMARY KEY,
-    role      TEXT NOT NULL,
-    password  TEXT NOT NULL,           -- scrypt$n$r$p$salt$hash
-    disabled  INTEGER NOT NULL DEFAULT 0,
-    created   TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tokens (
-    digest    TEXT PRIMARY KEY,        -- sha256 of the token: the token itself is never stored
-    user      TEXT NOT NULL,
-    label     TEXT NOT NULL,
-    created   TEXT NOT NULL
-);
-"""
-
 
 class AuthError(LedctlError):
     """Wrong password, unknown or disabled user, or a role that may not do this."""
@@ -90,16 +71,14 @@ def _valid_name(name: str) -> str:
 
 
 class Users:
+    """The users and tokens tables of the store at `path` (sharing its connections; see ledctl.db)."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with open_db(self.path, SCHEMA + audit_log.SCHEMA) as db:
-            yield db
+        self.db = database(path)
 
     def empty(self) -> bool:
-        with self._db() as db:
+        with self.db.read() as db:
             return db.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
 
     def add(
@@ -117,7 +96,7 @@ class Users:
                 raise LedctlError("the first user must be an admin (--role admin)")
         else:
             by.require("admin", "add users")
-        with self._db() as db:
+        with self.db.write() as db:
             if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise LedctlError(f"user {name} exists already")
             db.execute(
@@ -129,17 +108,17 @@ class Users:
         return User(name, role)
 
     def get(self, name: str) -> User | None:
-        with self._db() as db:
+        with self.db.read() as db:
             row = db.execute("SELECT name, role, disabled FROM users WHERE name = ?", (name,)).fetchone()
         return None if row is None else User(row[0], row[1], bool(row[2]))
 
     def list(self) -> list[User]:
-        with self._db() as db:
+        with self.db.read() as db:
             rows = db.execute("SELECT name, role, disabled FROM users ORDER BY name").fetchall()
         return [User(n, r, bool(d)) for n, r, d in rows]
 
     def login(self, name: str, password: str) -> User:
-        with self._db() as db:
+        with self.db.read() as db:
             row = db.execute(
                 "SELECT name, role, disabled, password FROM users WHERE name = ?", (name,)
             ).fetchone()
@@ -156,7 +135,7 @@ class Users:
         by.require("admin", "disable users")
         if name == by.name:
             raise LedctlError("an admin cannot disable themselves (ask another admin)")
-        with self._db() as db:
+        with self.db.write() as db:
             if db.execute("UPDATE users SET disabled = 1 WHERE name = ?", (name,)).rowcount == 0:
                 raise LedctlError(f"no user {name}")
             db.execute("DELETE FROM tokens WHERE user = ?", (name,))
@@ -165,7 +144,7 @@ class Users:
 
     def new_token(self, user: User, label: str, at: datetime, audit: Audit | None = None) -> str:
         token = "ledctl_" + secrets.token_urlsafe(32)
-        with self._db() as db:
+        with self.db.write() as db:
             db.execute(
                 "INSERT INTO tokens VALUES (?, ?, ?, ?)",
                 (hashlib.sha256(token.encode()).hexdigest(), user.name, label, at.isoformat()),
@@ -176,7 +155,7 @@ class Users:
 
     def by_token(self, token: str) -> User:
         digest = hashlib.sha256(token.encode()).hexdigest()
-        with self._db() as db:
+        with self.db.read() as db:
             row = db.execute(
                 "SELECT u.name, u.role, u.disabled FROM tokens t JOIN users u ON u.name = t.user "
                 "WHERE t.digest = ?",

@@ -16,22 +16,23 @@ transaction. Windows are absolute and never change after drafting.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from ledctl.clock import Clock
 from ledctl.config import ALL_GROUP, Deployment, Template
+from ledctl.db import NoticeIndex, database, epoch_us, notice_index, set_notice_index
 from ledctl.errors import LedctlError
+from ledctl.events import event
 from ledctl.model import Board
 from ledctl.notices import audit
 from ledctl.notices.users import AuthError, User
-from ledctl.store import open_db
 
 LEVELS = ("emergency", "normal")
 STATES = ("draft", "approved", "published", "expired", "cancelled", "rejected")
@@ -39,26 +40,30 @@ ORIGINS = ("manual", "template", "cap")
 MODES = ("takeover", "share")
 MAX_WINDOW = timedelta(days=31)
 REVISION_KEY = "notices_rev"
+TIMES = ("start", "end", "created", "published_at", "closed_at")
 
-SCHEMA = (
-    audit.SCHEMA
-    + """
-CREATE TABLE IF NOT EXISTS notices (
-    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    doc       TEXT NOT NULL            -- the notice as JSON (see Notice)
-);
-CREATE TABLE IF NOT EXISTS service (
-    key       TEXT PRIMARY KEY,
-    value     TEXT NOT NULL
-);
-"""
-)
+log = logging.getLogger("ledctl.notices")
 
 _BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c")
 
 
 class NoticeError(LedctlError):
     """A notice that may not do what was asked, with why and what to do instead."""
+
+
+class DamagedNotice(NoticeError):
+    """A notice row in the store that cannot be read (edited outside ledctl, or a damaged file)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """One notice row that cannot be read, and what is wrong with it."""
+
+    row: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"notice row {self.row}: {self.problem}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,58 +185,175 @@ def fill_template(template: Template, slots: dict[str, str]) -> tuple[str, str]:
     return fill(template.title), fill(template.text)
 
 
+_SELECT = (
+    "SELECT id, doc, state, start_us, end_us, needs_review, cap_sender, cap_identifier, cap_sent FROM notices"
+)
+# What a notice document must have (the rest have defaults in Notice).
+_REQUIRED = ("id", "title", "text", "level", "targets", "start", "end", "state", "author", "created")
+_CHOICES = {"state": STATES, "level": LEVELS, "mode": MODES, "origin": ORIGINS}
+
+
+def _document_problem(row: int, doc: dict[str, object]) -> str:
+    """What makes a notice document unreadable ("" when nothing), naming the field and its value."""
+    missing = [key for key in _REQUIRED if key not in doc]
+    if missing:
+        return f"its document lacks {', '.join(missing)}"
+    if type(doc["id"]) is not int or doc["id"] != row:  # type(): JSON true would equal 1
+        return f"id = {json.dumps(doc['id'])}: the row is {row}"
+    for key in TIMES:
+        value = doc.get(key)
+        if value is None and key in ("published_at", "closed_at"):
+            continue
+        if not isinstance(value, str):
+            return f"{key} = {json.dumps(value, ensure_ascii=False)}: expected an ISO 8601 time"
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            return f"{key} = {json.dumps(value, ensure_ascii=False)}: not an ISO 8601 time"
+        if parsed.tzinfo is None:
+            return f"{key} = {json.dumps(value)}: a time without its offset"
+    for key, allowed in _CHOICES.items():
+        if key in doc and doc[key] not in allowed:
+            return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected one of {', '.join(allowed)}"
+    for key in ("title", "text", "author"):
+        if not isinstance(doc[key], str):
+            return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected text"
+    for key in ("blink", "needs_review"):
+        if key in doc and not isinstance(doc[key], bool):
+            return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected true or false"
+    share = doc.get("share", 0.5)
+    if isinstance(share, bool) or not isinstance(share, int | float):
+        return f"share = {json.dumps(share, ensure_ascii=False)}: expected a number"
+    slots = doc.get("slots", {})
+    if not isinstance(slots, dict) or not all(isinstance(v, str) for v in slots.values()):
+        return f"slots = {json.dumps(slots, ensure_ascii=False)}: expected a table of texts"
+    targets = doc["targets"]
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        return f"targets = {json.dumps(targets, ensure_ascii=False)}: expected a list of targets"
+    replaces = doc.get("replaces", [])
+    if not isinstance(replaces, list) or not all(isinstance(r, int) for r in replaces):
+        return f"replaces = {json.dumps(replaces)}: expected a list of notice ids"
+    return ""
+
+
+def _parse(row: tuple[object, ...]) -> Notice | Damage:
+    """The notice a row holds, or what is wrong with it: a damaged row never stops the others."""
+    notice_id, text, *columns = row
+    assert isinstance(notice_id, int)
+    try:
+        doc = json.loads(str(text))
+    except ValueError as e:
+        return Damage(notice_id, f"its document is not JSON ({e})")
+    if not isinstance(doc, dict):
+        return Damage(notice_id, "its document is not a JSON object")
+    problem = _document_problem(notice_id, doc)
+    if problem:
+        return Damage(notice_id, problem)
+    try:
+        notice = Notice.from_json(doc)
+        index = notice_index(doc)
+    except (TypeError, ValueError) as e:
+        return Damage(notice_id, f"its document does not make a notice ({e})")
+    state, start_us, end_us, review, sender, identifier, sent = columns
+    stored = NoticeIndex(state, start_us, end_us, bool(review), sender, identifier, sent)  # type: ignore[arg-type]
+    if stored != index:
+        differ = [f"{name} {getattr(stored, name)!r} in the columns, {getattr(index, name)!r} in the document"
+                  for name in NoticeIndex.__slots__ if getattr(stored, name) != getattr(index, name)]
+        return Damage(notice_id, "its indexed columns disagree with its document: " + "; ".join(differ))
+    return notice
+
+
 class Notices:
-    """Notices in the store, every change checked, audited and counted (the service watches the count)."""
+    """Notices in the store, every change checked, audited and counted (the service watches the count).
+
+    Each notice is a JSON document with indexed columns (state, window, review, CAP keys) written
+    from that document in the same transaction, so the frequent questions are index queries.
+    A row that cannot be read is skipped by every query, logged once, and listed by `damaged()`.
+    """
 
     def __init__(self, dep: Deployment, path: Path, clock: Clock, fit: FitCheck | None = None) -> None:
         self.dep = dep
         self.path = path
         self.clock = clock
         self.fit = fit
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with open_db(self.path, SCHEMA) as db:
-            yield db
+        self.db = database(path)
 
     # -- reading ---------------------------------------------------------------------------------
 
     def get(self, notice_id: int) -> Notice:
-        with self._db() as db:
+        with self.db.read() as db:
             return self._get(db, notice_id)
 
-    @staticmethod
-    def _get(db: sqlite3.Connection, notice_id: int) -> Notice:
+    def _get(self, db: sqlite3.Connection, notice_id: int) -> Notice:
         if not 1 <= notice_id < 2**63:  # what SQLite can hold; no notice has such an id
             raise NoticeError(f"no notice {notice_id} (ledctl notice list shows them)")
-        row = db.execute("SELECT doc FROM notices WHERE id = ?", (notice_id,)).fetchone()
+        row = db.execute(f"{_SELECT} WHERE id = ?", (notice_id,)).fetchone()
         if row is None:
             raise NoticeError(f"no notice {notice_id} (ledctl notice list shows them)")
-        return Notice.from_json(json.loads(row[0]))
+        parsed = _parse(row)
+        if isinstance(parsed, Damage):
+            self._report(parsed)
+            raise DamagedNotice(f"notice {notice_id} cannot be read from the store {self.path}: "
+                                f"{parsed.problem} (edited outside ledctl? the audit log has its history)")
+        return parsed
+
+    def _select(self, where: str = "", args: tuple[object, ...] = ()) -> list[Notice]:
+        with self.db.read() as db:
+            rows = db.execute(f"{_SELECT} {where} ORDER BY id", args).fetchall()
+        notices = []
+        for row in rows:
+            parsed = _parse(row)
+            if isinstance(parsed, Damage):
+                self._report(parsed)
+            else:
+                notices.append(parsed)
+        return notices
+
+    def _report(self, damage: Damage) -> None:
+        key = ("notice", damage.row, damage.problem)
+        if key not in self.db.reported:  # once per row and problem, not every second
+            self.db.reported.add(key)
+            event(log, "notice-damaged", level=logging.WARNING, row=damage.row, problem=damage.problem,
+                  store=self.path)
 
     def list(self) -> list[Notice]:
-        with self._db() as db:
-            rows = db.execute("SELECT doc FROM notices ORDER BY id").fetchall()
-        return [Notice.from_json(json.loads(r[0])) for r in rows]
+        return self._select()
 
     def published(self, now: datetime) -> list[Notice]:
         """Published notices not yet past their end: what boards show now or will show."""
-        return [n for n in self.list() if n.state == "published" and now < n.end]
+        found = self._select("WHERE state = 'published' AND end_us > ?", (epoch_us(now),))
+        return [n for n in found if n.state == "published" and now < n.end]
 
     def needs_review(self) -> list[Notice]:
-        return [n for n in self.list() if n.needs_review]
+        return self._select("WHERE needs_review = 1")
+
+    def by_cap(self, sender: str, identifier: str, sent: str | None = None) -> list[Notice]:
+        """The notices made from one CAP alert (`sent`: only those of that exact <sent> text)."""
+        if sent is None:
+            return self._select("WHERE cap_sender = ? AND cap_identifier = ?", (sender, identifier))
+        return self._select("WHERE cap_sender = ? AND cap_identifier = ? AND cap_sent = ?",
+                            (sender, identifier, sent))
+
+    def damaged(self) -> list[Damage]:
+        """Every notice row that cannot be read, and why (each is also logged once)."""
+        with self.db.read() as db:
+            rows = db.execute(f"{_SELECT} ORDER BY id").fetchall()
+        found = [p for p in map(_parse, rows) if isinstance(p, Damage)]
+        for damage in found:
+            self._report(damage)
+        return found
 
     def revision(self) -> int:
-        with self._db() as db:
+        with self.db.read() as db:
             row = db.execute("SELECT value FROM service WHERE key = ?", (REVISION_KEY,)).fetchone()
         return int(row[0]) if row else 0
 
     def audit_log(self, subject: str | None = None) -> list[audit.Entry]:
-        with self._db() as db:
+        with self.db.read() as db:
             return audit.entries(db, subject)
 
     def verify_audit(self) -> tuple[list[str], tuple[int, str]]:
-        with self._db() as db:
+        with self.db.read() as db:  # one snapshot: the rows and the head agree
             return audit.verify(db), audit.head(db)
 
     def boards_of(self, targets: Sequence[str]) -> tuple[Board, ...]:
@@ -260,10 +382,12 @@ class Notices:
         if before is None:
             cur = db.execute("INSERT INTO notices (doc) VALUES ('{}')")
             notice = replace(notice, id=int(cur.lastrowid or 0))
+        doc = notice.to_json()
         db.execute(
             "UPDATE notices SET doc = ? WHERE id = ?",
-            (json.dumps(notice.to_json(), ensure_ascii=False, sort_keys=True), notice.id),
+            (json.dumps(doc, ensure_ascii=False, sort_keys=True), notice.id),
         )
+        set_notice_index(db, notice.id, notice_index(doc))  # the columns, from the very document written
         audit.append(
             db,
             now,
@@ -286,7 +410,10 @@ class Notices:
         """The notices a newly published one replaces end in the same transaction: the public is
         never left between two warnings (the old stays up until the new one is on)."""
         for old_id in notice.replaces:
-            old = self._get(db, old_id)
+            try:
+                old = self._get(db, old_id)
+            except DamagedNotice:
+                continue  # unreadable, so never shown: nothing to withdraw (it is reported)
             if old.state_at(now) in ("draft", "approved", "published"):
                 gone = replace(old, state="cancelled", closed_at=now, closed_by=actor,
                                reason=f"replaced by notice {notice.id}")
@@ -369,7 +496,7 @@ class Notices:
             problems = self.fit(notice, boards)
             if problems:
                 raise NoticeError("the notice does not fit every target board:\n  " + "\n  ".join(problems))
-        with self._db() as db:
+        with self.db.write() as db:
             return self._write(db, notice, author or user.name, "draft", None)
 
     def draft_from_template(
@@ -409,7 +536,7 @@ class Notices:
     def _change(
         self, notice_id: int, actor: str, action: str, change: Callable[[Notice, datetime], Notice]
     ) -> Notice:
-        with self._db() as db:
+        with self.db.write() as db:  # the write lock from the start: read-then-write is atomic
             before = self._get(db, notice_id)
             after = change(before, self.clock.now())
             return self._write(db, after, actor, action, before)
@@ -543,7 +670,7 @@ class Notices:
                 raise NoticeError(f"notice {n.id} is {n.state}")
             return replace(n, state="expired")
 
-        for n in self.list():
+        for n in self._select("WHERE state = 'published' AND end_us <= ?", (epoch_us(now),)):
             if n.state == "published" and now >= n.end:
                 try:
                     done.append(self._change(n.id, "system", "expire", expire))
@@ -553,5 +680,5 @@ class Notices:
 
     def record(self, actor: str, action: str, subject: str, detail: object) -> None:
         """An event that changes no notice but belongs in the audit log (e.g. an ignored CAP test alert)."""
-        with self._db() as db:
+        with self.db.write() as db:
             audit.append(db, self.clock.now(), actor, action, subject, None, detail)

@@ -8,6 +8,7 @@ ends with opening punctuation.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 NO_LINE_START = set("，。、；：？！）」』】》〉”’…,.;:?!)]}%")
@@ -17,11 +18,12 @@ Measure = Callable[[str], int]
 
 
 def _tokens(text: str) -> list[str]:
-    """Break opportunities: each CJK character alone, Latin words and numbers together."""
+    """Break opportunities: each CJK character alone, words of other scripts (\"Hemlingby\",
+    \"utfärdades\") and numbers together."""
     tokens: list[str] = []
     word = ""
     for ch in text:
-        if ch.isascii() and (ch.isalnum() or ch in "._-+/%"):
+        if (ch.isalnum() and unicodedata.east_asian_width(ch) not in "WF") or ch in "._-+/%":
             word += ch
             continue
         if word:

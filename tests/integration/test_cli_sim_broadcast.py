@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -127,12 +129,13 @@ def test_broadcast_while_a_service_runs_asks_the_service(site, tmp_path) -> None
                     return
                 time.sleep(0.05)
 
-        import threading
-
         threading.Thread(target=the_service, daemon=True).start()
-        run = subprocess.run([sys.executable, "-m", "ledctl", "--state", str(state), "broadcast", "-c",
-                              str(site), "--board", "zbs-12", "--wait", "0.5"], cwd=tmp_path, capture_output=True, text=True,
-                             timeout=300, env={**__import__("os").environ, "PATH": "/usr/bin:/bin"})
+        run = subprocess.run(
+            [sys.executable, "-m", "ledctl", "--state", str(state), "broadcast", "-c", str(site),
+             "--board", "zbs-12", "--wait", "0.5"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PATH": "/usr/bin:/bin"},
+        )
         assert "drives these boards: asked it to broadcast now" in run.stdout, run.stdout + run.stderr
         assert "link" not in run.stdout  # it never tried the wire itself (nothing listens there)
         text = subprocess.run([sys.executable, "-m", "ledctl", "--state", str(state), "broadcast", "-c",

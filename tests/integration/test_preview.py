@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def preview(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`ledctl preview --sample-data …`: the showcase previews read the sample data (marked 示例数据)."""
-    return subprocess.run([sys.executable, "-m", "ledctl", "preview", "--sample-data", "--out",
+    return subprocess.run([sys.executable, "-m", "ledctl", "--state", str(tmp_path / "state"),
+                           "preview", "--sample-data", "--out",
                            str(tmp_path / "pv"), *args],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
 

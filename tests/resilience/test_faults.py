@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import itertools
 import shutil
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 
+from ledctl import db as db_mod
 from ledctl import store as store_mod
 from ledctl.drivers.onbon.bitmap import page_bitmap
 from ledctl.notices.users import User
@@ -126,19 +128,25 @@ def test_five_percent_of_bytes_corrupted(world) -> None:
     proof_is_exact(service)
 
 
+NO_PAGE_LIMIT = 4294967294  # SQLite's largest max_page_count
+
+
 def test_a_full_disk_loses_nothing(world, monkeypatch) -> None:
     service, notices, _fleet, clock = world
-    real_open = store_mod.open_db
+    real_write = db_mod.Database.write
 
-    def full(path, schema):  # SQLite's own "database or disk is full", from a page limit
-        context = real_open(path, schema)
-        db = context.__enter__()
-        pages = db.execute("PRAGMA page_count").fetchone()[0]
-        db.execute(f"PRAGMA max_page_count = {pages}")
-        return _Wrapped(context, db)
+    @contextmanager
+    def full(self):  # SQLite's own "database or disk is full", from a page limit on every write
+        with real_write(self) as db:
+            pages = db.execute("PRAGMA page_count").fetchone()[0]
+            db.execute(f"PRAGMA max_page_count = {pages}")
+            try:
+                yield db
+            finally:  # connections are reused: the limit must not outlive the full disk
+                db.execute(f"PRAGMA max_page_count = {NO_PAGE_LIMIT}")
 
     n = publish(notices, clock, targets=["group:community"])
-    monkeypatch.setattr(store_mod, "open_db", full)
+    monkeypatch.setattr(db_mod.Database, "write", full)
     for _ in range(3):
         blob = "x" * 200_000  # something big enough to need new pages
         with pytest.raises(store_mod.StoreError, match="disk full"):
@@ -146,7 +154,7 @@ def test_a_full_disk_loses_nothing(world, monkeypatch) -> None:
         service.recompose(clock.now())
         service.dispatcher.settle()
         clock.advance(minutes=6)
-    monkeypatch.setattr(store_mod, "open_db", real_open)  # space again
+    monkeypatch.setattr(db_mod.Database, "write", real_write)  # space again
     clock.advance(minutes=10)
     service.recompose(clock.now(), force=True)
     service.dispatcher.settle()
@@ -154,17 +162,6 @@ def test_a_full_disk_loses_nothing(world, monkeypatch) -> None:
     community = [b.id for b in service.dep.boards_in("community")]
     assert all(f"notice:{n.id}" in rows[b].confirmed_items for b in community)
     proof_is_exact(service)
-
-
-class _Wrapped:
-    def __init__(self, context, db) -> None:
-        self.context, self.db = context, db
-
-    def __enter__(self):
-        return self.db
-
-    def __exit__(self, *exc):
-        return self.context.__exit__(*exc)
 
 
 def test_the_clock_jumps(world) -> None:

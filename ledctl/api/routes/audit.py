@@ -7,8 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from ledctl.api.deps import ERRORS, Console, ConsoleDep, Viewer
-from ledctl.notices import audit
-from ledctl.store import open_db
 
 router = APIRouter()
 
@@ -24,8 +22,7 @@ def audit_log(
 
 
 def audit_entries(console: Console, subject: str | None, limit: int) -> list[dict[str, Any]]:
-    with open_db(console.store.path, audit.SCHEMA) as db:
-        entries = audit.entries(db, subject)
+    entries = console.notices.audit_log(subject)  # a read: no write lock for a page view
     return [e.as_json() for e in entries[-limit:]]
 
 
