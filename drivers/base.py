@@ -90,6 +90,7 @@ class Content:
     lifetime_s: int | None = None  # the same as a duration, for boards that count (AWTRIX, BX)
     whole: bool = False  # every page matters (a notice): a board that cannot show them all refuses
     clear_text: bool = False  # remove text the board draws itself (an ended notice) first
+    page: int | None = None  # the host plays the loop (see Capabilities.holds_pages): show this page now
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +98,13 @@ class Capabilities:
     """What a board's controller can do, as the service, the console and the notices need it."""
 
     own_font: bool = False  # draws text in its own font (the fast path for urgent text)
-    holds_pages: int = 0  # pages it cycles by itself; 0: the host (or the board's player) plays them
+    # Pages it holds and cycles by itself. A program with more is played by the host: the
+    # dispatcher sends one page at a time (`Content.page`), each for its dwell (BX, TPM2: 1).
+    holds_pages: int = 1000
+    # The page effects it shows ("static", "blink", "scroll-left", "scroll-up"); None: all. Pages
+    # are rendered for what the board can show (a BX picture cannot scroll: the text pages instead).
+    effects: frozenset[str] | None = None
+    refresh_s: float | None = None  # it drops a page not sent again within this (WLED's realtime timeout)
     largest_message: int = 0  # bytes in one message or frame the board accepts (0: no limit known)
     acknowledges: bool = True  # a delivery can be confirmed (else it is "sent", never "confirmed")
     reads_back: bool = False  # the health check can see what it really shows

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -192,7 +192,7 @@ class Tpm2Driver(Driver):
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
         # No font, one frame at a time: the host plays the loop; only the ping can be answered.
-        return Capabilities(holds_pages=1, largest_message=MAX_PAYLOAD + 5)
+        return Capabilities(holds_pages=1, effects=frozenset({"static"}), largest_message=MAX_PAYLOAD + 5)
 
     def receiver(self, board: Board) -> Tpm2Board:
         return Tpm2Board(board.size.width, board.size.height, self.link)
@@ -202,6 +202,10 @@ class Tpm2Driver(Driver):
             start = time.monotonic()
             pages = len(content.program.pages)
             receiver = self.receiver(board)
+            if content.page is not None:  # one page of the loop the host plays
+                content = replace(content, program=replace(
+                    content.program, pages=(content.program.pages[content.page],)), page=None)
+                pages = 1
             if pages > 1 and content.whole:
                 report(Result(board.id, Outcome.REFUSED, "this needs several pages; the host plays TPM2 "
                               "loops only in the service", "frame", 0, 0.0, (0, pages)))

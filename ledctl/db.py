@@ -223,6 +223,13 @@ def _m4_notice_columns(con: sqlite3.Connection) -> None:
         set_notice_index(con, notice_id, index)
 
 
+def _m5_pages(con: sqlite3.Connection) -> None:
+    # How many of the confirmed program's pages reached the board (a loop the host plays confirms
+    # when every page has); 0/0 for a board confirmed before pages were counted.
+    con.execute("ALTER TABLE boards ADD COLUMN pages_shown INTEGER NOT NULL DEFAULT 0")
+    con.execute("ALTER TABLE boards ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int  # the file's user_version once this step is done
@@ -237,6 +244,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "boards.last_failure_at: when the last delivery or command failed", _m3_last_failure_at),
     Migration(4, "notices: indexed state, window, review and CAP columns beside the JSON document",
               _m4_notice_columns),
+    Migration(5, "boards.pages_shown / pages_total: the confirmed program's pages that reached the board",
+              _m5_pages),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from ledctl import fonts
 from ledctl.config import Deployment
 from ledctl.content.bulletin import PERIOD_LENGTH, build_bulletin
+from ledctl.drivers import capabilities
 from ledctl.errors import ConfigError, DataError, LedctlError
 from ledctl.model import Board, Bulletin, Program, Reading, Rejection
 from ledctl.render import layout as layout_mod
@@ -178,7 +179,9 @@ def render_notice_fleet(
 ) -> list[BoardResult]:
     """Each board's pages for a notice, or why it cannot show it (too long, a missing glyph …)."""
     def make(board: Board, layout: layout_mod.Layout, load_font: FontLoader) -> Program:
-        pages = render_notice(board, layout, load_font, title=title, body=body, day=day, blink=blink)
+        effects = capabilities(board).effects
+        pages = render_notice(board, layout, load_font, title=title, body=body, day=day,
+                              blink=blink and (effects is None or "blink" in effects))
         return Program(board=board.id, pages=tuple(pages))
 
     return _each_board(dep, boards, make)
@@ -195,7 +198,10 @@ def _each_board(
     results = []
     for board in boards:
         try:
-            results.append(BoardResult(board, make(board, layout_mod.layout_for(board, layouts), load_font)))
+            # Rendered for what the board can show: a picture that cannot move is never previewed moving.
+            effects = capabilities(board).effects
+            layout = layout_mod.for_effects(layout_mod.layout_for(board, layouts), effects)
+            results.append(BoardResult(board, make(board, layout, load_font)))
         except ConfigError as e:
             results.append(BoardResult(board, None, "; ".join(e.problems)))
         except LedctlError as e:

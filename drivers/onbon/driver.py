@@ -343,11 +343,12 @@ class OnbonBxDriver(Driver):
 
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
-        # The card draws text in its own GB2312 font and, where its model has the special area,
-        # holds one picture (bitmap mode has a single page, §8.3.1).
-        model = model_of(board)
-        return Capabilities(own_font=True, holds_pages=1 if model.special_area else 0,
-                            largest_message=model.buffer)
+        # The card draws text in its own GB2312 font and holds one picture in its special area:
+        # bitmap mode is "数据单页显示", a single page, with no effect and no dwell of its own
+        # (protocol document §8.3; Onbon's SDK BX5MK_SendLatticeMessage sends one bitmap). The host
+        # plays a longer loop, page by page.
+        return Capabilities(own_font=True, holds_pages=1, effects=frozenset({"static"}),
+                            largest_message=model_of(board).buffer)
 
     @classmethod
     def board_problem(cls, board: Board) -> str | None:
@@ -385,6 +386,8 @@ class OnbonBxDriver(Driver):
             return Result(board.id, outcome, detail, mode, card.stats.bytes_out, time.monotonic() - start,
                           (shown, pages))
 
+        if content.page is not None:
+            return self._deliver_page(board, content, card, start)
         try:
             if content.text is not None:
                 # The card's 16-dot font: beyond what fits in rows of 16 px, the text scrolls instead.
@@ -404,6 +407,22 @@ class OnbonBxDriver(Driver):
             return result(e.outcome, str(e))
         except LinkError as e:
             return result(Outcome.LINK, str(e))
+
+    def _deliver_page(self, board: Board, content: Content, card: BxCard, start: float) -> Result:
+        """One page of a loop the host plays: the special area's picture, in place of the last."""
+        assert content.page is not None
+        page = content.program.pages[content.page]
+        try:
+            if content.clear_text:
+                card.clear_text()
+            card.show_bitmap(page.image, timeout_s=content.lifetime_s)
+            outcome, detail = Outcome.CONFIRMED, ""
+        except DeliveryError as e:
+            outcome, detail = e.outcome, str(e)
+        except LinkError as e:
+            outcome, detail = Outcome.LINK, str(e)
+        return Result(board.id, outcome, detail, "page", card.stats.bytes_out, time.monotonic() - start,
+                      (1 if outcome is Outcome.CONFIRMED else 0, 1))
 
     def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
         for board, want in jobs:

@@ -39,10 +39,6 @@ def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> li
     ):
         if r.program is None:
             problems.append(f"{r.board.id}: {r.error}")
-        elif capabilities(r.board).holds_pages == 1 and len(r.program.pages) > 1:
-            problems.append(
-                f"{r.board.id}: needs {len(r.program.pages)} pages and shows one picture; shorten the text"
-            )
     return problems
 
 

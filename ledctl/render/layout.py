@@ -16,7 +16,7 @@ import re
 import string
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -306,6 +306,19 @@ def _check_markup(c: _Checker, text: str, where: str, fields: frozenset[str]) ->
 
 
 # -- choosing and applying ---------------------------------------------------------------------
+
+def for_effects(layout: Layout, effects: frozenset[str] | None) -> Layout:
+    """`layout` for a board that shows only `effects` (None: all): pages with another effect are
+    static, and a notice that would scroll pages instead — a BX card's picture cannot move, so its
+    preview must not either."""
+    if effects is None:
+        return layout
+    pages = tuple(p if p.effect in effects else replace(p, effect="static") for p in layout.bulletin)
+    notice = layout.notice
+    if notice is not None and notice.flow.overflow not in effects and notice.flow.overflow != "page":
+        notice = replace(notice, flow=replace(notice.flow, overflow="page"))
+    return replace(layout, bulletin=pages, notice=notice)
+
 
 def layout_for(board: Board, layouts: Mapping[str, Layout]) -> Layout:
     """The board's own layout (`layout = "…"`), else the largest one made for a board its size."""

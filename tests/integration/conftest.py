@@ -44,6 +44,25 @@ def site(tmp_path: Path) -> Path:
 
 
 
+def play_loops(dispatcher, clock, limit_s: float = 600.0) -> None:
+    """Move the injected clock page by page until every loop the host plays (a BX card holds one
+    picture) has put each of its pages up once, for its dwell: then those boards are confirmed."""
+    from datetime import timedelta
+
+    dispatcher.settle()
+    end = clock.now() + timedelta(seconds=limit_s)
+    links = {b.link for b in dispatcher.dep.boards}
+    while clock.now() < end:
+        views = dispatcher.view().values()
+        if not any(v.page is not None and v.confirmed != v.intended and not v.failures for v in views):
+            return
+        due = [t for link in links if (t := dispatcher.next_page_at(link)) is not None]
+        if not due:
+            return
+        clock.instant = max(clock.instant, min(due))
+        dispatcher.settle()
+
+
 def on_free_ports(dep):
     """The deployment with its MQTT links on free loopback ports: a fleet started for it brings its
     own broker there, so a demo or another test run on this machine cannot cross-talk."""
@@ -79,6 +98,6 @@ def service_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     notices = notices_for(live, store.path, clock)
     service = Service(live, store, clock, notices=notices)
     service.start(workers=False)
-    service.dispatcher.settle()
+    play_loops(service.dispatcher, clock)
     yield service, notices, fleet, clock
     fleet.stop()
