@@ -189,13 +189,19 @@ def _each_board(
     make: Callable[[Board, layout_mod.Layout, FontLoader], Program],
     layouts: Mapping[str, layout_mod.Layout] | None = None,
 ) -> list[BoardResult]:
+    from ledctl.drivers import DRIVERS
+
     if layouts is None:
         layouts = layout_mod.load_dir(dep.layouts_dir)
     load_font = font_loader(dep)
     results = []
     for board in boards:
         try:
-            results.append(BoardResult(board, make(board, layout_mod.layout_for(board, layouts), load_font)))
+            program = make(board, layout_mod.layout_for(board, layouts), load_font)
+            # What the board's controller cannot show (too many pages, an effect it cannot play)
+            # is a problem now, named with the board, not a delivery the board refuses later.
+            problem = DRIVERS[board.driver].program_problem(board, program)
+            results.append(BoardResult(board, None, problem) if problem else BoardResult(board, program))
         except ConfigError as e:
             results.append(BoardResult(board, None, "; ".join(e.problems)))
         except LedctlError as e:
