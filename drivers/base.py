@@ -175,6 +175,13 @@ class Driver(ABC):
         return None
 
     @classmethod
+    def program_problem(cls, board: Board, program: Program) -> str | None:
+        """Why the board cannot show `program` (too many pages, an effect it cannot play …), or None.
+        Asked when pages are made (preview, drafts, broadcast), so the content never goes out to be
+        refused; `deliver` refuses it too (Outcome.REFUSED)."""
+        return None
+
+    @classmethod
     def can_draw(cls, board: Board, text: str) -> bool:
         """Whether the board's own font can draw `text` (only drivers with `own_font` say yes)."""
         return False

@@ -12,7 +12,7 @@ from pathlib import Path
 from ledctl import fonts
 from ledctl.config import Deployment
 from ledctl.content.bulletin import PERIOD_LENGTH, build_bulletin
-from ledctl.drivers import capabilities
+from ledctl.drivers import DRIVERS, capabilities
 from ledctl.errors import ConfigError, DataError, LedctlError
 from ledctl.model import Board, Bulletin, Program, Reading, Rejection
 from ledctl.render import layout as layout_mod
@@ -201,7 +201,11 @@ def _each_board(
             # Rendered for what the board can show: a picture that cannot move is never previewed moving.
             effects = capabilities(board).effects
             layout = layout_mod.for_effects(layout_mod.layout_for(board, layouts), effects)
-            results.append(BoardResult(board, make(board, layout, load_font)))
+            program = make(board, layout, load_font)
+            # What the board's controller cannot show (too many pages, an effect it cannot play)
+            # is a problem now, named with the board, not a delivery the board refuses later.
+            problem = DRIVERS[board.driver].program_problem(board, program)
+            results.append(BoardResult(board, None, problem) if problem else BoardResult(board, program))
         except ConfigError as e:
             results.append(BoardResult(board, None, "; ".join(e.problems)))
         except LedctlError as e:
