@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from PIL import Image
 
@@ -41,6 +42,7 @@ log = logging.getLogger("ledctl.service")
 
 TICK = "tick"
 CAP_POLL = "cap-poll"
+PRUNE = "prune"  # daily: the store keeps [store] keep_*_days of health checks and delivery attempts
 BULLETIN_KEY = "bulletin_at"
 
 # More items (notices) come from elsewhere: a provider returns them for an instant.
@@ -93,7 +95,9 @@ class Service:
         tick = schedule.Job(
             TICK, TICK, IntervalTrigger(minutes=1, start_date=start, timezone=self.dep.tz), None
         )
-        jobs = [*schedule.jobs(self.dep.schedule, self.dep.tz, start), tick]
+        # 03:17 local: a quiet hour, off the round minutes when the jobs of the day run.
+        prune = schedule.Job(PRUNE, PRUNE, CronTrigger(hour=3, minute=17, timezone=self.dep.tz), None)
+        jobs = [*schedule.jobs(self.dep.schedule, self.dep.tz, start), tick, prune]
         if self.notices is not None and self.dep.cap.feeds:
             every = IntervalTrigger(minutes=self.dep.cap.poll_minutes, start_date=start, timezone=self.dep.tz)
             jobs.append(schedule.Job(CAP_POLL, CAP_POLL, every, None))
@@ -137,6 +141,13 @@ class Service:
         elif job.kind == TICK and self.notices is not None:
             for notice in self.notices.expire_due():
                 event(log, "notice-expired", notice=notice.id)
+        elif job.kind == PRUNE:
+            rules = self.dep.store
+            pruned = self.store.prune(now, keep_health_days=rules.keep_health_days,
+                                      keep_delivery_days=rules.keep_delivery_days)
+            event(log, "pruned", health_checks=pruned.health_checks, deliveries=pruned.deliveries,
+                  displays=pruned.displays)
+            return  # nothing on the boards changes
         if job.kind != schedule.HEALTH:
             self.recompose(now)
             self.update_settings(now)

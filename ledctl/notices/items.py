@@ -31,7 +31,7 @@ def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> li
     problems = []
     drawn = []
     for board in boards:
-        if not _as_card_text(board, notice):
+        if not as_card_text(board, notice):
             drawn.append(board)  # shown as pictures, drawn with ledctl's fonts
     day = notice.start.astimezone(dep.tz).date()
     for r in pipeline.render_notice_fleet(
@@ -92,13 +92,13 @@ class NoticeItems:
             for i in active
             if i.startswith("notice:") and int(i.split(":")[1]) in self._current
         ]
-        if not all(_as_card_text(board, n) for n in shown):
+        if not all(as_card_text(board, n) for n in shown):
             return None  # one the card cannot draw: all as pictures, in their composed order
         shown.sort(key=lambda n: (_priority(n), n.start))
         return "　".join(card_text(n) for n in shown) or None
 
 
-def _as_card_text(board: Board, notice: Notice) -> bool:
+def as_card_text(board: Board, notice: Notice) -> bool:
     """Whether the board draws the notice as text in its own font. A card font holds GB2312 only
     (no traditional characters, no rare ones): other text goes as pictures, so an emergency in any
     script ledctl's fonts draw still reaches the board."""
