@@ -101,7 +101,12 @@ class BxCard:
     link: SerialLink
     buffer: int = 0  # the card's receive buffer (data field); 0: its model's (512 on BX-5K, 1024 on BX-6K)
     retries: int = 10
-    reply_margin_s: float = 0.25  # the card's processing time on top of the wire time
+    # How long after its frame the host waits for a reply: the link's `timeout`, 2 s by default —
+    # the card's own CommTimeout ("串口—2秒,GPRS—30秒", protocol document, parameter file type 0x01;
+    # Onbon's SDK waits 10 s). A reply later than that is never waited for, and the input is
+    # cleared before the next frame, so a late ACK is never credited to the wrong request.
+    reply_timeout_s: float | None = None  # None: the link's timeout
+    silent_limit: int = 3  # attempts in a row with not a byte back: the card is offline
     plane_order: str = "RG"
     lit_bit: int = 0
     device_type: int = 0xFE
@@ -109,6 +114,7 @@ class BxCard:
     stats: ExchangeStats = field(default_factory=ExchangeStats)
     block: int = field(default=0, init=False)  # current bitmap block size (adapts to noise)
     answered: str = field(default="", init=False)  # the card's last refusal, if any
+    heard: bool = field(default=False, init=False)  # the last exchange got at least a byte back
 
     def __post_init__(self) -> None:
         self.model = model_of(self.board)
@@ -129,6 +135,7 @@ class BxCard:
         frame = encode(Frame(dst=self.address, src=HOST_ADDRESS, data=data, device_type=self.device_type))
         last, kind = "no reply", Outcome.OFFLINE
         link_errors = 0
+        silent = 0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
@@ -145,6 +152,9 @@ class BxCard:
             if reply is None:
                 self.stats.timeouts += 1
                 last, kind = "no reply (timeout)", Outcome.OFFLINE
+                silent = silent + 1 if not self.heard else 0
+                if silent >= self.silent_limit:  # not a byte back, again and again: no card there
+                    break
                 continue
             if commands.is_ack(reply) or reply.group != 0xA0:
                 return reply
@@ -157,20 +167,23 @@ class BxCard:
             if reply.error == ERR_CHECKSUM:
                 continue
             return reply  # a refusal retrying cannot fix: the caller decides
-        raise DeliveryError(self.board.id, kind, f"{last} after {self.retries + 1} attempts")
+        raise DeliveryError(self.board.id, kind, f"{last} after {attempt + 1} attempts")
 
     def _once(self, frame: bytes) -> commands.Reply | None:
-        """One frame out, the card's reply back (None: nothing usable before the deadline)."""
+        """One frame out, the card's reply back (None: nothing usable before the deadline; then
+        `heard` says whether any byte came back at all — a damaged reply, not a silent card)."""
         decoder = FrameDecoder((CHECK_CRC16,))  # as we send: a reply must carry a real CRC
+        self.heard = False
         with self.link.exclusive():
             self.link.discard_input()
             self.link.write(frame)
             self.stats.frames += 1
             self.stats.bytes_out += len(frame)
-            wait = self.link.byte_time(len(frame) + REPLY_BYTES) + self.reply_margin_s
-            deadline = time.monotonic() + wait
+            timeout = self.link.timeout_s if self.reply_timeout_s is None else self.reply_timeout_s
+            deadline = time.monotonic() + self.link.byte_time(len(frame) + REPLY_BYTES) + timeout
             while time.monotonic() < deadline:
                 chunk = self.link.read(deadline)
+                self.heard = self.heard or bool(chunk)
                 for item in decoder.feed(chunk):
                     if isinstance(item, FrameError):
                         # A damaged reply: the card did answer. Wait only as long as the rest of
@@ -249,6 +262,7 @@ class BxCard:
         end = len(bitmap)
         positions = {0}  # where the card may be; `end` means it has switched to the new bitmap
         failures = 0  # in a row
+        silent = 0  # in a row, not a byte back
         link_errors = 0
         limit = 4 * (self.retries + 1)
         while positions != {end}:
@@ -283,6 +297,11 @@ class BxCard:
                                     f"bitmap block: {commands.nack_reason(reply)}")
             failures += 1
             self.stats.retries += 1
+            silent = silent + 1 if reply is None and not self.heard else 0
+            if silent >= self.silent_limit:
+                raise DeliveryError(self.board.id, Outcome.OFFLINE,
+                                    f"bitmap block at byte {offset}: no reply (timeout) after {failures} "
+                                    "attempts")
             if reply is None:
                 self.stats.timeouts += 1
                 positions.add(offset + size)  # it may have arrived; only the reply was lost

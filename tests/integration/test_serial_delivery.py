@@ -32,6 +32,12 @@ def community(zhenhai):
     fleet.stop()
 
 
+def quick_replies(dep, timeout_s: float):
+    from dataclasses import replace
+
+    return replace(dep, links={name: replace(link, timeout_s=timeout_s) for name, link in dep.links.items()})
+
+
 def bulletin_contents(dep, boards):
     bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, date(2026, 11, 25)))
     return {r.board.id: Content(program=r.program) for r in pipeline.render_fleet(dep, boards, bulletin)}
@@ -65,7 +71,9 @@ def test_all_40_confirm_and_show_exactly_the_page(community) -> None:
 
 
 def test_one_percent_corruption_all_confirm_and_no_torn_image(community) -> None:
-    dep = community.rewired()
+    # A frame whose header the noise hit gets no reply at all, and the host waits the link's whole
+    # timeout for it. These simulated wires answer at once, so 0.3 s (a link's `timeout`) will do.
+    dep = quick_replies(community.rewired(), 0.3)
     boards = dep.boards_in("community")
     contents = bulletin_contents(dep, boards)
     seen: dict[str, set[bytes | None]] = {b.id: set() for b in boards}
@@ -237,3 +245,29 @@ def test_a_notice_of_several_pages_is_refused_by_a_one_picture_card(community) -
     bulletin = bulletin_contents(dep, (board,))
     (result,) = deliver(dep, (board,), bulletin)  # a bulletin: page 1 now, the service plays the rest
     assert result.confirmed and result.pages == (1, 2)
+
+
+def test_a_card_that_answers_late_is_waited_for_and_never_credited_wrongly(community) -> None:
+    # Issue 16.4: the reply window was wire time + 0.25 s; a card (or a DTU) answering after a
+    # second got spurious timeouts and resends, and a late ACK could be credited to the next frame.
+    # The window is now the link's timeout, 2 s by default: the card's own CommTimeout on serial.
+    community.set_fault("zbs-10", delay_s=1.0)
+    dep = community.rewired()
+    board = dep.board("zbs-10")
+    image = bulletin_contents(dep, (board,))["zbs-10"].program.pages[0].image
+    with LinkPool(dep.links, dep.boards) as pool:
+        card = HostCard(board, pool.serial("dtu-10"))
+        card.show_bitmap(image)
+    assert card.stats.timeouts == 0 and card.stats.retries == 0
+    assert card.stats.frames == 1 + 3  # the special area's set-up, then 504 + 504 + 16 bitmap bytes
+    assert community.boards["zbs-10"].device.bitmap == page_bitmap(image, board.colour.value)
+
+
+def test_a_silent_card_is_offline_after_three_timeouts_not_eleven(community) -> None:
+    community.set_fault("zbs-10", offline=True)
+    dep = community.rewired()
+    with LinkPool(dep.links, dep.boards) as pool:
+        card = HostCard(dep.board("zbs-10"), pool.serial("dtu-10"))
+        with pytest.raises(DeliveryError, match=r"no reply \(timeout\) after 3 attempts") as err:
+            card.ping()
+    assert err.value.outcome is Outcome.OFFLINE
