@@ -77,6 +77,7 @@ class Health:
     online: bool
     shows: str | None = None  # the program the board says it shows, where the protocol tells
     detail: str = ""
+    empty: bool = False  # the board says it holds nothing (a power cut emptied its RAM): send it again
 
 
 @dataclass(frozen=True, slots=True)

@@ -549,13 +549,17 @@ class Dispatcher:
                 # confirmed is a board that lost its program, or one that was given another.
                 differs = (health.online and health.shows is not None and rt.confirmed is not None
                            and health.shows != rt.confirmed)
-                if came_back or differs:
+                emptied = health.online and health.empty and rt.confirmed is not None
+                if came_back or differs or emptied:
                     rt.resend_program = rt.resend_settings = True
                     rt.program.next_try = None
             try:
                 self.store.seen(health.board, health.online, now, health.detail)
             except StoreError as e:
                 event(log, "store-failed", level=logging.ERROR, board=health.board, error=str(e))
+            if emptied:
+                event(log, "lost-program", level=logging.WARNING, board=health.board,
+                      note="the board holds nothing (a power cut empties its RAM): sending it again")
             if differs:
                 event(log, "shows-other", level=logging.WARNING, board=health.board,
                       shows=(health.shows or "")[:12], confirmed=(rt.confirmed or "")[:12],

@@ -450,6 +450,18 @@ class BxCard:
         self._bitmap: bytes | None = None
         self._pending: bytearray | None = None
 
+    def power_cycle(self) -> None:
+        """Power off and on: dynamic and special areas are RAM and are gone ("实时显示信息不能掉电
+        保存", protocol document on dynamic areas; Onbon's BX-K SCREEN_SendDynamicArea.md: "节目断电
+        后不会保存"). Screen state, brightness and the clock are parameters kept in flash / RTC."""
+        self._deframer = _Deframer()
+        self._areas = {}
+        self._special = None
+        self._special_touched = None
+        self._pages = {}
+        self._bitmap = None
+        self._pending = None
+
     # -- public read-only state ------------------------------------------------------------------
 
     @property
@@ -694,7 +706,9 @@ class BxCard:
         out = bytearray(b"\xa1\x02\x00\x00\x00")
         out.append(0x01 if self._power_on else 0x02)
         out.append(self.brightness)
-        out += bytes([_to_bcd(t.year % 100), _to_bcd(t.year // 100), _to_bcd(t.month), _to_bcd(t.day),
+        # The century first: "2011 年表示为0x20,0x11" (protocol document, A1 02 SystemTime); Onbon's
+        # C# demo (BX-K Form1.cs) reads pStatus[2] as the century too.
+        out += bytes([_to_bcd(t.year // 100), _to_bcd(t.year % 100), _to_bcd(t.month), _to_bcd(t.day),
                       self.weekday, _to_bcd(t.hour), _to_bcd(t.minute), _to_bcd(t.second)])
         out.append(0)  # ProgramNUM: program files are not emulated
         out += b"\x00" * 4  # FileName

@@ -208,6 +208,14 @@ class BxCard:
     def ping(self) -> None:
         self._confirm(commands.ping(), "ping")
 
+    def status(self) -> commands.Status:
+        """The card's A1 02 status: screen, brightness, clock, and what its RAM holds."""
+        reply = self.exchange(commands.query_status())
+        try:
+            return commands.parse_status(reply)
+        except ValueError as e:
+            raise DeliveryError(self.board.id, Outcome.NACK, f"status: {e}") from None
+
     def sync_time(self, now: datetime) -> None:
         self._confirm(commands.set_time(now), "time sync")
 
@@ -462,11 +470,16 @@ class OnbonBxDriver(Driver):
                           time.monotonic() - start))
 
     def check(self, boards: Sequence[Board]) -> list[Health]:
+        """Each card's status (A1 02): there, and holding a picture or a text? Dynamic and special
+        areas live in RAM ("实时显示信息不能掉电保存", protocol document §8.2): after a power cut the
+        card answers with both empty, and the dispatcher sends its program again."""
         out = []
         for board in boards:
             try:
-                self.card(board).ping()
-                out.append(Health(board.id, True))
+                status = self.card(board).status()
+                empty = not status.special_area and not status.dynamic_area_ids
+                out.append(Health(board.id, True, detail="holds nothing (power cut?)" if empty else "",
+                                  empty=empty))
             except DeliveryError as e:
                 out.append(Health(board.id, False, detail=str(e)))
             except LinkError as e:

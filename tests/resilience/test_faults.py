@@ -199,3 +199,21 @@ def test_the_data_source_down_for_days(world) -> None:
         for sb in service.bulletin.stations.values()
     ), [sb.problem for sb in service.bulletin.stations.values()]
     proof_is_exact(service)
+
+
+def test_a_power_cut_empties_a_card_and_the_health_check_brings_its_program_back(world) -> None:
+    # Issue 16.6: dynamic and special areas live in RAM ("实时显示信息不能掉电保存"); the health
+    # check only pinged, so a card that lost power stayed dark while the console said "confirmed".
+    service, _notices, fleet, clock = world
+    card = fleet.boards["zbs-05"].device
+    page = service.dispatcher.view()["zbs-05"].page or 0
+    shown = service.dispatcher.boards["zbs-05"].intent.program.pages[page].image.tobytes()
+    assert card.snapshot().tobytes() == shown
+    fleet.power_cycle("zbs-05")
+    assert card.bitmap is None and card.snapshot().getbbox() is None  # dark
+    service.dispatcher.check_health()
+    play_loops(service.dispatcher, clock)
+    page = service.dispatcher.view()["zbs-05"].page or 0
+    pages = service.dispatcher.boards["zbs-05"].intent.program.pages
+    assert card.snapshot().tobytes() == pages[page].image.tobytes()
+    proof_is_exact(service)
