@@ -282,15 +282,17 @@ def test_the_screen_over_one_loop_is_the_preview_page_by_page_with_its_dwell(wor
     assert seen[0][0] == preview[0][0]  # starting with page 1
 
 
-def test_a_program_an_awtrix_cannot_show_is_refused_when_made(world: World) -> None:
-    """More than 20 pages, or a blinking or scrolling page: an error when the pages are made (preview,
-    the fit check of a draft, broadcast), never a delivery retried for ever."""
+def test_a_notice_is_made_still_for_an_awtrix(world: World) -> None:
+    """ledctl's pages go to an AWTRIX as still bitmaps: a blinking notice is made still for it (its
+    capabilities say so), in the preview too — never a page the device would refuse, retried for
+    ever. (More than 20 pages is refused when made: see tests/unit/test_awtrix3.py.)"""
     board = world.dep.board("lobby")
     day = date(2026, 11, 25)
     [blink] = pipeline.render_notice_fleet(world.dep, (board,), title="", body="FLOOD", day=day, blink=True)
-    assert blink.program is None and "blink" in blink.error
     [still] = pipeline.render_notice_fleet(world.dep, (board,), title="", body="FLOOD", day=day)
-    assert still.program is not None and still.error == ""
+    assert blink.program is not None and blink.error == ""
+    assert [p.effect for p in blink.program.pages] == ["static"]
+    assert blink.program.content_hash() == still.program.content_hash()
 
 
 def test_config_check_names_a_layout_an_awtrix_cannot_play(world: World, tmp_path: Path) -> None:
