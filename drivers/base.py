@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
-from ledctl.model import Board, ColourMode, Program, Size
+from ledctl.model import Board, ColourMode, Page, Program, Size
 
 if TYPE_CHECKING:
     from ledctl.schedule import Settings
@@ -186,6 +186,12 @@ class Driver(ABC):
     def can_draw(cls, board: Board, text: str) -> bool:
         """Whether the board's own font can draw `text` (only drivers with `own_font` say yes)."""
         return False
+
+    @classmethod
+    def text_pages(cls, board: Board, text: str) -> tuple[Page, ...]:
+        """What the board shows for `text` drawn in its own font, as pages a preview plays (drivers
+        with `own_font` say; the console and the previews show these instead of ledctl's pictures)."""
+        raise NotImplementedError(f"{cls.spec.name} draws no text of its own")
 
     @abstractmethod
     def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:

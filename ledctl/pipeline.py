@@ -12,7 +12,7 @@ from pathlib import Path
 from ledctl import fonts
 from ledctl.config import Deployment
 from ledctl.content.bulletin import PERIOD_LENGTH, build_bulletin
-from ledctl.drivers import DRIVERS, capabilities
+from ledctl.drivers import DRIVERS, capabilities, driver_class
 from ledctl.errors import ConfigError, DataError, LedctlError
 from ledctl.model import Board, Bulletin, Program, Reading, Rejection
 from ledctl.render import layout as layout_mod
@@ -185,6 +185,25 @@ def render_notice_fleet(
         return Program(board=board.id, pages=tuple(pages))
 
     return _each_board(dep, boards, make)
+
+
+def card_text(title: str, body: str) -> str:
+    """A notice as one line of text for a board that draws it in its own font."""
+    return f"{title}：{body}".replace("\n", " ")
+
+
+def notice_as_shown(
+    dep: Deployment, boards: tuple[Board, ...], *, title: str, body: str, day: date, blink: bool = False,
+) -> list[BoardResult]:
+    """Each board's notice as the board itself will show it — the card's own drawing of the text where
+    it draws the notice in its own font (a BX card), else ledctl's pages: what previews and the
+    console show, so they never promise a look the board does not have."""
+    text = card_text(title, body)
+    own = {b.id for b in boards if capabilities(b).own_font and driver_class(b).can_draw(b, text)}
+    drawn = {r.board.id: r for r in render_notice_fleet(dep, tuple(b for b in boards if b.id not in own),
+                                                          title=title, body=body, day=day, blink=blink)}
+    return [BoardResult(b, Program(b.id, driver_class(b).text_pages(b, text))) if b.id in own
+            else drawn[b.id] for b in boards]
 
 
 def _each_board(

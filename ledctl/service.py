@@ -28,6 +28,7 @@ from ledctl.clock import Clock
 from ledctl.compose import Item, Priority, compose, shown
 from ledctl.config import Deployment
 from ledctl.dispatch import Dispatcher, Intent
+from ledctl.drivers import driver_class
 from ledctl.errors import LedctlError
 from ledctl.events import event
 from ledctl.model import Board, Bulletin, Page, Program, Rejection
@@ -255,8 +256,7 @@ class Service:
             if not force and self._shown_items.get(board.id) == active:
                 continue
             self._shown_items[board.id] = active
-            program = compose(board.id, now, items)
-            text = self.notice_items.text_for(board, active) if self.notice_items else None
+            program, text = self._board_program(board, now, items, active)
             if not program.pages and not text:
                 # Nothing to show (a notice ended and the bulletin could not be made): dark, never
                 # the notice that was cancelled.
@@ -282,13 +282,26 @@ class Service:
         points = sorted(edges)
         for t0, t1 in zip(points, [*points[1:], end], strict=True):
             settings = schedule.settings_at(self.dep.schedule, board, t0, self.dep.tz)
+            active = tuple(sorted(i.id for i in shown(board.id, t0, items)))
             segment = Segment(t0, t1, settings, tuple(i.id for i in shown(board.id, t0, items)),
-                              compose(board.id, t0, items).pages)
+                              self._board_program(board, t0, items, active)[0].pages)
             if out and out[-1].same_as(segment):
                 out[-1] = replace(out[-1], end=t1)  # nothing changed for this board at t0
             else:
                 out.append(segment)
         return out
+
+    def _board_program(self, board: Board, now: datetime, items: Sequence[Item],
+                       active: tuple[str, ...]) -> tuple[Program, str | None]:
+        """What `board` plays at `now`, and the text it draws in its own font instead, if any. A card
+        drawing notice text shows that text alone over the whole board: its program is then the
+        card's own drawing of it, so the console, the timeline and the proof show what the public sees."""
+        program = compose(board.id, now, items)
+        text = self.notice_items.text_for(board, active) if self.notice_items else None
+        if text is not None:
+            pages = driver_class(board).text_pages(board, text)
+            program = Program(board.id, pages, valid_from=program.valid_from, valid_to=program.valid_to)
+        return program, text
 
     def notices_changed(self) -> None:
         """A notice was published or cancelled in this process (the console): act on it now."""

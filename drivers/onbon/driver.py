@@ -33,9 +33,10 @@ from ledctl.drivers.base import (
 from ledctl.drivers.link import LinkError, SerialLink
 from ledctl.drivers.onbon import commands
 from ledctl.drivers.onbon.bitmap import page_bitmap
+from ledctl.drivers.onbon.card_screen import NOTICE_COLOUR, text_look, text_pages
 from ledctl.drivers.onbon.frame import CHECK_CRC16, HOST_ADDRESS, Frame, FrameDecoder, FrameError, encode
 from ledctl.errors import LedctlError
-from ledctl.model import Board, ColourMode
+from ledctl.model import Board, ColourMode, Page
 
 if TYPE_CHECKING:
     from ledctl.schedule import Settings
@@ -331,10 +332,13 @@ class BxCard:
         """Remove every dynamic (text) area, so only the special area's picture shows."""
         self._confirm(commands.delete_all_dynamic_areas(), "clear text")
 
-    def show_text(self, text: str, *, timeout_s: int, scroll: bool = False) -> None:
-        """Fast path: the card draws `text` with its own font in dynamic area 0, for `timeout_s`."""
+    def show_text(self, text: str, *, timeout_s: int) -> None:
+        """Fast path: the card draws `text` with its own font in dynamic area 0, for `timeout_s`: still
+        and wrapped when it fits, else one line moving left, centred (card_screen.text_look — the
+        previews draw it from the same model)."""
+        look = text_look(self.board, text)
         try:
-            payload = commands.encode_text(text)
+            payload = commands.encode_text(text, colour=NOTICE_COLOUR)
         except commands.TextNotEncodable as e:
             raise DeliveryError(self.board.id, Outcome.REFUSED,
                                 f"the card's font cannot show this text: {e}") from None
@@ -345,8 +349,9 @@ class BxCard:
                                 f"{self.buffer - TEXT_AREA_OVERHEAD} in a text area (its {self.buffer}-byte "
                                 "receive buffer): shorten it")
         data = commands.dynamic_text(0, 0, 0, width, height, payload, timeout_s=timeout_s, run_mode=2,
-                                     effect=0x03 if scroll else 0x01, auto_wrap=not scroll,
-                                     single_line=scroll, process_mode=1, generation=self.model.generation)
+                                     effect=look.effect, speed=look.speed, align=look.align,
+                                     auto_wrap=not look.scroll, single_line=look.scroll, process_mode=1,
+                                     generation=self.model.generation)
         self._confirm(data, "text")
 
 
@@ -394,6 +399,10 @@ class OnbonBxDriver(Driver):
             return False
         return len(payload) <= model_of(board).buffer - TEXT_AREA_OVERHEAD
 
+    @classmethod
+    def text_pages(cls, board: Board, text: str) -> tuple[Page, ...]:
+        return text_pages(board, text)
+
     def card(self, board: Board) -> BxCard:
         return BxCard(board, self.link)
 
@@ -417,10 +426,7 @@ class OnbonBxDriver(Driver):
             return self._deliver_page(board, content, card, start)
         try:
             if content.text is not None:
-                # The card's 16-dot font: beyond what fits in rows of 16 px, the text scrolls instead.
-                fits = (board.size.width // 16) * (board.size.height // 16)
-                card.show_text(content.text, timeout_s=content.lifetime_s or 65535,
-                               scroll=len(content.text) > fits)
+                card.show_text(content.text, timeout_s=content.lifetime_s or 65535)
                 return result(Outcome.CONFIRMED, shown=pages)
             if pages > 1 and content.whole:
                 return result(Outcome.REFUSED, f"this needs {pages} pages and the card shows one picture; "

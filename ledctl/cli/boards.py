@@ -146,7 +146,10 @@ def _intents(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment,
             if r.program is None and r.board.id not in own:
                 failed[r.board.id] = r.error
                 continue
-            pages = r.program.pages if r.program is not None else ()
+            if r.board.id in own:  # what the card will draw: its own font, as the previews show it
+                pages = driver_class(r.board).text_pages(r.board, text)
+            else:
+                pages = r.program.pages if r.program is not None else ()
             program = Program(r.board.id, pages or _blank(r.board).pages, valid_to=until)
             intents[r.board.id] = Intent.of(program, f"ledctl broadcast --text ({len(text)} characters)",
                                             ("broadcast --text",), text if r.board.id in own else None,

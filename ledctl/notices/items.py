@@ -23,7 +23,7 @@ from ledctl.store import Store
 
 
 def card_text(notice: Notice) -> str:
-    return f"{notice.title}：{notice.text}".replace("\n", " ")
+    return pipeline.card_text(notice.title, notice.text)
 
 
 def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> list[str]:

@@ -86,17 +86,26 @@ def test_each_board_gets_a_loop_gif(tmp_path: Path) -> None:
     assert 'href="outdoor-urban/loop.gif"' in index
 
 
-def test_a_notice_pages_where_the_board_cannot_scroll_a_picture(tmp_path: Path) -> None:
-    # The community layout scrolls a long body; a BX card's picture (its special area in bitmap
-    # mode) has no effect and one page, so the host plays static pages — and the preview must show
-    # that, not a scroll the board never makes (issue 16.15).
+def test_a_notice_preview_on_a_bx_board_is_what_the_card_draws(tmp_path: Path) -> None:
+    # Issue 16.15: the preview showed ledctl's title page and a green body scrolling in the bottom
+    # half, while the card draws the text in its own font, one red line moving left. Now the preview
+    # is the card's own drawing (drivers/onbon/card_screen.py) wherever the card draws the text …
     text = "受重污染天气影响，今日PM2.5浓度较高，请减少户外活动。"
     run = preview(tmp_path, "--board", "zbs-40", "--notice", text, "--notice-title", "重污染天气预警")
     assert run.returncode == 0, run.stderr
-    assert "scroll" not in run.stdout and "notice-2 static" in run.stdout
-    pages = sorted(p for p in (tmp_path / "pv" / "zbs-40").glob("*.png") if not p.name.endswith(".led.png"))
+    assert "card-text scroll-left" in run.stdout
     with Image.open(tmp_path / "pv" / "zbs-40" / "loop.gif") as gif:
-        assert gif.n_frames == len(pages) > 1  # page after page, nothing moving
+        assert gif.n_frames > 50  # it moves, as the card moves it
+    # … and where it cannot (not in the card's GB2312 font), the card gets pictures, which cannot
+    # move on a BX card: still pages, page after page, as the host will play them.
+    run = preview(tmp_path / "tw", "--board", "zbs-40", "--notice", "臺灣氣象署發布大雨特報，請注意防範。",
+                  "--notice-title", "大雨特報")
+    assert run.returncode == 0, run.stderr
+    assert "scroll" not in run.stdout and "notice-2 static" in run.stdout
+    pv = tmp_path / "tw" / "pv" / "zbs-40"
+    pages = sorted(p for p in pv.glob("*.png") if not p.name.endswith(".led.png"))
+    with Image.open(pv / "loop.gif") as gif:
+        assert gif.n_frames == len(pages) > 1
 
 
 def test_notice_with_a_glyph_no_board_has_is_refused_per_board(tmp_path: Path) -> None:

@@ -271,3 +271,70 @@ def test_a_silent_card_is_offline_after_three_timeouts_not_eleven(community) -> 
         with pytest.raises(DeliveryError, match=r"no reply \(timeout\) after 3 attempts") as err:
             card.ping()
     assert err.value.outcome is Outcome.OFFLINE
+
+
+def test_a_card_draws_notice_text_frame_for_frame_as_its_preview_shows_it(zhenhai) -> None:
+    # Issue 16.15: the preview showed a title page and the body scrolling in the bottom half, in
+    # green; the card drew one red line at the top and left 16 rows dark. Now the preview is the
+    # card's own drawing (drivers/onbon/card_screen.py), and the card is sent what that model draws.
+
+    from ledctl.clock import FixedClock
+    from ledctl.drivers import driver_class
+    from ledctl.render.effects import frames
+
+    clock = FixedClock(now())
+    fleet = Fleet(zhenhai, clock=clock.now, pace=False)
+    fleet.build({"zbs-10"})
+    fleet.start(ephemeral=True)
+    try:
+        dep = fleet.rewired()
+        board = dep.board("zbs-10")
+        text = "重污染天气预警：受重污染天气影响，今日PM2.5浓度较高，请减少户外活动。"
+        [page] = driver_class(board).text_pages(board, text)
+        assert page.effect == "scroll-left"
+        (result,) = deliver(dep, (board,), {"zbs-10": text_content(board, text, 600)})
+        assert result.confirmed and result.mode == "text"
+        card = fleet.boards["zbs-10"].device
+        elapsed = 0.0
+        for n, frame in enumerate(frames(page, board.size)):
+            assert card.snapshot().tobytes() == frame.image.tobytes(), f"frame {n} at {elapsed:.3f} s"
+            clock.advance(seconds=frame.duration_s)
+            elapsed += frame.duration_s
+        box = page.image.getbbox()
+        assert box is not None and box[1] >= 7 and box[3] <= 25  # centred, never stuck in the top half
+        assert {px for px in page.image.getdata()} == {(0, 0, 0), (255, 0, 0)}  # red, not the green of "good"
+    finally:
+        fleet.stop()
+
+
+def test_a_bx_card_shows_every_page_of_its_loop_for_its_dwell_as_the_preview_does(zhenhai, tmp_path) -> None:
+    # Issue 16.1 / "a test per board kind": over one loop the card's screen equals the preview's pages,
+    # page by page, each for its dwell (the host plays the loop: the card holds one picture).
+
+    from ledctl.clock import FixedClock
+    from ledctl.dispatch import Dispatcher, Intent
+    from ledctl.store import Store
+
+    clock = FixedClock(now())
+    fleet = Fleet(zhenhai, clock=clock.now, pace=False)
+    fleet.build({"zbs-10"})
+    fleet.start(ephemeral=True)
+    try:
+        dep = fleet.rewired()
+        board = dep.board("zbs-10")
+        program = bulletin_contents(dep, (board,))["zbs-10"].program
+        assert len(program.pages) == 2
+        card = fleet.boards["zbs-10"].device
+        with Dispatcher(dep, Store(tmp_path / "s.sqlite"), clock) as dispatcher:
+            dispatcher.set_intended({"zbs-10": Intent.of(program, "bulletin")})
+            for loop in range(2):
+                for n, page in enumerate(program.pages):
+                    dispatcher.settle()
+                    assert card.snapshot().tobytes() == page.image.tobytes(), (loop, n)
+                    clock.advance(seconds=page.dwell_s - 1)  # a second before its dwell ends …
+                    dispatcher.settle()
+                    assert card.snapshot().tobytes() == page.image.tobytes(), (loop, n)  # … still up
+                    clock.advance(seconds=1)
+            assert dispatcher.view()["zbs-10"].pages == (2, 2)
+    finally:
+        fleet.stop()

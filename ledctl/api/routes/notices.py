@@ -130,7 +130,7 @@ def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[s
     pictures_out = []
     for members in kinds.values():
         first = members[0]
-        [result] = pipeline.render_notice_fleet(
+        [result] = pipeline.notice_as_shown(
             console.dep,
             (first,),
             title=title,
