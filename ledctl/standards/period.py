@@ -417,6 +417,8 @@ def evaluate(period: Period, series: Sequence[DailyValues], as_of: date, *, area
 
     figures = {spec.name: _figure(spec, period, days, over, ended) for spec in FIGURES}
     index = comprehensive_index(figures, limits or limits_for(period.last))
+    if not over:  # one reason, not six
+        index = ComprehensiveIndex(index.limits, None, withheld=figures["pm25"].withheld)
     return AreaStats(area, name, period, over, ended, sum(by_level), tuple(by_level),  # type: ignore[arg-type]
                      tuple(not_assessed), figures, index, tuple(sorted(editions)))
 
@@ -461,6 +463,11 @@ def compare(current: AreaStats, previous: AreaStats) -> dict[str, Change]:
     Concentrations and the index change in per cent of the earlier figure (to 0.1), the good-day
     share in percentage points, day counts in days. Both periods must be over.
     """
+    empty = [s.period.label for s in (current, previous)
+             if not s.days_assessed and all(f.n == 0 for f in s.figures.values())]
+    if empty:  # one plain reason rather than every count that is short
+        none = f"no daily values for {', '.join(empty)}"
+        return {name: Change(name, None, None, None, unit, none) for name, unit in CHANGE_UNITS.items()}
     changes: dict[str, Change] = {}
     for spec in FIGURES:
         now, then = current.figures[spec.name], previous.figures[spec.name]
@@ -485,6 +492,10 @@ def compare(current: AreaStats, previous: AreaStats) -> dict[str, Change]:
     ):
         changes[name] = Change(name, now_days, then_days, None if why else now_days - then_days, "days", why)
     return changes
+
+
+CHANGE_UNITS = {**{spec.name: "%" for spec in FIGURES}, "index": "%", "good_share": "percentage points",
+                "good_days": "days", **{f"level{i}": "days" for i in range(1, 7)}}
 
 
 def _relative(name: str, now: Decimal | None, then: Decimal | None, why_now: str, why_then: str) -> Change:
