@@ -19,6 +19,7 @@ from ledctl.render import layout as layout_mod
 from ledctl.render.bulletin import render_bulletin
 from ledctl.render.cache import PageCache
 from ledctl.render.canvas import FontLoader
+from ledctl.render.monthly import render_monthly, shows_monthly
 from ledctl.render.notice import render_notice
 from ledctl.sources import SOURCE_TYPES
 from ledctl.sources.base import Fetched
@@ -124,7 +125,25 @@ def bulletin_from(dep: Deployment, readings: list[Reading], now: datetime,
             log.warning("rejected %s %s: %s", r.station, r.time.isoformat(), r.reason)
     if refused:
         bulletin = replace(bulletin, rejections=(*refused, *bulletin.rejections))
+    day = now.astimezone(dep.tz).date()
+    if day.day <= MONTHLY_DAYS_MAX:
+        bulletin = replace(bulletin, **_monthly(dep, readings, day))
     return bulletin
+
+
+MONTHLY_DAYS_MAX = 10  # a layout shows the month before on at most its first 10 days ([monthly] days)
+
+
+def _monthly(dep: Deployment, readings: list[Reading], day: date) -> dict[str, object]:
+    """The month before `day`, for the district, from the daily readings at hand (HJ 663: a figure
+    the days do not support is withheld, and the layout's page says why)."""
+    from ledctl import report
+    from ledctl.render.monthly import summary_month
+
+    air = report.air_quality(dep, readings, summary_month(day), day - timedelta(days=1), "bulletin")
+    samples = {n for n, s in dep.sources.items() if s.sample}
+    sample = any(set(dep.source_chain(sid)) & samples for sid in dep.stations)
+    return {"monthly": air.areas[0] if air.areas else None, "monthly_sample": sample}
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +185,15 @@ def render_fleet(
     """
     cache = cache if cache is not None else PageCache()
 
+    day = bulletin.issued.astimezone(dep.tz).date()
+
     def make(board: Board, layout: layout_mod.Layout, load_font: FontLoader) -> Program:
         water = tuple(bulletin.water[w] for w in board.water_stations if w in bulletin.water)
-        return render_bulletin(board, bulletin.stations[board.station], load_font, layout, cache, water)
+        program = render_bulletin(board, bulletin.stations[board.station], load_font, layout, cache, water)
+        if bulletin.monthly is not None and shows_monthly(layout, day):
+            month = render_monthly(board, layout, bulletin.monthly, load_font, bulletin.monthly_sample)
+            program = replace(program, pages=(*program.pages, *month))
+        return program
 
     return _each_board(dep, boards, make, layouts)
 

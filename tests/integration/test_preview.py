@@ -129,3 +129,13 @@ def test_implausible_sample_value_is_never_the_number(tmp_path: Path) -> None:
     assert (tmp_path / "pv" / "outdoor-petrochem" / "01-air.png").exists()
     late = preview(tmp_path / "late", "--date", "2026-11-12", "--board", "outdoor-petrochem")
     assert "(蛟川 2026-11-11)" in late.stdout  # and the next good day replaces it
+
+
+def test_the_outdoor_screens_show_last_months_summary_on_the_first_days_of_a_month(tmp_path: Path) -> None:
+    # Issue 19.3: the monthly summary (HJ 663) on the outdoor screens, on the first [monthly] days (3).
+    run = preview(tmp_path, "--group", "outdoor", "--date", "2026-12-02")
+    assert run.returncode == 0, run.stderr
+    names = sorted(p.name for p in (tmp_path / "pv" / "outdoor-urban").glob("*.png") if ".led." not in p.name)
+    assert "04-month-air.png" in names and "05-month-values.png" in names
+    later = preview(tmp_path / "later", "--group", "outdoor", "--date", "2026-12-04")
+    assert later.returncode == 0 and not list((tmp_path / "later" / "pv" / "outdoor-urban").glob("*month*"))
