@@ -17,6 +17,8 @@ from ledctl.drivers.pool import LinkPool
 from ledctl.simulator.bx_card import BxCard as SimCard
 from ledctl.simulator.fleet import Fleet
 
+from .conftest import quick_replies
+
 
 def now() -> datetime:
     return datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -30,12 +32,6 @@ def community(zhenhai):
     fleet.start(ephemeral=True)
     yield fleet
     fleet.stop()
-
-
-def quick_replies(dep, timeout_s: float):
-    from dataclasses import replace
-
-    return replace(dep, links={name: replace(link, timeout_s=timeout_s) for name, link in dep.links.items()})
 
 
 def bulletin_contents(dep, boards):

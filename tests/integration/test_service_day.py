@@ -23,7 +23,7 @@ from ledctl.simulator.fleet import Fleet
 from ledctl.simulator.mqtt_board import BoardLogic
 from ledctl.store import Store
 
-from .conftest import on_free_ports, play_loops
+from .conftest import on_free_ports, play_loops, quick_replies
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -43,7 +43,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     clock = FixedClock(at(24, 23, 45))
     fleet = Fleet.running(dep, clock.now, state=tmp_path, pace=False, ephemeral=True)
     # Health every two hours and re-assertion every six keep the test quick; the jobs are the same.
-    live = fleet.rewired()
+    live = quick_replies(fleet.rewired())
     quick = replace(live.schedule, health_every_minutes=120, reassert_every_minutes=360)
     live = replace(live, schedule=quick)
     service = Service(live, Store(tmp_path / "ledctl.sqlite"), clock)
