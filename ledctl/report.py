@@ -45,6 +45,10 @@ class Report:
     deliveries_failed: int = 0
     availability: dict[str, float | None] = field(default_factory=dict)  # board -> share of checks online
     air: AirQuality | None = None  # the period's air quality (HJ 663)
+    # Items per channel, as the annual disclosure report counts them: "boards" (bulletins and notices
+    # confirmed on at least one board), "feeds" (published: /feed.atom, /feed.json), and each webhook
+    # (delivered, the receiver answered 2xx).
+    channels: dict[str, int] = field(default_factory=dict)
 
     @property
     def fleet_availability(self) -> float | None:
@@ -67,6 +71,7 @@ class Report:
             "deliveries_failed": self.deliveries_failed,
             "fleet_availability": self.fleet_availability,
             "board_availability": self.availability,
+            "items_per_channel": self.channels,
             **({"air_quality": self.air.as_dict()} if self.air else {}),
         }
 
@@ -137,6 +142,14 @@ def build(
             seen[board][0] += online
             seen[board][1] += 1
     report.availability = {b: (up / total if total else None) for b, (up, total) in seen.items()}
+    report.channels = {"boards": len({i for _, i in shown})}
+    with store.db.read() as db:
+        published = db.execute("SELECT published_at FROM publications").fetchall()
+        pushed = db.execute("SELECT channel, sent_at FROM outbox WHERE status BETWEEN 200 AND 299").fetchall()
+    report.channels["feeds"] = sum(1 for (at,) in published if inside(at))
+    for channel, at in pushed:
+        if inside(at):
+            report.channels[channel] = report.channels.get(channel, 0) + 1
     return report
 
 
@@ -149,7 +162,7 @@ def render(report: Report, fmt: str) -> str:
         writer = csv.writer(out)
         writer.writerow(["figure", "value"])
         for key, value in data.items():
-            if key in ("notices_published", "board_availability", "air_quality"):
+            if key in ("notices_published", "board_availability", "air_quality", "items_per_channel"):
                 continue
             writer.writerow([key, "" if value is None else value])
         for level, origins in sorted(report.notices.items()):
@@ -157,6 +170,8 @@ def render(report: Report, fmt: str) -> str:
                 writer.writerow([f"notices_published.{level}.{origin}", count])
         for board, share in report.availability.items():
             writer.writerow([f"board_availability.{board}", "" if share is None else f"{share:.4f}"])
+        for channel, count in report.channels.items():
+            writer.writerow([f"items_per_channel.{channel}", count])
         if report.air:
             writer.writerows(_air_csv(report.air))
         return out.getvalue()
@@ -177,6 +192,9 @@ def render(report: Report, fmt: str) -> str:
         f"  确认送达 deliveries confirmed / failed:    {report.deliveries_confirmed} / "
         f"{report.deliveries_failed}",
     ]
+    if report.channels:
+        per = "  ".join(f"{name} {count}" for name, count in report.channels.items())
+        lines.append(f"  各渠道发布 items per channel:              {per}")
     fleet = report.fleet_availability
     lines.append("  屏幕可用率 fleet availability:             " + ("—" if fleet is None else f"{fleet:.2%}"))
     worst = sorted(((v, b) for b, v in report.availability.items() if v is not None))[:3]

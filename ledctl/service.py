@@ -24,6 +24,7 @@ from PIL import Image
 
 from ledctl import pipeline, schedule
 from ledctl import state as state_mod
+from ledctl.channels import POST_TIMEOUT_S, ChannelSender
 from ledctl.clock import Clock
 from ledctl.compose import Item, Priority, compose, shown
 from ledctl.config import Deployment
@@ -35,6 +36,7 @@ from ledctl.model import Board, Bulletin, Page, Program, Rejection
 from ledctl.notices.cap import CapAlert
 from ledctl.notices.items import NoticeItems
 from ledctl.notices.workflow import Notices
+from ledctl.publications import Publications, bulletin_doc, notice_doc
 from ledctl.render import layout as layout_mod
 from ledctl.render.cache import PageCache
 from ledctl.store import Store
@@ -88,6 +90,12 @@ class Service:
         self.notice_items = NoticeItems(dep, notices) if notices is not None else None
         if self.notice_items is not None:
             self.item_sources.append(self.notice_items)
+        # Publish once, reach every channel: each bulletin and notice becomes a publication, read
+        # by the feeds and pushed to every [[channels]] webhook from the store's outbox.
+        self.publications = Publications(store.path)
+        self.sender = ChannelSender(self.publications, dep.channels, clock) if dep.channels else None
+        self._sender_thread: threading.Thread | None = None
+        self._notices_seen: tuple[int, frozenset[int]] | None = None  # (revision, notices in their window)
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -215,7 +223,9 @@ class Service:
         instant = instant.astimezone(self.dep.tz)
         bulletin = pipeline.bulletin_from(self.dep, self.store.readings(), instant, refused=self._refused)
         layouts = layout_mod.load_dir(self.dep.layouts_dir)
-        for r in pipeline.render_fleet(self.dep, self.dep.boards, bulletin, self._cache, layouts):
+        results = pipeline.render_fleet(self.dep, self.dep.boards, bulletin, self._cache, layouts)
+        self._publish_bulletin(bulletin, {r.board.id: r.program for r in results if r.program is not None})
+        for r in results:
             if r.program is None:
                 event(log, "render-failed", level=logging.ERROR, board=r.board.id, error=r.error)
                 # The board keeps its last bulletin, but never past the freshness of its figures.
@@ -234,6 +244,38 @@ class Service:
             )
         self.bulletin = bulletin
 
+    def _publish_bulletin(self, bulletin: Bulletin, programs: dict[str, Program]) -> None:
+        pub_id, doc, pictures = bulletin_doc(self.dep, bulletin, programs)
+        if self.publications.record(pub_id, "bulletin", doc, self.clock.now(), self.dep.channels, pictures):
+            event(log, "published", publication=pub_id)
+            if self.sender is not None:
+                self.sender.wake()
+
+    def _publish_notices(self, now: datetime) -> None:
+        """Each published notice as a publication; its cancellation or end as a new revision. Looked
+        at when the notices change, and when one in its window reaches its end."""
+        if self.notices is None:
+            return
+        revision = self.notices.revision()
+        seen = self._notices_seen
+        if seen is not None and seen[0] == revision and not any(
+                n.end <= now for n in self.notices.published(now - timedelta(minutes=2)) if n.id in seen[1]):
+            return
+        live: set[int] = set()
+        changed = False
+        for notice in self.notices.list():
+            if notice.published_at is None:
+                continue
+            if notice.state_at(now) == "published":
+                live.add(notice.id)
+            pub_id, doc = notice_doc(self.dep, notice, now)
+            changed |= self.publications.record(pub_id, "notice", doc, now, self.dep.channels)
+        self._notices_seen = (revision, frozenset(live))
+        if changed:
+            event(log, "published", publication="notices")
+            if self.sender is not None:
+                self.sender.wake()
+
     def items(self, now: datetime) -> list[Item]:
         items = list(self._bulletin_items.values())
         for source in self.item_sources:
@@ -247,6 +289,7 @@ class Service:
             # are too old, whether or not a fetch has finished (a trickling centre cannot hold it up).
             event(log, "bulletin-stale", note="figures past data_max_age_hours: made again as of now")
             self._make_bulletin(now)
+        self._publish_notices(now)
         items = self.items(now)
         intents = {}
         for board in self.dep.boards:
@@ -354,6 +397,10 @@ class Service:
             self.dispatcher.check_health()
             if workers:
                 self.dispatcher.start()
+                if self.sender is not None:
+                    self._sender_thread = threading.Thread(target=self.sender.run, name="channels",
+                                                           daemon=True)
+                    self._sender_thread.start()
             self.ready.set()
 
     def _catch_up(self) -> None:
@@ -426,7 +473,12 @@ class Service:
             state_mod.answer(self.state, request_id, {"ok": True, "at": self.clock.now().isoformat()})
 
     def close(self) -> None:
-        """Stop the dispatcher and close every link (the store stays usable)."""
+        """Stop the dispatcher and the channels' sender (a delivery in flight is finished and
+        recorded, so a clean stop never sends one twice), and close every link."""
+        if self.sender is not None:
+            self.sender.stop()
+            if self._sender_thread is not None:
+                self._sender_thread.join(timeout=POST_TIMEOUT_S + 1)
         self.dispatcher.close()
 
     def __enter__(self) -> Service:
