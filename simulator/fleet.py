@@ -258,7 +258,10 @@ class Fleet:
         out = []
         for board_id, sim in self.boards.items():
             path = folder / f"{board_id}.png"
-            sim.snapshot().save(path)
+            # Whole or not at all: a reader (a test, an image viewer) never sees half a file.
+            part = path.with_suffix(".png.part")
+            sim.snapshot().save(part, format="PNG")
+            part.replace(path)
             out.append(path)
         return out
 

@@ -54,6 +54,8 @@ def create_app(console: Console) -> FastAPI:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Referrer-Policy"] = "same-origin"
+        if console.secure_cookies:  # served over HTTPS: browsers never try plain HTTP here again
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
     @app.exception_handler(LedctlError)

@@ -38,6 +38,9 @@ def console_args(p: argparse.ArgumentParser) -> None:
                    help="where the console and API listen (default 127.0.0.1:8080; 'off': no console)")
     p.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", type=Path, metavar="FILE", help="… and this key (PEM, mode 0600)")
+    p.add_argument("--insecure-http", action="store_true",
+                   help="allow plain HTTP on an address beyond this machine (passwords cross the network "
+                        "in clear: only behind a TLS proxy on the same host)")
 
 
 def start_console(args: argparse.Namespace, dep: config_mod.Deployment, store: Store, notices: object,
@@ -53,6 +56,11 @@ def start_console(args: argparse.Namespace, dep: config_mod.Deployment, store: S
         problem = config_mod.secret_file_problem(args.tls_key)
         if problem:
             raise UsageError(f"--tls-key: {problem}")
+    host, _ = server.parse_listen(args.listen)
+    if args.tls_cert is None and not server.is_loopback(host) and not args.insecure_http:
+        raise UsageError(f"--listen {args.listen}: that is beyond this machine, and without TLS the "
+                         "passwords and session cookies cross the network in clear; give --tls-cert and "
+                         "--tls-key, or --insecure-http if a TLS proxy on this host stands in front")
     console = Console(dep, store, Users(store.path), notices, clock, service=service,  # type: ignore[arg-type]
                       fleet=fleet)
     running = server.start(console, args.listen, tls_cert=args.tls_cert, tls_key=args.tls_key)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,7 +68,39 @@ def check_password(password: str, stored: str) -> bool:
 def _valid_name(name: str) -> str:
     if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
         raise LedctlError(f"user name {name!r}: use 1-64 letters, digits, '-', '_' or '.'")
+    normal = unicodedata.normalize("NFKC", name)
+    if normal != name:
+        raise LedctlError(f"user name {name!r}: write it as {normal!r} (full-width and compatibility "
+                          "characters look like others)")
+    scripts = {_script(c) for c in name if c.isalpha()} - {"COMMON"}
+    if len(scripts & {"LATIN", "CYRILLIC", "GREEK"}) > 1:
+        raise LedctlError(f"user name {name!r} mixes {' and '.join(sorted(scripts))} letters, which look "
+                          "alike (a Cyrillic і passes for a Latin i): use one script")
     return name
+
+
+# Letters of other scripts that look like Latin ones, and Latin look-alikes (UTS #39 confusables, the
+# ones a name can hide behind): a name whose skeleton equals an existing user's is refused.
+_CONFUSABLE = str.maketrans({
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p", "с": "c",
+    "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ԛ": "q", "ԝ": "w",
+    "ɡ": "g", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "0": "o", "1": "l", "|": "l",
+})
+
+
+def skeleton(name: str) -> str:
+    """What a name looks like: case, look-alike letters and digits folded (lі, Li, l1 → ll)."""
+    folded = unicodedata.normalize("NFKC", name).casefold().translate(_CONFUSABLE)
+    return folded.replace("rn", "m").replace("vv", "w").replace("i", "l")
+
+
+def _script(char: str) -> str:
+    label = unicodedata.name(char, "")
+    for script in ("LATIN", "CYRILLIC", "GREEK", "CJK"):
+        if label.startswith(script):
+            return script
+    return "COMMON" if not char.isalpha() else label.split(" ")[0]
 
 
 class Users:
@@ -99,6 +132,11 @@ class Users:
         with self.db.write() as db:
             if db.execute("SELECT 1 FROM users WHERE name = ?", (name,)).fetchone():
                 raise LedctlError(f"user {name} exists already")
+            twin = next((other for (other,) in db.execute("SELECT name FROM users")
+                         if skeleton(other) == skeleton(name)), None)
+            if twin is not None:
+                raise LedctlError(f"user name {name!r} looks like the existing user {twin!r}: "
+                                  "choose a name nobody could mistake for it")
             db.execute(
                 "INSERT INTO users VALUES (?, ?, ?, 0, ?)",
                 (name, role, hash_password(password), at.isoformat()),

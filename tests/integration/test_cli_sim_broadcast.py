@@ -163,8 +163,9 @@ def test_demo_runs_the_whole_chain(site, tmp_path) -> None:
     assert " stopped" in run.stderr  # the service shut down cleanly
     pages = sorted(p for p in (tmp_path / "pv" / "zbs-01").glob("*.png") if not p.name.endswith(".led.png"))
     shown = Image.open(tmp_path / "st" / "sim" / "zbs-01.png").convert("RGB").tobytes()
-    # What the board shows is what was rendered for it: confirmed once its last page went up.
-    assert len(pages) == 2 and shown == Image.open(pages[-1]).convert("RGB").tobytes()
+    # What the board shows is a page rendered for it (the host plays the loop on: which one depends on
+    # when the demo stopped, on its compressed clock).
+    assert len(pages) == 2 and shown in [Image.open(p).convert("RGB").tobytes() for p in pages]
     proof = json.loads(ledctl("--state", str(tmp_path / "st"), "boards", "-c", str(site), "--json",
                               cwd=tmp_path).stdout)
     assert len(proof) == 42

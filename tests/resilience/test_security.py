@@ -190,6 +190,8 @@ def test_the_console_over_https(pki, tmp_path) -> None:
             assert response.status == 200
             cookie = response.headers["set-cookie"].lower()
             assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+            # Issue 20.9: once on HTTPS, the browser never tries plain HTTP here again.
+            assert response.headers["strict-transport-security"] == "max-age=31536000"
         with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
             urllib.request.urlopen(
                 f"{running.url}/login",
@@ -229,3 +231,18 @@ def test_secrets_in_readable_files_are_refused(pki, tmp_path) -> None:
     )
     assert run.returncode == 2 and "--tls-key" in run.stderr and "600" in run.stderr, run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_plain_http_beyond_this_machine_is_refused(tmp_path) -> None:
+    # Issue 20.9: `--listen` on an address beyond loopback without TLS started silently.
+    run = subprocess.run([sys.executable, "-m", "ledctl", "--state", str(tmp_path / "st"), "serve",
+                          "--listen", "0.0.0.0:0"], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert run.returncode == 2 and "--tls-cert" in run.stderr and "--insecure-http" in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("127.8.9.1", True), ("::1", True),
+                                                 ("localhost", True), ("0.0.0.0", False), ("::", False),
+                                                 ("console.sthj.zhenhai.example", False)])
+def test_what_counts_as_this_machine(host: str, loopback: bool) -> None:
+    assert server.is_loopback(host) is loopback
