@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -49,12 +50,21 @@ def main() -> int:
         bulletin = pipeline.bulletin_at(dep, pipeline.broadcast_instant(dep, date(2026, 11, 25)))
         rendered = pipeline.render_fleet(dep, boards, bulletin)
         programs = {r.board.id: Content(program=r.program) for r in rendered}
-        took, physical, ok, total = run(fleet, programs)
+        # Every page of every board's loop: a BX card holds one picture, so the host sends each page
+        # in turn (the dwell between them is the loop's, not the wire's: it is not counted).
+        pages = max(len(c.program.pages) for c in programs.values())
+        took = physical = 0.0
+        ok, total = 40, 0
+        for i in range(pages):
+            page_i = {b: replace(c, page=min(i, len(c.program.pages) - 1)) for b, c in programs.items()}
+            t, p, k, n = run(fleet, page_i)
+            took, physical, ok, total = took + t, physical + p, min(ok, k), total + n
         busiest = max(fleet.wires.values(), key=lambda w: w.stats.bytes_to_devices)
         print("## serial (40 community boards, simulated 9600-baud wires)")
-        print(f"- bitmap broadcast: {ok}/40 confirmed in {took:.2f} s; physical minimum {physical:.2f} s "
-              f"(busiest wire {busiest.name}: {len(busiest.devices)} boards); "
-              f"ratio {took / physical:.3f} (goal <= 1.15); {total:,} bytes on all wires")
+        print(f"- bitmap broadcast, every page of the loop ({pages} pages): {ok}/40 confirmed in "
+              f"{took:.2f} s of wire work; physical minimum {physical:.2f} s (busiest wire {busiest.name}: "
+              f"{len(busiest.devices)} boards); ratio {took / physical:.3f} (goal <= 1.15); "
+              f"{total:,} bytes on all wires")
         blank = {b.id: Program(b.id, (Page("notice", Image.new("RGB", (b.size.width, b.size.height))),))
                  for b in boards}
         words = "重污染天气预警 减少户外活动"

@@ -6,11 +6,16 @@ screens on a real mosquitto. An emergency notice for every board is drafted, app
 a second user and published; the clock runs from the approval until every board
 confirmed. The physical limit is the busiest wire: the bytes that had to cross it × 10 / baud.
 
+The second run does the same while the monitoring centre and a CAP feed both trickle (a byte
+every 50 ms, issue 20): a fetch and a CAP poll are in progress when the notice is approved, and
+the notice must go out as fast as on a quiet day.
+
     python bench/urgent_notice.py
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 import tempfile
@@ -18,24 +23,74 @@ import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from ledctl import config
 from ledctl.clock import SystemClock
 from ledctl.notices.items import notices_for
 from ledctl.notices.users import User
+from ledctl.schedule import FETCH, Job
 from ledctl.service import Service
 from ledctl.simulator.fleet import Fleet
 from ledctl.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+# The shipped config logs in to its broker with this variable's password; the simulated broker is
+# made with it (a bench on its own machine may pick any).
+os.environ.setdefault("LEDCTL_MQTT_PASSWORD", "bench-only-controller-password")
 from tests.integration.conftest import on_free_ports  # noqa: E402 - the same isolation as the tests
 
 
-def main() -> int:
+class Trickler:
+    """A loopback HTTP server that sends any body one byte every `gap_s`."""
+
+    def __init__(self, body: bytes, gap_s: float) -> None:
+        stop = self.stop_event = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                for i in range(len(body)):
+                    if stop.wait(gap_s):
+                        return
+                    try:
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                    except OSError:
+                        return
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.server.shutdown()
+
+
+def run(trickle: bool) -> tuple[float, float, str, int] | None:
     with tempfile.TemporaryDirectory() as tmp:
         dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml").with_sample_data())
+        peers: list[Trickler] = []
+        if trickle:
+            # The centre (its HTTP source, which the stations read before their fallback) and a CAP feed.
+            centre = Trickler(b'{"data": {"records": []}}' + b" " * 4000, 0.05)
+            feed = Trickler((REPO / "tests" / "fixtures" / "cap" / "zhenhai-alert.xml").read_bytes(), 0.05)
+            peers = [centre, feed]
+            real = config.load(REPO / "config" / "zhenhai.toml")
+            sources = {**dep.sources, "centre": replace(real.sources["centre"], options={
+                **real.sources["centre"].options, "url": f"{centre.url}/api/daily"})}
+            stations = {sid: replace(st, source="centre") for sid, st in dep.stations.items()}
+            sources["centre"] = replace(sources["centre"], fallback=("sample",))
+            dep = replace(dep, sources=sources, stations=stations,
+                          cap=replace(dep.cap, feeds=(f"{feed.url}/cap.xml",)))
         clock = SystemClock()
         fleet = Fleet.running(dep, clock.now, state=Path(tmp), pace=True, ephemeral=True)
         live = fleet.rewired()
@@ -48,9 +103,14 @@ def main() -> int:
         serving = threading.Thread(target=service.serve, args=(stop,), daemon=True)
         serving.start()
         try:
-            service.ready.wait(60)
+            service.ready.wait(120)
             while service.dispatcher.pending(due_only=False):
                 time.sleep(0.1)  # the first broadcast settles first
+            if trickle:  # a fetch and a CAP poll under way, each reading a byte every 50 ms
+                threading.Thread(target=service.run_job, args=(Job(FETCH, FETCH, None, None),),
+                                 daemon=True).start()
+                threading.Thread(target=service.poll_cap, daemon=True).start()
+                time.sleep(0.5)
             n = notices.draft(User("wang", "operator"), title="紧急通知",
                               text="石化区发生化学品泄漏，请关闭门窗，就地避险。", level="emergency",
                               targets=["all"], end=clock.now() + timedelta(hours=1))
@@ -66,7 +126,7 @@ def main() -> int:
                     break
                 if time.monotonic() - start > 120:
                     print(f"- urgent notice: only {len(done)}/{len(live.boards)} confirmed in 120 s")
-                    return 1
+                    return None
                 time.sleep(0.01)
             took = time.monotonic() - start
             with sqlite3.connect(store.path) as db:
@@ -78,16 +138,27 @@ def main() -> int:
                 if live.links[board.link].transport == "serial":
                     per_wire[board.link] = per_wire.get(board.link, 0) + sent
             busiest = max(per_wire, key=per_wire.__getitem__)
-            minimum = per_wire[busiest] * 10 / live.links[busiest].baud
-            print("## urgent notice (the whole service; 9600-baud wires and a real mosquitto)")
-            print(f"- approval and publish to all {len(live.boards)} boards confirmed: {took:.2f} s; "
-                  "physical minimum "
-                  f"{minimum:.2f} s (busiest wire {busiest}: {per_wire[busiest]:,} bytes); ratio "
-                  f"{took / minimum:.2f} (goal: seconds; BX cards get the text in their own font)")
+            return took, per_wire[busiest] * 10 / live.links[busiest].baud, busiest, per_wire[busiest]
         finally:
             stop.set()
             serving.join(timeout=30)
             fleet.stop()
+            for peer in peers:
+                peer.close()
+
+
+def main() -> int:
+    print("## urgent notice (the whole service; 9600-baud wires and a real mosquitto)")
+    for trickle in (False, True):
+        got = run(trickle)
+        if got is None:
+            return 1
+        took, minimum, busiest, sent = got
+        what = ("while the centre and a CAP feed trickle (a byte / 50 ms)" if trickle
+                else "on a quiet day")
+        print(f"- {what}: approval and publish to all 42 boards confirmed: {took:.2f} s; physical "
+              f"minimum {minimum:.2f} s (busiest wire {busiest}: {sent:,} bytes); over the minimum "
+              f"{took - minimum:+.2f} s (goal: ≤ +1 s)")
     return 0
 
 
