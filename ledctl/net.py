@@ -117,6 +117,11 @@ def _body(response: Any, deadline: float, limits: Limits) -> bytes:
         except (http.client.HTTPException, OSError) as e:
             raise FetchFailed(f"broke off the answer: {type(e).__name__}", retry=True) from None
         if not chunk:
+            declared = response.getheader("Content-Length")
+            if declared is not None and declared.isdigit() and size < int(declared):
+                # The peer hung up early: a truncated document must never be read as a whole one.
+                raise FetchFailed(f"broke off the answer after {size:,} of {int(declared):,} bytes",
+                                  retry=True)
             return b"".join(parts)
         size += len(chunk)
         if size > limits.max_bytes:

@@ -35,6 +35,7 @@ class Peer:
     def __init__(self) -> None:
         self.routes: dict[str, tuple[bytes, float, dict[str, str], int]] = {}
         self.seen: list[str] = []
+        self.cuts: dict[str, int] = {}  # path → bytes sent before hanging up (a Content-Length says more)
         self.stopping = threading.Event()
         owner = self
 
@@ -51,7 +52,7 @@ class Peer:
                     self.send_header(k, v)
                 self.end_headers()
                 if not trickle:
-                    self.wfile.write(body)
+                    self.wfile.write(body[:owner.cuts.get(self.path, len(body))])  # all, or cut short
                     return
                 for i in range(len(body)):
                     if owner.stopping.wait(trickle):
@@ -101,6 +102,15 @@ def test_a_trickling_server_is_cut_off_at_the_total_deadline(peer: Peer) -> None
     with pytest.raises(net.FetchFailed, match="more than 10 bytes"):
         peer.route("/big", b"y" * 100)
         net.get(peer.url + "/big", limits=net.Limits(max_bytes=10))
+
+
+def test_an_answer_cut_short_is_a_failure_never_a_shorter_document(peer: Peer) -> None:
+    # A feed or centre that hangs up half way (Content-Length says more) was read as a whole,
+    # shorter document: an alert parsed from half its XML, a data file missing its last stations.
+    peer.route("/half", ALERT)
+    peer.cuts["/half"] = len(ALERT) // 2
+    with pytest.raises(net.FetchFailed, match=rf"broke off the answer after {len(ALERT) // 2:,} of"):
+        net.get(peer.url + "/half", limits=net.Limits())
 
 
 def test_a_slow_cap_feed_never_holds_the_service_lock(world, peer: Peer, monkeypatch) -> None:
