@@ -452,3 +452,22 @@ def test_two_links_on_one_wire_are_refused(tmp_path: Path) -> None:
     (tmp_path / "c.toml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"links\.bus-b\.url .* a wire of its own"):
         config.load(tmp_path / "c.toml")
+
+
+def test_a_wire_too_busy_for_its_loops_is_a_warning() -> None:
+    # Issue 16: the host plays each BX card's loop page by page; a wire whose boards' pages need
+    # nearly all its time would put pages up late. bus-a holds 4 boards (64 % of a loop): fine; 8 not.
+    from dataclasses import replace as replaced
+
+    from ledctl.cli.config_check import _wire_budget
+    from ledctl.render import layout as layout_mod
+
+    dep = config.load(REPO / "config" / "zhenhai.toml")
+    layouts = layout_mod.load_dir(dep.layouts_dir)
+    chosen = {b.id: layout_mod.layout_for(b, layouts) for b in dep.boards}
+    assert _wire_budget(dep, chosen) == []
+    busier = replaced(dep, boards=tuple(replaced(b, link="bus-a") if b.id in ("zbs-05", "zbs-06", "zbs-07",
+                                                                              "zbs-08") else b
+                                        for b in dep.boards))
+    [warning] = _wire_budget(busier, chosen)
+    assert "links.bus-a: its 8 board(s)" in warning and "pages will go up late" in warning
