@@ -397,8 +397,10 @@ def cmd_cap(args: argparse.Namespace, clock: Clock) -> int:
     db = _database(args)
     users = Users(db)
     dep, notices = _notices(args, db, clock)
-    if args.cap_command == "import":  # an alert brought in by hand is a user's act
-        acting_user(args, users).require("operator", "import CAP alerts")
+    importer = None
+    if args.cap_command == "import":  # an alert brought in by hand is a user's act: they are its author
+        importer = acting_user(args, users)
+        importer.require("operator", "import CAP alerts")
 
     if args.cap_command == "export":
         sys.stdout.write(cap_bridge.export(dep, notices.get(args.id)).decode("utf-8"))
@@ -420,7 +422,7 @@ def cmd_cap(args: argparse.Namespace, clock: Clock) -> int:
     refused = len(problems)
     for alert in alerts:  # one refusal never stops the others
         try:
-            result = cap_bridge.import_alert(dep, notices, alert)
+            result = cap_bridge.import_alert(dep, notices, alert, importer=importer)
         except LedctlError as e:
             refused += 1
             print(f"{alert.identifier} ({alert.status} {alert.msg_type}): refused: {e}", file=sys.stderr)

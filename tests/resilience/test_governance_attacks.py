@@ -1,0 +1,83 @@
+"""The review rule attacked by the people it binds (issue 17): an approver who imports a CAP alert by
+hand and then approves it alone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ledctl import cli, config
+from ledctl.clock import FixedClock
+from ledctl.notices.users import User, Users
+from ledctl.notices.workflow import Notices
+
+REPO = Path(__file__).resolve().parents[2]
+TZ = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2026, 11, 25, 9, 5, tzinfo=TZ)
+ALERT = REPO / "tests" / "fixtures" / "cap" / "zhenhai-alert.xml"  # Severe, Immediate: an emergency
+PASSWORDS = {"root": "root-password", "li": "li-password!", "chen": "chen-password"}
+LI = User("li", "approver")
+
+
+@pytest.fixture
+def dep() -> config.Deployment:
+    return config.load(REPO / "config" / "zhenhai.toml")
+
+
+# -- 1. a CAP alert imported by hand ----------------------------------------------------------------
+
+
+def ledctl(state: Path, user: str, *argv: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("LEDCTL_PASSWORD", PASSWORDS[user])
+    return cli.main(["--state", str(state), "--as", user, *argv, "-c", str(REPO / "config" / "zhenhai.toml")],
+                    clock=FixedClock(T0))
+
+
+def test_an_approver_who_imports_an_alert_by_hand_cannot_approve_it_alone(tmp_path, monkeypatch, capsys):
+    users = Users(tmp_path / "ledctl.sqlite")
+    root = users.add("root", "admin", PASSWORDS["root"], T0, None)
+    users.add("li", "approver", PASSWORDS["li"], T0, root)
+    users.add("chen", "approver", PASSWORDS["chen"], T0, root)
+
+    assert ledctl(tmp_path, "li", "cap", "import", str(ALERT), monkeypatch=monkeypatch) == 0
+    imported = capsys.readouterr().out
+    notices = Notices(config.load(REPO / "config" / "zhenhai.toml"), tmp_path / "ledctl.sqlite",
+                      FixedClock(T0))
+    [n] = notices.list()
+    assert (n.origin, n.level, n.author) == ("cap", "emergency", "li")
+    assert n.cap_sender == "alert@yjj.ningbo.example"
+    # The audit log names the person who brought the alert in, not the sender it claims to be from.
+    assert {e.actor for e in notices.audit_log() if e.action in ("draft", "cap-import")} == {"li"}
+
+    # The attack: the importer approves (then would publish) their own import.
+    assert ledctl(tmp_path, "li", "notice", "approve", str(n.id), monkeypatch=monkeypatch) == 3
+    assert "two-person rule" in capsys.readouterr().err
+    assert notices.get(n.id).state == "draft"
+    assert ledctl(tmp_path, "li", "notice", "publish", str(n.id), monkeypatch=monkeypatch) != 0
+    assert notices.get(n.id).state == "draft"
+
+    assert "an approver other than li must approve it" in imported
+    # A second person approves; then it goes out, like any free text.
+    assert ledctl(tmp_path, "chen", "notice", "approve", str(n.id), monkeypatch=monkeypatch) == 0
+    assert ledctl(tmp_path, "li", "notice", "publish", str(n.id), monkeypatch=monkeypatch) == 0
+    assert (notices.get(n.id).state, notices.get(n.id).approver) == ("published", "chen")
+
+
+def test_a_feed_polled_by_the_service_keeps_the_senders_identity(dep, tmp_path) -> None:
+    from ledctl.notices import cap_bridge
+    from ledctl.notices.cap import parse_alert
+
+    notices = Notices(dep, tmp_path / "s.sqlite", FixedClock(T0))
+    alert = parse_alert(ALERT.read_bytes(), where="feed")
+    result = cap_bridge.import_alert(dep, notices, alert, may_trust=True)
+    n = notices.get(result.notices[0])
+    assert n.author == "cap:alert@yjj.ningbo.example" and n.state == "draft"  # not a trusted sender
+    notices.approve(LI, n.id)  # so any approver may approve it: no user wrote it
+    # The same alert imported again by hand later is a duplicate, whoever brings it.
+    again = cap_bridge.import_alert(dep, notices, alert, importer=LI)
+    assert again.action == "duplicate"
+    with pytest.raises(ValueError, match="never trusted"):
+        cap_bridge.import_alert(dep, notices, alert, importer=LI, may_trust=True)
