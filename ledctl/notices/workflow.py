@@ -153,11 +153,32 @@ def clean_text(text: str, what: str, max_chars: int, banned: Sequence[str]) -> s
             f"{what} has {len(cleaned)} characters; at most {max_chars} fit a notice "
             "(shorten it, or split it into two notices)"
         )
-    lowered = cleaned.casefold()
+    compared = banned_form(cleaned)
     for word in banned:
-        if word.casefold() in lowered:
+        if banned_form(word) and banned_form(word) in compared:
             raise NoticeError(f"{what} contains the banned word {word!r} (see [notices] banned_words)")
     return cleaned
+
+
+# Characters that show as nothing (or as a blank) on a board, yet split a word for a plain
+# substring test: Hangul fillers, the braille blank, the combining grapheme joiner, and the like.
+_BLANKS = set("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180e\u00ad")
+
+
+def banned_form(text: str) -> str:
+    """`text` as the banned-word check compares it: NFKC (full-width letters and digits, Kangxi
+    radicals, compatibility ideographs become the characters they look like), case-folded, and
+    without spaces of any width, invisible characters or combining marks — so 机　密 (an
+    ideographic space), ｍｉｍｉ (full width) and 机密 with a zero-width space between are the
+    words they show."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(c for c in folded
+                   if not (c.isspace() or c in _BLANKS or unicodedata.category(c) in _UNSEEN))
+
+
+_UNSEEN = ("Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me")  # spaces, controls, format characters, marks
+
+
 
 
 def fill_template(template: Template, slots: dict[str, str]) -> tuple[str, str]:

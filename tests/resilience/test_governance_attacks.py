@@ -1,5 +1,6 @@
 """The review rule attacked by the people it binds (issue 17): an approver who imports a CAP alert by
-hand and then approves it alone."""
+hand and then approves it alone, and banned words slipped past the check with full-width characters, odd
+spaces and invisible characters."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from ledctl import cli, config
 from ledctl.clock import FixedClock
 from ledctl.notices.users import User, Users
-from ledctl.notices.workflow import Notices
+from ledctl.notices.workflow import NoticeError, Notices, clean_text
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -81,3 +82,30 @@ def test_a_feed_polled_by_the_service_keeps_the_senders_identity(dep, tmp_path) 
     assert again.action == "duplicate"
     with pytest.raises(ValueError, match="never trusted"):
         cap_bridge.import_alert(dep, notices, alert, importer=LI, may_trust=True)
+
+
+# -- 3. banned words in disguise --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", [
+    "本通知为内　部资料",          # an ideographic space
+    "本通知为内 部 资 料",         # plain spaces
+    "本通知为内\u3164部资料",      # a Hangul filler: blank on a board
+    "本通知为内\u034f部资料",      # a combining grapheme joiner
+    "本通知为内部资料",            # the word itself, for comparison
+    "ｍｉｍｉ文件请勿外传",        # full-width Latin
+    "Ｍ Ｉ Ｍ Ｉ文件请勿外传",
+])
+def test_banned_words_are_found_in_disguise(text) -> None:
+    with pytest.raises(NoticeError, match="banned word"):
+        clean_text(text, "the text", 200, ("内部资料", "mimi"))
+
+
+def test_zero_width_characters_never_reach_a_board() -> None:
+    for zw in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"):
+        with pytest.raises(NoticeError):
+            clean_text(f"内{zw}部资料", "the text", 200, ("内部资料",))
+
+
+def test_the_disguise_check_does_not_refuse_honest_text() -> None:
+    assert clean_text("内部道路　资料齐全", "the text", 200, ("内部资料",)) == "内部道路　资料齐全"
