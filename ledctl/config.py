@@ -79,17 +79,45 @@ class Schedule:
     reassert_every_minutes: int = 60
 
 
+SLOT_KINDS = ("choice", "time", "number", "name", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotType:
+    """What one template slot takes: `choice` one of `values` (a place from a list, a level), `time`
+    a time of day or a span of one day ("9:00至12:00", "11月26日9:00"), `number` a number within
+    [low, high], `name` a short name (letters and digits only, at most `max_chars`), `text` free
+    wording (at most `max_chars`) — and a template with a `text` slot needs a second person."""
+
+    kind: str
+    values: tuple[str, ...] = ()  # choice
+    max_chars: int = 12  # name, text
+    low: Decimal | None = None  # number
+    high: Decimal | None = None
+
+    @property
+    def free(self) -> bool:
+        """Whoever fills it chooses the wording: the notice is no longer pre-approved."""
+        return self.kind == "text"
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A pre-approved notice text with typed slots: `{level}` takes one of its choices,
-    `{area}` free text (checked like any notice text)."""
+    """A pre-approved notice text with typed slots (see SlotType). Only a template whose every slot
+    is typed is pre-approved wording that one person may publish; a free `text` slot makes it free
+    text, approved by a second person."""
 
     id: str
     name: str
     level: str  # emergency | normal
     title: str
     text: str
-    slots: Mapping[str, tuple[str, ...]]  # slot -> allowed values (empty: free text)
+    slots: Mapping[str, tuple[str, ...]]  # slot -> its choices (empty: typed in; see `types`)
+    types: Mapping[str, SlotType] = field(default_factory=dict)  # slot -> what it takes
+
+    @property
+    def preapproved(self) -> bool:
+        return not any(t.free for t in self.types.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,28 +549,64 @@ def _notices(top: _Table, p: _Problems) -> NoticeRules:
         level = tt.get("level", str, "emergency or normal", "normal", lambda v: v in ("emergency", "normal"))
         title = tt.text("title")
         text = tt.text("text")
-        slots: dict[str, tuple[str, ...]] = {}
+        types: dict[str, SlotType] = {}
         tt.read.add("slots")
         raw = tt.data.get("slots", {})
         if not isinstance(raw, dict):
-            p.bad(tt.key("slots"), raw, 'a table of slot = "text" or slot = ["choice", …]')
+            p.bad(tt.key("slots"), raw, 'a table of slot = ["choice", …], "time", "number", "name" or "text"')
             raw = {}
         for slot, kind in raw.items():
-            if kind == "text":
-                slots[slot] = ()
-            elif isinstance(kind, list) and kind and all(isinstance(k, str) and k for k in kind):
-                slots[slot] = tuple(kind)
-            else:
-                p.bad(tt.key(f"slots.{slot}"), kind, '"text", or a list of the allowed values')
+            slot_type = _slot_type(tt, p, slot, kind)
+            if slot_type is not None:
+                types[slot] = slot_type
+        slots = {name: t.values for name, t in types.items()}
         for field_name, value in (("title", title), ("text", text)):
             for used in re.findall(r"{([^{}]*)}", value or ""):
                 if used not in raw:
                     p.bad(tt.key(field_name), value, f"only declared slots ({', '.join(raw) or 'none'}); "
                           f"{{{used}}} is not one")
         tt.finish()
-        templates[tid] = Template(tid, name or tid, level or "normal", title or "", text or "", slots)
+        templates[tid] = Template(tid, name or tid, level or "normal", title or "", text or "", slots, types)
     t.finish()
     return NoticeRules(tuple(banned), max_chars or 200, float(share or 0.5), templates)
+
+
+_SLOT_EXPECTED = ('a list of the allowed values, "time", "number", "name", "text", or a table '
+                  '{ kind = "name"|"text", max_chars = N } or { kind = "number", min = X, max = Y }')
+
+
+def _slot_type(tt: _Table, p: _Problems, slot: str, kind: object) -> SlotType | None:
+    """One slot's type from the config: a list (choose one), a kind by name, or a table with limits."""
+    where = tt.key(f"slots.{slot}")
+    if isinstance(kind, list):
+        if kind and all(isinstance(k, str) and k.strip() and "{" not in k and "}" not in k for k in kind):
+            return SlotType("choice", tuple(kind))
+        p.bad(where, kind, "a non-empty list of the allowed values (texts without braces)")
+        return None
+    if isinstance(kind, str) and kind in ("time", "number", "name", "text"):
+        return SlotType(kind, max_chars=60 if kind == "text" else 12)
+    if not isinstance(kind, dict):
+        p.bad(where, kind, _SLOT_EXPECTED)
+        return None
+    limits = _Table(p, where, kind)
+    name = limits.get("kind", str, '"name", "text" or "number"',
+                      check=lambda v: v in ("name", "text", "number"))
+    if name in ("name", "text"):
+        most = 60 if name == "text" else 12
+        chars = limits.get("max_chars", int, f"characters, 1..{most}", most, lambda v: 1 <= v <= most)
+        limits.finish()
+        return SlotType(name, max_chars=chars or most)
+    if name == "number":
+        number = (int, float)
+        low = limits.get("min", number, "a number", None)
+        high = limits.get("max", number, "a number greater than min", None,
+                          lambda v: low is None or v > low)
+        limits.finish()
+        return SlotType("number", low=None if low is None else Decimal(str(low)),
+                        high=None if high is None else Decimal(str(high)))
+    limits.skip_rest()
+    limits.finish()
+    return None
 
 
 def _cap(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> CapRules:

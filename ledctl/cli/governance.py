@@ -305,8 +305,8 @@ def cmd_notice(args: argparse.Namespace, clock: Clock) -> int:
                 blink=args.blink,
             )
         nxt = (
-            "publish it (a template needs no second person)"
-            if n.origin == "template"
+            "publish it (a template with typed slots needs no second person)"
+            if n.preapproved
             else "another approver approves it, then publish"
         )
         print(f"notice {n.id} drafted ({n.level}, {len(notices.boards_of(n.targets))} boards); next: {nxt}")

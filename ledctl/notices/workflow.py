@@ -23,10 +23,11 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from ledctl.clock import Clock
-from ledctl.config import ALL_GROUP, Deployment, Template
+from ledctl.config import ALL_GROUP, Deployment, SlotType, Template
 from ledctl.db import NoticeIndex, database, epoch_us, notice_index, set_notice_index
 from ledctl.errors import LedctlError
 from ledctl.events import event
@@ -97,6 +98,10 @@ class Notice:
     cap_sender: str | None = None
     cap_sent: str | None = None  # the exact <sent> text (CAP references match on it)
     replaces: tuple[int, ...] = ()  # notices this one withdraws when it is published (a CAP Update)
+    # Drafted from a template whose every slot is typed: wording approved beforehand, so its author's
+    # own publish suffices. Absent from documents written before slots were typed: those wait for
+    # an approver (the safe side).
+    preapproved: bool = False
 
     def state_at(self, now: datetime) -> str:
         return "expired" if self.state == "published" and now >= self.end else self.state
@@ -179,31 +184,84 @@ def banned_form(text: str) -> str:
 _UNSEEN = ("Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me")  # spaces, controls, format characters, marks
 
 
-
-
-def fill_template(template: Template, slots: dict[str, str]) -> tuple[str, str]:
-    """The template's title and text with its slots filled; typed slots take only their values."""
-    missing = [s for s in template.slots if s not in slots]
+def fill_template(
+    template: Template, slots: dict[str, str], banned: Sequence[str] = ()
+) -> tuple[str, str, dict[str, str]]:
+    """The template's title and text with its slots filled, and the slot values as filled (each
+    checked against its type, times written one way); a NoticeError naming the slot otherwise."""
+    missing = [s for s in template.types if s not in slots]
     if missing:
         raise NoticeError(f"template {template.id} needs {', '.join(missing)} (e.g. --slot {missing[0]}=…)")
-    unknown = [s for s in slots if s not in template.slots]
+    unknown = [s for s in slots if s not in template.types]
     if unknown:
         raise NoticeError(
             f"template {template.id} has no slot {unknown[0]!r}; its slots: "
-            f"{', '.join(template.slots) or 'none'}"
+            f"{', '.join(template.types) or 'none'}"
         )
-    for name, allowed in template.slots.items():
-        if allowed and slots[name] not in allowed:
-            raise NoticeError(
-                f"template {template.id}: {name} = {slots[name]!r}: one of {', '.join(allowed)}"
-            )
-        if not allowed and ("{" in slots[name] or "}" in slots[name]):
-            raise NoticeError(f"template {template.id}: {name} may not contain braces")
+    filled = {name: slot_value(template.id, name, kind, slots[name], banned)
+              for name, kind in template.types.items()}
 
     def fill(s: str) -> str:
-        return re.sub(r"{([^{}]*)}", lambda m: slots[m.group(1)], s)
+        return re.sub(r"{([^{}]*)}", lambda m: filled[m.group(1)], s)
 
-    return fill(template.title), fill(template.text)
+    return fill(template.title), fill(template.text), filled
+
+
+# A time in a time slot: [M月D日]H:MM[至H:MM] (also "-", "~", "到" between the two times).
+_SLOT_TIME = re.compile(
+    r"(?:(?P<month>\d{1,2})月(?P<day>\d{1,2})日)?\s*(?P<h1>\d{1,2}):(?P<m1>\d{2})"
+    r"(?:\s*(?:至|到|-|–|~)\s*(?P<h2>\d{1,2}):(?P<m2>\d{2}))?"
+)
+_SLOT_NUMBER = re.compile(r"-?\d{1,9}(?:\.\d{1,3})?")
+
+
+def slot_value(template: str, name: str, kind: SlotType, raw: str, banned: Sequence[str] = ()) -> str:
+    """One slot's value as it goes into the notice, or a NoticeError saying what the slot takes.
+
+    Typed slots leave no room for wording of one's own: that is what lets one person publish a
+    template. Every value is one line, checked like notice text (control characters, banned words)."""
+    what = f"template {template}: slot {name}"
+    if "\n" in raw or "\r" in raw:
+        raise NoticeError(f"{what} is one line: no line breaks")
+    value = clean_text(raw, what, kind.max_chars if kind.kind in ("name", "text") else 40, banned)
+    if "{" in value or "}" in value:
+        raise NoticeError(f"{what} may not contain braces")
+    if kind.kind == "choice":
+        if value not in kind.values:
+            raise NoticeError(f"{what} = {value!r}: one of {', '.join(kind.values)}")
+        return value
+    if kind.kind == "time":
+        return _slot_time(what, unicodedata.normalize("NFKC", value))
+    if kind.kind == "number":
+        plain = unicodedata.normalize("NFKC", value)
+        if not _SLOT_NUMBER.fullmatch(plain):
+            raise NoticeError(f"{what} = {value!r}: a number like 35 or 2.5")
+        number = Decimal(plain)
+        if (kind.low is not None and number < kind.low) or (kind.high is not None and number > kind.high):
+            raise NoticeError(f"{what} = {value}: a number from {kind.low if kind.low is not None else '…'} "
+                              f"to {kind.high if kind.high is not None else '…'}")
+        return plain
+    if kind.kind == "name":
+        odd = next((c for c in value if unicodedata.category(c)[0] not in "LN" and c != "·"), None)
+        if odd is not None:
+            raise NoticeError(f"{what} = {value!r}: a short name of letters and digits only "
+                              f"(no {odd!r}; at most {kind.max_chars} characters)")
+        return value
+    return value  # text: free wording, so the notice needs a second person (Template.preapproved)
+
+
+def _slot_time(what: str, value: str) -> str:
+    m = _SLOT_TIME.fullmatch(value.strip())
+    if m is None:
+        raise NoticeError(f"{what} = {value!r}: a time like 9:00, 9:00至12:00 or 11月26日9:00至12:00")
+    month, day = m["month"], m["day"]
+    if month is not None and not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        raise NoticeError(f"{what} = {value!r}: no such date")
+    times = [(m["h1"], m["m1"])] + ([(m["h2"], m["m2"])] if m["h2"] is not None else [])
+    if any(not (0 <= int(h) <= 24 and 0 <= int(mm) <= 59) or (int(h) == 24 and int(mm)) for h, mm in times):
+        raise NoticeError(f"{what} = {value!r}: no such time of day")
+    date = f"{int(month)}月{int(day)}日" if month is not None else ""
+    return date + "至".join(f"{int(h)}:{mm}" for h, mm in times)
 
 
 _SELECT = (
@@ -239,7 +297,7 @@ def _document_problem(row: int, doc: dict[str, object]) -> str:
     for key in ("title", "text", "author"):
         if not isinstance(doc[key], str):
             return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected text"
-    for key in ("blink", "needs_review"):
+    for key in ("blink", "needs_review", "preapproved"):
         if key in doc and not isinstance(doc[key], bool):
             return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected true or false"
     share = doc.get("share", 0.5)
@@ -459,6 +517,7 @@ class Notices:
         cap: tuple[str, str, str] | None = None,
         author: str | None = None,
         replaces: Sequence[int] = (),
+        preapproved: bool = False,
     ) -> Notice:
         if author is None:  # a CAP import is drafted by its sender, not by a user
             user.require("operator", "draft notices")
@@ -512,6 +571,7 @@ class Notices:
             cap_sender=cap[0] if cap else None,
             cap_sent=cap[2] if cap else None,
             replaces=tuple(replaces),
+            preapproved=preapproved and origin == "template",
         )
         if self.fit is not None:
             problems = self.fit(notice, boards)
@@ -537,9 +597,7 @@ class Notices:
                 f"no template {template_id!r}; the templates: "
                 f"{', '.join(self.dep.notices.templates) or 'none (see [notices.templates])'}"
             )
-        for name, value in slots.items():
-            clean_text(value, f"slot {name}", 60, self.dep.notices.banned_words)
-        title, text = fill_template(template, slots)
+        title, text, filled = fill_template(template, slots, self.dep.notices.banned_words)
         return self.draft(
             user,
             title=title,
@@ -551,7 +609,8 @@ class Notices:
             mode=mode,
             origin="template",
             template=template_id,
-            slots=slots,
+            slots=filled,
+            preapproved=template.preapproved,
         )
 
     def _change(
@@ -601,8 +660,13 @@ class Notices:
         user.require("operator", "publish notices")
 
         def change(n: Notice, now: datetime) -> Notice:
-            if n.origin == "template" and n.state == "draft":
-                pass  # pre-approved wording: one person's confirmation is the rule
+            if n.origin == "template" and n.preapproved and n.state == "draft":
+                pass  # pre-approved wording, every slot typed: one person's confirmation is the rule
+            elif n.origin == "template" and n.state == "draft":
+                raise NoticeError(
+                    f"notice {n.id} fills a template with free wording (slots "
+                    f"{', '.join(n.slots) or '—'}): like free text, another approver approves it first"
+                )
             else:
                 self._expect(n, now, ("approved",), "published (free text needs an approver first)")
             if now >= n.end:
@@ -615,7 +679,7 @@ class Notices:
                 state="published",
                 published_at=now,
                 published_by=user.name,
-                approver=n.approver or (user.name if n.origin == "template" else None),
+                approver=n.approver or (user.name if n.origin == "template" and n.preapproved else None),
             )
 
         return self._change(notice_id, user.name, "publish", change)

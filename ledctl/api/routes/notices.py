@@ -105,7 +105,7 @@ def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[s
         template: Template | None = rules.templates.get(body.template)
         if template is None:
             raise HTTPException(400, f"no template {body.template!r}")
-        title, text = fill_template(template, body.slots)
+        title, text, _ = fill_template(template, body.slots, rules.banned_words)
     text = clean_text(text, "the text", rules.max_chars, rules.banned_words)
     title = clean_text(title, "the title", 40, rules.banned_words)
     boards = console.notices.boards_of(body.targets)
