@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ledctl.api.deps import ERRORS, ConsoleDep, ErrorOut, Viewer, caller
+from ledctl.api.deps import ERRORS, ConsoleDep, ErrorOut, Input, Viewer, caller
 from ledctl.api.security import SESSION_COOKIE
 from ledctl.notices.users import AuthError
 
 router = APIRouter()
 
 
-class LoginIn(BaseModel):
+class LoginIn(Input):
     name: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ledctl.api.deps import ERRORS, Admin, ConsoleDep
+from ledctl.api.deps import ERRORS, Admin, ConsoleDep, Input
 from ledctl.notices import audit
 
 router = APIRouter()
 
 
-class UserIn(BaseModel):
+class UserIn(Input):
     name: str = Field(min_length=1, max_length=64)
     role: Literal["viewer", "operator", "approver", "admin"]
     password: str = Field(min_length=10, max_length=256)
