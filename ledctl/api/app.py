@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledctl.api.deps import Console, input_problems
 from ledctl.api.routes import audit, auth, boards, data, events, notices, pages, reports, sim, users
+from ledctl.api.security import safe_next
 from ledctl.errors import LedctlError
 from ledctl.notices.users import AuthError
 from ledctl.notices.workflow import NoticeError
@@ -72,7 +73,8 @@ def create_app(console: Console) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 401 and not request.url.path.startswith("/api/") and request.method == "GET":
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            path = request.url.path
+            return RedirectResponse(f"/login?next={path}" if safe_next(path) else "/login", status_code=303)
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
     for area in (auth, boards, data, notices, users, audit, reports, events, pages, sim):

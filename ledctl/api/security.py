@@ -7,6 +7,7 @@ an API token (`Authorization: Bearer …`) needs none, since a browser never add
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -80,3 +81,17 @@ class LoginLimiter:
     def succeeded(self, key: tuple[str, str]) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+
+# Where the console may send a browser after logging in: a path of its own, and nothing a browser could
+# read as another host. Only plain segments (letters, digits, '-', '_'): no second leading slash or
+# backslash ("//host", "/\\host"), no dot segments or escapes that resolve to one ("/.//host",
+# "/%2e%2e//host"), no tab or newline (browsers drop them: "/\t/host"); a query of plain characters.
+_NEXT_PATH = re.compile(r"/(?:[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*/?)?")
+_NEXT_QUERY = re.compile(r"[A-Za-z0-9_=&%.-]*")
+
+
+def safe_next(value: str) -> bool:
+    """Whether `next` after a login is a same-origin path of the console (see _NEXT_PATH)."""
+    path, _, query = value.partition("?")
+    return len(value) <= 512 and bool(_NEXT_PATH.fullmatch(path)) and bool(_NEXT_QUERY.fullmatch(query))

@@ -184,3 +184,79 @@ def test_a_template_draft_with_its_slots_only_is_taken(api) -> None:
             "level": None, "targets": ["all"], "end": DRAFT["end"]}  # what the console sends
     r = send(client, headers, "/api/notices", body)
     assert r.status_code == 201 and r.json()["title"] == "重污染天气红色预警"
+
+
+# -- 8. no open redirect after logging in -----------------------------------------------------------
+
+OFF_SITE = ["/.//evil.example/x", "http://testserver//evil.example/x", "//evil.example/x",
+            "/\\evil.example/x", "/%2e%2e//evil.example/x", "/%2F%2Fevil.example/x", "/\t/evil.example/x",
+            "https://evil.example/", "/notices/../..//evil.example/x", "javascript:alert(1)"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_the_login_page_is_never_served_with_an_off_site_next(api, target) -> None:
+    client, _ = api
+    r = client.get("/login", params={"next": target}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_one_next_only_the_server_and_the_browser_read_the_same(api) -> None:
+    client, _ = api
+    # A browser's URLSearchParams takes the first, Starlette the last: two are never served.
+    r = client.get("/login?next=//evil.example/x&next=/notices", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+@pytest.mark.parametrize("target", ["/", "/notices", "/notices/3", "/boards/zbs-01",
+                                    "/reports?month=2026-11"])
+def test_the_consoles_own_paths_are_kept(api, target) -> None:
+    client, _ = api
+    assert client.get("/login", params={"next": target}).status_code == 200
+
+
+def test_a_page_asked_for_before_logging_in_comes_back_only_if_it_is_the_consoles(api) -> None:
+    client = TestClient(api[0].app)
+    r = client.get("/notices/1", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/notices/1"
+    r = client.get("//evil.example/x", follow_redirects=False)
+    assert r.headers.get("location") in (None, "/login")
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (make test installs it)")
+@pytest.mark.parametrize("target", ["/.//evil.example/x", "http://127.0.0.1:{port}//evil.example/x"])
+def test_a_browser_that_logs_in_stays_on_the_console(tmp_path, target) -> None:
+    from urllib.parse import quote, urlsplit
+
+    from playwright.sync_api import sync_playwright
+
+    from ledctl.api import server
+
+    console, _ = make_console(tmp_path)
+    running = server.start(console, "127.0.0.1:0")
+    port = urlsplit(running.url).port
+    elsewhere: list[str] = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            page = browser.new_page()
+
+            def only_the_console(route) -> None:  # anything else would be the redirect we fear
+                if urlsplit(route.request.url).netloc == f"127.0.0.1:{port}":
+                    route.continue_()
+                else:
+                    elsewhere.append(route.request.url)
+                    route.abort()
+
+            page.route("**/*", only_the_console)
+            page.goto(f"{running.url}/login?next={quote(target.format(port=port), safe='')}")
+            page.fill("input[name=name]", "root")
+            page.fill("input[name=password]", "root-password")
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{running.url}/")  # the console's front page, and nowhere else
+            browser.close()
+    finally:
+        running.stop()
+    assert elsewhere == []
