@@ -6,6 +6,7 @@ expected. All problems are collected, so one run shows everything to fix.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -46,6 +47,7 @@ _MQTT_URL = re.compile(r"^mqtts?://[^/:]+(:[0-9]{1,5})?/?$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 T = TypeVar("T")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,15 @@ class StoreRules:
     keep_delivery_days: int = KEEP_DELIVERY_DAYS  # delivery attempts (displays: always two calendar years)
 
 
+@dataclass(frozen=True, slots=True)
+class ConsoleRules:
+    """The console behind a reverse proxy ([console])."""
+
+    # The proxies whose X-Forwarded-For is believed (addresses or networks); from anyone else the
+    # header is ignored, so a client cannot pick the address its failed logins are counted against.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A checked configuration."""
@@ -163,6 +174,7 @@ class Deployment:
     notices: NoticeRules = field(default_factory=NoticeRules)
     cap: CapRules = field(default_factory=CapRules)
     store: StoreRules = field(default_factory=StoreRules)
+    console: ConsoleRules = field(default_factory=ConsoleRules)
     warnings: tuple[str, ...] = ()  # not wrong, but worth a look (config check prints them)
 
     @property
@@ -476,6 +488,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
     notices = _notices(top, p)
     cap = _cap(top, p, groups)
     store = _store(top, p)
+    console = _console(top, p)
 
     layouts_dir = file.parent / "layouts"
     if "layouts" in data:
@@ -504,8 +517,23 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         notices=notices,
         cap=cap,
         store=store,
+        console=console,
         warnings=tuple(_link_warnings(file, links)),
     )
+
+
+def _console(top: _Table, p: _Problems) -> ConsoleRules:
+    top.read.add("console")
+    t = _Table(p, "console", top.data.get("console", {}))
+    proxies: list[IPNetwork] = []
+    for i, text in enumerate(t.string_list("trusted_proxies", ()) or ()):
+        try:
+            proxies.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            p.bad(f"console.trusted_proxies[{i}]", text,
+                  'an address or network like "10.0.0.5" or "10.0.0.0/24"')
+    t.finish()
+    return ConsoleRules(tuple(proxies))
 
 
 def _store(top: _Table, p: _Problems) -> StoreRules:

@@ -7,11 +7,15 @@ an API token (`Authorization: Bearer …`) needs none, since a browser never add
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from ledctl.config import IPNetwork
 
 SESSION_COOKIE = "ledctl_session"
 SESSION_LIFETIME = timedelta(hours=8)
@@ -58,29 +62,90 @@ class Sessions:
                 del self._by_token[token]
 
 
+MAX_PEER_FAILURES = 20  # from one address, whatever the names: one password sprayed over many accounts
+MAX_ACCOUNT_FAILURES = 20  # for one name, whatever the addresses: many addresses guessing one account
+_KEEP_KEYS = 10_000  # past this many counters, the stale ones are dropped (names can be anything)
+
+
 class LoginLimiter:
-    """At most MAX_FAILURES failed logins per user name and address in FAILURE_WINDOW."""
+    """Failed logins in FAILURE_WINDOW, counted three ways: per name and address (MAX_FAILURES: a
+    person mistyping), per address (MAX_PEER_FAILURES: password spraying), per name (MAX_ACCOUNT_
+    FAILURES: a distributed guess). A try is refused, before any password is hashed, while any of
+    them is full. The address is the real peer (`real_peer`), never what a client says it is.
+
+    The per-name count means an attacker can keep one name from logging in through the console
+    for a while; its user's sessions and API tokens keep working, and an admin can still act from
+    the command line."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._failures: dict[tuple[str, str], list[datetime]] = {}
 
-    def retry_after(self, key: tuple[str, str], now: datetime) -> int:
+    @staticmethod
+    def _keys(name: str, peer: str) -> tuple[tuple[tuple[str, str], int], ...]:
+        return (((name, peer), MAX_FAILURES), (("", peer), MAX_PEER_FAILURES),
+                ((name, ""), MAX_ACCOUNT_FAILURES))
+
+    def retry_after(self, name: str, peer: str, now: datetime) -> int:
         """Seconds to wait before trying again; 0 when a try is allowed."""
+        wait = 0
         with self._lock:
-            recent = [t for t in self._failures.get(key, []) if now - t < FAILURE_WINDOW]
-            self._failures[key] = recent
-            if len(recent) < MAX_FAILURES:
-                return 0
-            return max(1, int((recent[0] + FAILURE_WINDOW - now).total_seconds()) + 1)
+            for key, limit in self._keys(name, peer):
+                recent = [t for t in self._failures.get(key, []) if now - t < FAILURE_WINDOW]
+                if recent:
+                    self._failures[key] = recent
+                else:
+                    self._failures.pop(key, None)
+                if len(recent) >= limit:
+                    wait = max(wait, int((recent[-limit] + FAILURE_WINDOW - now).total_seconds()) + 1)
+        return wait
 
-    def failed(self, key: tuple[str, str], now: datetime) -> None:
+    def failed(self, name: str, peer: str, now: datetime) -> None:
         with self._lock:
-            self._failures.setdefault(key, []).append(now)
+            for key, _ in self._keys(name, peer):
+                self._failures.setdefault(key, []).append(now)
+            if len(self._failures) > _KEEP_KEYS:
+                for key in [k for k, times in self._failures.items() if now - times[-1] >= FAILURE_WINDOW]:
+                    del self._failures[key]
 
-    def succeeded(self, key: tuple[str, str]) -> None:
+    def succeeded(self, name: str, peer: str) -> None:
+        # Only this person's own count: a success must not reset what an address or a name has
+        # been through (an attacker who also owns an account would wipe their tracks with it).
         with self._lock:
-            self._failures.pop(key, None)
+            self._failures.pop((name, peer), None)
+
+
+def real_peer(client: str | None, forwarded_for: str | None, trusted: Sequence[IPNetwork]) -> str:
+    """The address a request really comes from: the connection's, unless that is a trusted proxy;
+    then X-Forwarded-For read from the right, past the trusted proxies, to the first address that is
+    not one (what a client wrote further left is its own claim, never believed)."""
+    peer = client or "-"
+    if not forwarded_for or not _among(peer, trusted):
+        return peer
+    for hop in reversed(forwarded_for.split(",")):
+        address = _address(hop)
+        if address is None:
+            return peer  # garbled: the last address known for certain
+        peer = address
+        if not _among(address, trusted):
+            return address
+    return peer
+
+
+def _address(text: str) -> str | None:
+    text = text.strip().removeprefix("[").split("]")[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def _among(address: str, networks: Sequence[IPNetwork]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)
 
 
 # Where the console may send a browser after logging in: a path of its own, and nothing a browser could

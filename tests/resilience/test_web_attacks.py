@@ -260,3 +260,96 @@ def test_a_browser_that_logs_in_stays_on_the_console(tmp_path, target) -> None:
     finally:
         running.stop()
     assert elsewhere == []
+
+
+# -- 9. login limits per account and per real peer; forwarding headers only from the proxies named ---
+
+
+def post_json(url: str, body: object, headers: dict[str, str] | None = None) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+@pytest.fixture
+def served(tmp_path):
+    """The console served by uvicorn as `ledctl serve` serves it (the attack needs the real server: its
+    handling of X-Forwarded-For is what was believed), with users root and li."""
+    from dataclasses import replace
+
+    from ledctl.api import server
+    from ledctl.config import ConsoleRules
+
+    def serve(trusted: tuple[str, ...] = ()):
+        import ipaddress
+
+        console, _ = make_console(tmp_path)
+        console.users.add("li", "approver", "li-password!", T0, console.users.get("root"))
+        rules = ConsoleRules(tuple(ipaddress.ip_network(t) for t in trusted))
+        console.dep = replace(console.dep, console=rules)
+        running = server.start(console, "127.0.0.1:0")
+        started.append(running)
+        return running.url
+
+    started: list = []
+    yield serve
+    for running in started:
+        running.stop()
+
+
+def test_a_client_cannot_choose_its_address_with_x_forwarded_for(served) -> None:
+    url = served()
+    answers = [post_json(f"{url}/api/login", {"name": "li", "password": f"guess-{i}"},
+                         {"X-Forwarded-For": f"203.0.113.{i}"}) for i in range(30)]
+    assert answers[:5] == [401] * 5 and set(answers[5:]) == {429}  # five tries, then locked out
+
+
+def test_password_spraying_from_one_address_is_stopped(served) -> None:
+    url = served()
+    # One common password tried once against each of many names (most of them not even users).
+    answers = [post_json(f"{url}/api/login", {"name": f"user{i}", "password": "Password123"})
+               for i in range(30)]
+    assert answers[:20] == [401] * 20 and set(answers[20:]) == {429}
+    assert post_json(f"{url}/api/login", {"name": "li", "password": "li-password!"}) == 429  # this address
+
+
+def test_one_account_guessed_from_many_addresses_is_stopped(served) -> None:
+    url = served(trusted=("127.0.0.1",))  # a reverse proxy on this machine, whose header is believed
+    answers = [post_json(f"{url}/api/login", {"name": "li", "password": f"guess-{i}"},
+                         {"X-Forwarded-For": f"198.51.100.{i // 4}"}) for i in range(30)]
+    assert answers[:20] == [401] * 20 and set(answers[20:]) == {429}
+    # Another account is not affected, from any of those addresses.
+    assert post_json(f"{url}/api/login", {"name": "root", "password": "root-password"},
+                     {"X-Forwarded-For": "198.51.100.1"}) == 200
+
+
+def test_behind_a_trusted_proxy_each_client_is_limited_on_its_own(served) -> None:
+    url = served(trusted=("127.0.0.1",))
+    mallory = {"X-Forwarded-For": "203.0.113.66"}
+    assert [post_json(f"{url}/api/login", {"name": "li", "password": "wrong"}, mallory)
+            for _ in range(6)] == [401] * 5 + [429]
+    # A client's own claim left of the proxy's entry is not believed: the proxy appends the real one.
+    spoofed = {"X-Forwarded-For": "192.0.2.1, 203.0.113.66"}
+    assert post_json(f"{url}/api/login", {"name": "li", "password": "wrong"}, spoofed) == 429
+    li = {"X-Forwarded-For": "192.0.2.10"}
+    assert post_json(f"{url}/api/login", {"name": "li", "password": "li-password!"}, li) == 200
+
+
+def test_the_real_peer_is_read_from_the_right() -> None:
+    import ipaddress
+
+    from ledctl.api.security import real_peer
+
+    proxies = (ipaddress.ip_network("10.0.0.0/24"),)
+    assert real_peer("198.51.100.7", "1.2.3.4", proxies) == "198.51.100.7"  # not a proxy: ignored
+    assert real_peer("10.0.0.5", "1.2.3.4, 203.0.113.9", proxies) == "203.0.113.9"
+    assert real_peer("10.0.0.5", "203.0.113.9, 10.0.0.7", proxies) == "203.0.113.9"  # two proxies
+    assert real_peer("10.0.0.5", "not an address", proxies) == "10.0.0.5"
+    assert real_peer("10.0.0.5", None, proxies) == "10.0.0.5"

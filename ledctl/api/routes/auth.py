@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import Field
 
 from ledctl.api.deps import ERRORS, ConsoleDep, ErrorOut, Input, Viewer, caller
-from ledctl.api.security import SESSION_COOKIE
+from ledctl.api.security import SESSION_COOKIE, real_peer
 from ledctl.notices.users import AuthError
 
 router = APIRouter()
@@ -20,16 +20,17 @@ class LoginIn(Input):
 @router.post("/api/login", responses=ERRORS | {429: {"model": ErrorOut}})
 def login(body: LoginIn, request: Request, response: Response, console: ConsoleDep) -> dict[str, str]:
     now = console.clock.now()
-    key = (body.name, request.client.host if request.client else "-")
-    wait = console.limiter.retry_after(key, now)
+    peer = real_peer(request.client.host if request.client else None,
+                     request.headers.get("x-forwarded-for"), console.dep.console.trusted_proxies)
+    wait = console.limiter.retry_after(body.name, peer, now)
     if wait:
         raise HTTPException(429, f"too many failed logins: try again in {wait} s")
     try:
         user = console.users.login(body.name, body.password)
     except AuthError as e:
-        console.limiter.failed(key, now)
+        console.limiter.failed(body.name, peer, now)
         raise HTTPException(401, str(e)) from None
-    console.limiter.succeeded(key)
+    console.limiter.succeeded(body.name, peer)
     token, session = console.sessions.create(user.name, now)
     response.set_cookie(
         SESSION_COOKIE,
