@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from ledctl.api.security import SESSION_COOKIE, LoginLimiter, Sessions
+from ledctl.api.security import SESSION_COOKIE, LoginLimiter, PasswordChecks, Sessions
 from ledctl.clock import Clock
 from ledctl.config import Deployment
 from ledctl.notices.users import AuthError, User, Users
@@ -40,6 +40,7 @@ class Console:
     secure_cookies: bool = False
     sessions: Sessions = field(default_factory=Sessions)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    passwords: PasswordChecks = field(default_factory=PasswordChecks)
 
 
 async def console_of(request: Request) -> Console:
@@ -73,6 +74,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut},
     422: {"model": ErrorOut},
 }
+LOGIN_ERRORS = ERRORS | {429: {"model": ErrorOut}, 503: {"model": ErrorOut}}
 
 
 def input_problems(errors: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Sessions, CSRF tokens and login rate limiting for the console.
+"""Sessions, CSRF tokens, login rate limiting and the password pool of the console.
 
 Sessions live in memory (a restart of the service logs everyone out, which is the safe
 side). A cookie session must send its CSRF token in `X-CSRF-Token` with every change;
@@ -7,15 +7,21 @@ an API token (`Authorization: Bearer …`) needs none, since a browser never add
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
+import os
 import re
 import secrets
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ledctl.config import IPNetwork
+from ledctl.errors import LedctlError
+from ledctl.notices.users import User, Users
 
 SESSION_COOKIE = "ledctl_session"
 SESSION_LIFETIME = timedelta(hours=8)
@@ -160,3 +166,46 @@ def safe_next(value: str) -> bool:
     """Whether `next` after a login is a same-origin path of the console (see _NEXT_PATH)."""
     path, _, query = value.partition("?")
     return len(value) <= 512 and bool(_NEXT_PATH.fullmatch(path)) and bool(_NEXT_QUERY.fullmatch(query))
+
+
+HASH_WORKERS = 1  # passwords checked at once: scrypt takes ~16 MB and tens of ms of one core each
+HASH_QUEUE = 8  # logins that may wait for a worker; more at once are turned away at once (503)
+HASH_NICE = 10  # the workers yield the CPU to the dispatcher and the rest of the API
+
+
+class PasswordsBusy(LedctlError):
+    """More logins at once than the password pool takes: try again in a moment."""
+
+
+class PasswordChecks:
+    """Logins, each checked (scrypt) on a small pool of its own at a lower CPU priority.
+
+    A flood of logins then costs at most HASH_WORKERS cores and HASH_QUEUE waiting requests: it
+    never holds the web server's threads that the other routes run on (a publish, a page), and it
+    leaves the CPU to the dispatcher, so an emergency still reaches the boards at once. The rest of
+    the flood is answered 503 without hashing anything."""
+
+    def __init__(self, workers: int = HASH_WORKERS, queue: int = HASH_QUEUE) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password",
+                                        initializer=_yield_cpu)
+        self._slots = threading.BoundedSemaphore(workers + queue)
+
+    async def login(self, users: Users, name: str, password: str) -> User:
+        """The user, or AuthError (wrong name or password), or PasswordsBusy (the pool is full)."""
+        if not self._slots.acquire(blocking=False):
+            raise PasswordsBusy("too many logins at once: try again in a few seconds")
+        try:
+            job: Future[User] = self._pool.submit(users.login, name, password)
+        except RuntimeError:  # the pool is shut down: the service is stopping
+            self._slots.release()
+            raise PasswordsBusy("the console is stopping") from None
+        # Released when the check ends, even if the client went away meanwhile: the slot is the work.
+        job.add_done_callback(lambda _: self._slots.release())
+        return await asyncio.wrap_future(job)
+
+
+def _yield_cpu() -> None:
+    # On Linux a thread has its own nice value (its id is a "process" to setpriority); elsewhere the
+    # pool's size alone bounds what a flood costs.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICE)
