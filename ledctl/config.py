@@ -148,6 +148,15 @@ class StoreRules:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditRules:
+    """The audit log's key and anchors ([audit]; see ledctl.notices.audit)."""
+
+    key_env: str = "LEDCTL_AUDIT_KEY"  # the environment variable holding the key …
+    key_file: str = ""  # … or a file only its owner can read (absolute; checked when the config is read)
+    anchor_file: str = ""  # where the head is appended after every change ("": STATE/audit-anchors)
+
+
+@dataclass(frozen=True, slots=True)
 class ConsoleRules:
     """The console behind a reverse proxy ([console])."""
 
@@ -175,6 +184,7 @@ class Deployment:
     cap: CapRules = field(default_factory=CapRules)
     store: StoreRules = field(default_factory=StoreRules)
     console: ConsoleRules = field(default_factory=ConsoleRules)
+    audit: AuditRules = field(default_factory=AuditRules)
     warnings: tuple[str, ...] = ()  # not wrong, but worth a look (config check prints them)
 
     @property
@@ -489,6 +499,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
     cap = _cap(top, p, groups)
     store = _store(top, p)
     console = _console(top, p)
+    audit = _audit(top, p, file)
 
     layouts_dir = file.parent / "layouts"
     if "layouts" in data:
@@ -518,8 +529,30 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         cap=cap,
         store=store,
         console=console,
+        audit=audit,
         warnings=tuple(_link_warnings(file, links)),
     )
+
+
+def _audit(top: _Table, p: _Problems, file: Path) -> AuditRules:
+    top.read.add("audit")
+    t = _Table(p, "audit", top.data.get("audit", {}))
+    if "key" in t.data:
+        t.read.add("key")
+        p.add(t.key("key"), "the audit key never goes in the config; put it in an environment variable "
+                            "named by key_env, or in a file only its owner can read (key_file)")
+    key_env = t.get("key_env", str, "the name of an environment variable", "LEDCTL_AUDIT_KEY",
+                    lambda v: bool(re.match(r"^[A-Z_][A-Z0-9_]*$", v)))
+    key_file = t.text("key_file", "")
+    if key_file:
+        key_file = str(file.parent / key_file)
+        problem = secret_file_problem(Path(key_file))
+        if problem:
+            p.bad(t.key("key_file"), t.data["key_file"], problem)
+    anchor_file = t.text("anchor_file", "")
+    t.finish()
+    return AuditRules(key_env or "LEDCTL_AUDIT_KEY", key_file or "",
+                      str(file.parent / anchor_file) if anchor_file else "")
 
 
 def _console(top: _Table, p: _Problems) -> ConsoleRules:

@@ -356,6 +356,7 @@ class Notices:
         self.clock = clock
         self.fit = fit
         self.db = database(path)
+        self.seal = audit.Seal.of(dep.audit, path.parent)  # the audit log's key and anchors
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -432,8 +433,17 @@ class Notices:
             return audit.entries(db, subject)
 
     def verify_audit(self) -> tuple[list[str], tuple[int, str]]:
+        check = self.check_audit()
+        return check.problems, (check.rows, check.head)
+
+    def check_audit(self, heads: Sequence[audit.Anchor] = ()) -> audit.Check:
+        """The audit log checked: chain, key, anchors (and `heads` kept elsewhere), every notice's
+        history. When it is intact its head is anchored too: each check adds evidence."""
         with self.db.read() as db:  # one snapshot: the rows and the head agree
-            return audit.verify(db), audit.head(db)
+            check = audit.verify(db, self.seal, tuple(heads))
+        if check.intact:
+            self.seal.anchor(self.db, self.clock.now())
+        return check
 
     def boards_of(self, targets: Sequence[str]) -> tuple[Board, ...]:
         chosen: dict[str, Board] = {}
@@ -475,6 +485,7 @@ class Notices:
             f"notice:{notice.id}",
             before.to_json() if before else None,
             notice.to_json(),
+            seal=self.seal,
         )
         db.execute(
             "INSERT INTO service VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = value + 1",
@@ -578,7 +589,10 @@ class Notices:
             if problems:
                 raise NoticeError("the notice does not fit every target board:\n  " + "\n  ".join(problems))
         with self.db.write() as db:
-            return self._write(db, notice, author or user.name, "draft", None)
+            notice = self._write(db, notice, author or user.name, "draft", None)
+        # Once committed: an anchor never names a row that was rolled back.
+        self.seal.anchor(self.db, self.clock.now())
+        return notice
 
     def draft_from_template(
         self,
@@ -619,7 +633,9 @@ class Notices:
         with self.db.write() as db:  # the write lock from the start: read-then-write is atomic
             before = self._get(db, notice_id)
             after = change(before, self.clock.now())
-            return self._write(db, after, actor, action, before)
+            written = self._write(db, after, actor, action, before)
+        self.seal.anchor(self.db, self.clock.now())
+        return written
 
     @staticmethod
     def _expect(notice: Notice, now: datetime, states: Sequence[str], doing: str) -> None:
@@ -766,4 +782,5 @@ class Notices:
     def record(self, actor: str, action: str, subject: str, detail: object) -> None:
         """An event that changes no notice but belongs in the audit log (e.g. an ignored CAP test alert)."""
         with self.db.write() as db:
-            audit.append(db, self.clock.now(), actor, action, subject, None, detail)
+            audit.append(db, self.clock.now(), actor, action, subject, None, detail, seal=self.seal)
+        self.seal.anchor(self.db, self.clock.now())
