@@ -284,6 +284,10 @@ def cmd_notice(args: argparse.Namespace, clock: Clock) -> int:
     now = clock.now()
     if cmd == "list":
         shown = notices.needs_review() if args.needs_review else notices.list()
+        damaged = notices.damaged()
+        if damaged:  # each is logged too; say here that the list is not the whole store
+            print(f"ledctl: {len(damaged)} notice row(s) cannot be read and are left out "
+                  f"(rows {', '.join(str(d.row) for d in damaged)}; ledctl doctor says why)", file=sys.stderr)
         if args.json:
             print(json.dumps([_summary(n, now) for n in shown], ensure_ascii=False, indent=2))
             return 0

@@ -389,13 +389,27 @@ def _check_anchors(anchors: list[Anchor], by_seq: dict[int, Entry], last: int, s
 
 
 def _check_notices(db: sqlite3.Connection, rows: list[Entry], check: Check) -> None:
-    """Every notice is written with its audit row in one transaction: one without is a deleted history
-    (or a notice made outside ledctl)."""
+    """Every notice is written with its audit row in one transaction, the row's `after` being the very
+    document written: a notice without a row is a deleted history (or a notice made outside ledctl),
+    and one whose document differs from its last row was edited outside ledctl — its text on the
+    boards is then something nobody approved."""
     with contextlib.suppress(sqlite3.Error):  # no notices table: nothing to compare (the store says why)
-        ids = [r[0] for r in db.execute("SELECT id FROM notices ORDER BY id")]
-        told = {e.subject for e in rows}
-        silent = [i for i in ids if f"notice:{i}" not in told]
-        if silent:
-            shown = ", ".join(map(str, silent[:10])) + (" …" if len(silent) > 10 else "")
-            check.problems.append(f"notice(s) {shown}: no row in the audit log (their history was deleted, "
-                                  "or they were written outside ledctl)")
+        notices = db.execute("SELECT id, doc FROM notices ORDER BY id").fetchall()
+        last: dict[str, str] = {e.subject: e.after for e in rows}  # rows are in order: the last wins
+        silent = [i for i, _ in notices if f"notice:{i}" not in last]
+        edited = [i for i, doc in notices
+                  if f"notice:{i}" in last and not _same_json(doc, last[f"notice:{i}"])]
+        for ids, what in ((silent, "no row in the audit log (their history was deleted, or they were "
+                                   "written outside ledctl)"),
+                          (edited, "the store holds another document than the audit log's last row (edited "
+                                   "outside ledctl: what the boards show was never approved)")):
+            if ids:
+                shown = ", ".join(map(str, ids[:10])) + (" …" if len(ids) > 10 else "")
+                check.problems.append(f"notice(s) {shown}: {what}")
+
+
+def _same_json(a: str, b: str) -> bool:
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except ValueError:
+        return False
