@@ -6,6 +6,7 @@ expected. All problems are collected, so one run shows everything to fix.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -46,6 +47,7 @@ _MQTT_URL = re.compile(r"^mqtts?://[^/:]+(:[0-9]{1,5})?/?$")
 _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 T = TypeVar("T")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +81,45 @@ class Schedule:
     reassert_every_minutes: int = 60
 
 
+SLOT_KINDS = ("choice", "time", "number", "name", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotType:
+    """What one template slot takes: `choice` one of `values` (a place from a list, a level), `time`
+    a time of day or a span of one day ("9:00至12:00", "11月26日9:00"), `number` a number within
+    [low, high], `name` a short name (letters and digits only, at most `max_chars`), `text` free
+    wording (at most `max_chars`) — and a template with a `text` slot needs a second person."""
+
+    kind: str
+    values: tuple[str, ...] = ()  # choice
+    max_chars: int = 12  # name, text
+    low: Decimal | None = None  # number
+    high: Decimal | None = None
+
+    @property
+    def free(self) -> bool:
+        """Whoever fills it chooses the wording: the notice is no longer pre-approved."""
+        return self.kind == "text"
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
-    """A pre-approved notice text with typed slots: `{level}` takes one of its choices,
-    `{area}` free text (checked like any notice text)."""
+    """A pre-approved notice text with typed slots (see SlotType). Only a template whose every slot
+    is typed is pre-approved wording that one person may publish; a free `text` slot makes it free
+    text, approved by a second person."""
 
     id: str
     name: str
     level: str  # emergency | normal
     title: str
     text: str
-    slots: Mapping[str, tuple[str, ...]]  # slot -> allowed values (empty: free text)
+    slots: Mapping[str, tuple[str, ...]]  # slot -> its choices (empty: typed in; see `types`)
+    types: Mapping[str, SlotType] = field(default_factory=dict)  # slot -> what it takes
+
+    @property
+    def preapproved(self) -> bool:
+        return not any(t.free for t in self.types.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +162,24 @@ class Channel:
     secret_file: str = ""  # … or a file only its owner can read (mode 0600)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRules:
+    """The audit log's key and anchors ([audit]; see ledctl.notices.audit)."""
+
+    key_env: str = "LEDCTL_AUDIT_KEY"  # the environment variable holding the key …
+    key_file: str = ""  # … or a file only its owner can read (absolute; checked when the config is read)
+    anchor_file: str = ""  # where the head is appended after every change ("": STATE/audit-anchors)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleRules:
+    """The console behind a reverse proxy ([console])."""
+
+    # The proxies whose X-Forwarded-For is believed (addresses or networks); from anyone else the
+    # header is ignored, so a client cannot pick the address its failed logins are counted against.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A checked configuration."""
@@ -151,6 +199,8 @@ class Deployment:
     cap: CapRules = field(default_factory=CapRules)
     store: StoreRules = field(default_factory=StoreRules)
     channels: tuple[Channel, ...] = ()
+    console: ConsoleRules = field(default_factory=ConsoleRules)
+    audit: AuditRules = field(default_factory=AuditRules)
     warnings: tuple[str, ...] = ()  # not wrong, but worth a look (config check prints them)
 
     @property
@@ -465,6 +515,8 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
     cap = _cap(top, p, groups)
     store = _store(top, p)
     channels = _channels(top, p, file)
+    console = _console(top, p)
+    audit = _audit(top, p, file)
 
     layouts_dir = file.parent / "layouts"
     if "layouts" in data:
@@ -494,6 +546,8 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         cap=cap,
         store=store,
         channels=channels,
+        console=console,
+        audit=audit,
         warnings=tuple(_link_warnings(file, links)),
     )
 
@@ -537,6 +591,41 @@ def _channels(top: _Table, p: _Problems, file: Path) -> tuple[Channel, ...]:
     return tuple(out)
 
 
+def _audit(top: _Table, p: _Problems, file: Path) -> AuditRules:
+    top.read.add("audit")
+    t = _Table(p, "audit", top.data.get("audit", {}))
+    if "key" in t.data:
+        t.read.add("key")
+        p.add(t.key("key"), "the audit key never goes in the config; put it in an environment variable "
+                            "named by key_env, or in a file only its owner can read (key_file)")
+    key_env = t.get("key_env", str, "the name of an environment variable", "LEDCTL_AUDIT_KEY",
+                    lambda v: bool(re.match(r"^[A-Z_][A-Z0-9_]*$", v)))
+    key_file = t.text("key_file", "")
+    if key_file:
+        key_file = str(file.parent / key_file)
+        problem = secret_file_problem(Path(key_file))
+        if problem:
+            p.bad(t.key("key_file"), t.data["key_file"], problem)
+    anchor_file = t.text("anchor_file", "")
+    t.finish()
+    return AuditRules(key_env or "LEDCTL_AUDIT_KEY", key_file or "",
+                      str(file.parent / anchor_file) if anchor_file else "")
+
+
+def _console(top: _Table, p: _Problems) -> ConsoleRules:
+    top.read.add("console")
+    t = _Table(p, "console", top.data.get("console", {}))
+    proxies: list[IPNetwork] = []
+    for i, text in enumerate(t.string_list("trusted_proxies", ()) or ()):
+        try:
+            proxies.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            p.bad(f"console.trusted_proxies[{i}]", text,
+                  'an address or network like "10.0.0.5" or "10.0.0.0/24"')
+    t.finish()
+    return ConsoleRules(tuple(proxies))
+
+
 def _store(top: _Table, p: _Problems) -> StoreRules:
     top.read.add("store")
     t = _Table(p, "store", top.data.get("store", {}))
@@ -578,28 +667,64 @@ def _notices(top: _Table, p: _Problems) -> NoticeRules:
         level = tt.get("level", str, "emergency or normal", "normal", lambda v: v in ("emergency", "normal"))
         title = tt.text("title")
         text = tt.text("text")
-        slots: dict[str, tuple[str, ...]] = {}
+        types: dict[str, SlotType] = {}
         tt.read.add("slots")
         raw = tt.data.get("slots", {})
         if not isinstance(raw, dict):
-            p.bad(tt.key("slots"), raw, 'a table of slot = "text" or slot = ["choice", …]')
+            p.bad(tt.key("slots"), raw, 'a table of slot = ["choice", …], "time", "number", "name" or "text"')
             raw = {}
         for slot, kind in raw.items():
-            if kind == "text":
-                slots[slot] = ()
-            elif isinstance(kind, list) and kind and all(isinstance(k, str) and k for k in kind):
-                slots[slot] = tuple(kind)
-            else:
-                p.bad(tt.key(f"slots.{slot}"), kind, '"text", or a list of the allowed values')
+            slot_type = _slot_type(tt, p, slot, kind)
+            if slot_type is not None:
+                types[slot] = slot_type
+        slots = {name: t.values for name, t in types.items()}
         for field_name, value in (("title", title), ("text", text)):
             for used in re.findall(r"{([^{}]*)}", value or ""):
                 if used not in raw:
                     p.bad(tt.key(field_name), value, f"only declared slots ({', '.join(raw) or 'none'}); "
                           f"{{{used}}} is not one")
         tt.finish()
-        templates[tid] = Template(tid, name or tid, level or "normal", title or "", text or "", slots)
+        templates[tid] = Template(tid, name or tid, level or "normal", title or "", text or "", slots, types)
     t.finish()
     return NoticeRules(tuple(banned), max_chars or 200, float(share or 0.5), templates)
+
+
+_SLOT_EXPECTED = ('a list of the allowed values, "time", "number", "name", "text", or a table '
+                  '{ kind = "name"|"text", max_chars = N } or { kind = "number", min = X, max = Y }')
+
+
+def _slot_type(tt: _Table, p: _Problems, slot: str, kind: object) -> SlotType | None:
+    """One slot's type from the config: a list (choose one), a kind by name, or a table with limits."""
+    where = tt.key(f"slots.{slot}")
+    if isinstance(kind, list):
+        if kind and all(isinstance(k, str) and k.strip() and "{" not in k and "}" not in k for k in kind):
+            return SlotType("choice", tuple(kind))
+        p.bad(where, kind, "a non-empty list of the allowed values (texts without braces)")
+        return None
+    if isinstance(kind, str) and kind in ("time", "number", "name", "text"):
+        return SlotType(kind, max_chars=60 if kind == "text" else 12)
+    if not isinstance(kind, dict):
+        p.bad(where, kind, _SLOT_EXPECTED)
+        return None
+    limits = _Table(p, where, kind)
+    name = limits.get("kind", str, '"name", "text" or "number"',
+                      check=lambda v: v in ("name", "text", "number"))
+    if name in ("name", "text"):
+        most = 60 if name == "text" else 12
+        chars = limits.get("max_chars", int, f"characters, 1..{most}", most, lambda v: 1 <= v <= most)
+        limits.finish()
+        return SlotType(name, max_chars=chars or most)
+    if name == "number":
+        number = (int, float)
+        low = limits.get("min", number, "a number", None)
+        high = limits.get("max", number, "a number greater than min", None,
+                          lambda v: low is None or v > low)
+        limits.finish()
+        return SlotType("number", low=None if low is None else Decimal(str(low)),
+                        high=None if high is None else Decimal(str(high)))
+    limits.skip_rest()
+    limits.finish()
+    return None
 
 
 def _cap(top: _Table, p: _Problems, groups: Mapping[str, Group]) -> CapRules:

@@ -352,6 +352,9 @@ def explain(path: Path, e: sqlite3.Error) -> StoreError:
         hint = f"read-only? ledctl needs to write {path} and its folder"
     elif "locked" in lowered or "busy" in lowered:
         hint = f"another process held the write lock for more than {BUSY_TIMEOUT_S} s; try again"
+    elif "no such table" in lowered:
+        hint = ("a table is missing: the file was changed outside ledctl (ledctl doctor says more); "
+                "restore it from a backup")
     elif "not a database" in lowered or "malformed" in lowered:
         hint = "the file is damaged or not a ledctl store; restore it from a backup"
     else:

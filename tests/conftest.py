@@ -11,6 +11,10 @@ REPO = Path(__file__).resolve().parent.parent
 # simulated broker is made with it. Set here once, so every test (and the CLI runs they start) has it.
 os.environ.setdefault("LEDCTL_MQTT_PASSWORD", "test-only-controller-password")
 
+# The audit log is unkeyed unless a test gives it a key: one in the developer's environment would
+# make the tests' stores keyed by it.
+os.environ.pop("LEDCTL_AUDIT_KEY", None)
+
 # A CLI run a test forgets to give --state would otherwise write into the checkout's ./var.
 if "LEDCTL_STATE" not in os.environ:
     import tempfile

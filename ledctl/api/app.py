@@ -14,12 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledctl.api.deps import Console
+from ledctl.api.deps import Console, input_problems
 from ledctl.api.routes import audit, auth, boards, data, events, feeds, notices, pages, reports, sim, users
+from ledctl.api.security import safe_next
 from ledctl.errors import LedctlError
 from ledctl.notices.users import AuthError
 from ledctl.notices.workflow import NoticeError
@@ -63,10 +66,17 @@ def create_app(console: Console) -> FastAPI:
         status = 403 if isinstance(exc, AuthError) else 409 if isinstance(exc, NoticeError) else 400
         return JSONResponse({"error": str(exc)}, status_code=status)
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(RequestValidationError)
+    async def invalid_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = input_problems(exc.errors())
+        return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+
+    # Starlette's class: FastAPI raises it too (a body that cannot be parsed), and so does routing (404).
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 401 and not request.url.path.startswith("/api/") and request.method == "GET":
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            path = request.url.path
+            return RedirectResponse(f"/login?next={path}" if safe_next(path) else "/login", status_code=303)
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
     for area in (auth, boards, data, notices, users, audit, reports, events, pages, sim, feeds):

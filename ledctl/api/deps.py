@@ -5,16 +5,16 @@ each call needs, the errors the OpenAPI document lists, and the picture encoding
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi import Path as PathParam
 from PIL import Image
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from ledctl.api.security import SESSION_COOKIE, LoginLimiter, Sessions
+from ledctl.api.security import SESSION_COOKIE, LoginLimiter, PasswordChecks, Sessions
 from ledctl.clock import Clock
 from ledctl.config import Deployment
 from ledctl.notices.users import AuthError, User, Users
@@ -40,6 +40,7 @@ class Console:
     secure_cookies: bool = False
     sessions: Sessions = field(default_factory=Sessions)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    passwords: PasswordChecks = field(default_factory=PasswordChecks)
 
 
 async def console_of(request: Request) -> Console:
@@ -50,7 +51,15 @@ async def console_of(request: Request) -> Console:
 ConsoleDep = Annotated[Console, Depends(console_of)]
 
 
-# -- errors -----------------------------------------------------------------------------------------
+# -- input and errors -------------------------------------------------------------------------------
+
+
+class Input(BaseModel):
+    """Every request body: typed as the CLI's flags are. A field the API does not know, a number
+    that is not finite (NaN, Infinity) or a string that is not text (a lone surrogate) is a 422
+    naming the field, never a value taken silently or a 500."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ErrorOut(BaseModel):
@@ -63,7 +72,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut},
     404: {"model": ErrorOut},
     409: {"model": ErrorOut},
+    422: {"model": ErrorOut},
 }
+LOGIN_ERRORS = ERRORS | {429: {"model": ErrorOut}, 503: {"model": ErrorOut}}
+
+
+def input_problems(errors: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Each validation error as "field: what is wrong", without the value sent: it may be what
+    cannot be written back (NaN, a lone surrogate), and it is the caller's own anyway."""
+    out = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            loc = loc[1:]
+        message = str(error.get("msg", "not valid")).removeprefix("Value error, ")
+        out.append(f"{'.'.join(loc)}: {message}" if loc else message)  # a whole-body check names its field
+    return out
 
 
 # -- who is asking ----------------------------------------------------------------------------------

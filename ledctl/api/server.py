@@ -65,6 +65,10 @@ def start(
         port=port,
         log_level="warning",
         access_log=False,
+        # uvicorn believes X-Forwarded-For from loopback by default: a client on this machine (or
+        # behind any local proxy) would choose its own address. ledctl reads it itself, from the
+        # proxies [console] trusted_proxies names (ledctl.api.security.real_peer).
+        proxy_headers=False,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
     )

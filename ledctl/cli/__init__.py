@@ -11,6 +11,7 @@ function that runs each with `set_defaults(func=...)`:
 * `demo`         — `demo`
 * `serve`        — `serve`, `timeline`
 * `governance`   — `users`, `notice`, `cap`, `audit`, `report`
+* `doctor`       — `doctor` (what is wrong with the store: damaged notice rows, the audit log)
 * `boards`       — `boards`, `broadcast`
 * `common`       — what they share: error handling, common arguments, config, store and boards
 
@@ -26,7 +27,7 @@ import os
 from collections.abc import Sequence
 
 from ledctl import __version__
-from ledctl.cli import boards, config_check, data, demo, governance, preview, serve, sim, standards
+from ledctl.cli import boards, config_check, data, demo, doctor, governance, preview, serve, sim, standards
 from ledctl.cli.common import run
 from ledctl.clock import Clock, SystemClock
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="act as this user (password from $LEDCTL_PASSWORD or a prompt); or set $LEDCTL_TOKEN")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     # The order here is the order of `ledctl --help`.
-    for group in (config_check, standards, data, preview, sim, demo, serve, governance, boards):
+    for group in (config_check, standards, data, preview, sim, demo, serve, governance, doctor, boards):
         group.add_parsers(sub)
     return p
 

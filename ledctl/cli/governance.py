@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ledctl import config as config_mod
 from ledctl.cli.common import UsageError, config_arg
@@ -108,12 +109,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         config_arg(p)
     cap.set_defaults(func=cmd_cap)
 
-    au = sub.add_parser("audit", help="the hash-chained audit log")
+    au = sub.add_parser("audit", help="the keyed, anchored audit log")
     au_sub = au.add_subparsers(dest="audit_command", required=True)
-    au_sub.add_parser("verify", help="check the chain: any edited, inserted or deleted row is named")
+    ver = au_sub.add_parser("verify", help="check the chain, its key and its anchors: any edited, inserted "
+                                           "or deleted row is named")
+    ver.add_argument("--head", action="append", default=[], metavar="SEQ:HASH",
+                     help="a head kept elsewhere (printed by an earlier verify): the log must still hold it")
+    ver.add_argument("--json", action="store_true")
+    seal = au_sub.add_parser("seal", help="key the log from now on with the audit key (admin; the first "
+                                          "change made with a key does the same)")
     show = au_sub.add_parser("show", help="the log, oldest first")
     show.add_argument("--subject", help="only this subject, e.g. notice:3")
     show.add_argument("--json", action="store_true")
+    for p in (ver, seal, show):
+        config_arg(p)
     au.set_defaults(func=cmd_audit)
 
     rp = sub.add_parser("report", help="disclosure statistics and the period's air quality (HJ 663) "
@@ -180,18 +189,29 @@ def _password(args: argparse.Namespace, name: str) -> str:
 
 
 def cmd_users(args: argparse.Namespace, clock: Clock) -> int:
+    from ledctl.db import database
     from ledctl.notices import audit
 
-    users = Users(_database(args))
+    db = _database(args)
+    users = Users(db)
     now = clock.now()
-
-    def record(actor: str, action: str, subject: str, after: object):
-        return lambda con: audit.append(con, now, actor, action, subject, None, after)
 
     if args.users_command == "list":
         for u in users.list():
             print(f"{u.name:<20} {u.role:<9} {'disabled' if u.disabled else ''}".rstrip())
         return 0
+    seal = audit.Seal.of(config_mod.load(args.config).audit, db.parent)  # changes are audited: keyed
+
+    def record(actor: str, action: str, subject: str, after: object):
+        return lambda con: audit.append(con, now, actor, action, subject, None, after, seal=seal)
+
+    try:
+        return _change_users(args, users, now, record)
+    finally:
+        seal.anchor(database(db), now)
+
+
+def _change_users(args: argparse.Namespace, users: Users, now: datetime, record: Any) -> int:
     if args.users_command == "add":
         by = None if users.empty() else acting_user(args, users)
         who = by.name if by else args.name
@@ -269,6 +289,10 @@ def cmd_notice(args: argparse.Namespace, clock: Clock) -> int:
     now = clock.now()
     if cmd == "list":
         shown = notices.needs_review() if args.needs_review else notices.list()
+        damaged = notices.damaged()
+        if damaged:  # each is logged too; say here that the list is not the whole store
+            print(f"ledctl: {len(damaged)} notice row(s) cannot be read and are left out "
+                  f"(rows {', '.join(str(d.row) for d in damaged)}; ledctl doctor says why)", file=sys.stderr)
         if args.json:
             print(json.dumps([_summary(n, now) for n in shown], ensure_ascii=False, indent=2))
             return 0
@@ -310,8 +334,8 @@ def cmd_notice(args: argparse.Namespace, clock: Clock) -> int:
                 blink=args.blink,
             )
         nxt = (
-            "publish it (a template needs no second person)"
-            if n.origin == "template"
+            "publish it (a template with typed slots needs no second person)"
+            if n.preapproved
             else "another approver approves it, then publish"
         )
         print(f"notice {n.id} drafted ({n.level}, {len(notices.boards_of(n.targets))} boards); next: {nxt}")
@@ -402,8 +426,10 @@ def cmd_cap(args: argparse.Namespace, clock: Clock) -> int:
     db = _database(args)
     users = Users(db)
     dep, notices = _notices(args, db, clock)
-    if args.cap_command == "import":  # an alert brought in by hand is a user's act
-        acting_user(args, users).require("operator", "import CAP alerts")
+    importer = None
+    if args.cap_command == "import":  # an alert brought in by hand is a user's act: they are its author
+        importer = acting_user(args, users)
+        importer.require("operator", "import CAP alerts")
 
     if args.cap_command == "export":
         sys.stdout.write(cap_bridge.export(dep, notices.get(args.id)).decode("utf-8"))
@@ -425,7 +451,7 @@ def cmd_cap(args: argparse.Namespace, clock: Clock) -> int:
     refused = len(problems)
     for alert in alerts:  # one refusal never stops the others
         try:
-            result = cap_bridge.import_alert(dep, notices, alert)
+            result = cap_bridge.import_alert(dep, notices, alert, importer=importer)
         except LedctlError as e:
             refused += 1
             print(f"{alert.identifier} ({alert.status} {alert.msg_type}): refused: {e}", file=sys.stderr)
@@ -438,26 +464,69 @@ def cmd_audit(args: argparse.Namespace, clock: Clock) -> int:
     from ledctl.db import database
     from ledctl.notices import audit
 
-    with database(_database(args)).read() as con:  # a snapshot: the rows and the head agree
-        if args.audit_command == "verify":
-            problems = audit.verify(con)
-            seq, head = audit.head(con)
-        else:
+    db = _database(args)
+    if args.audit_command == "show":
+        with database(db).read() as con:
             entries = audit.entries(con, args.subject)
+    else:
+        notices = Notices(config_mod.load(args.config), db, clock)
     if args.audit_command == "verify":
-        if problems:
-            print(f"the audit log has been tampered with ({len(problems)} problem(s)):")
-            for p in problems:
+        check = notices.check_audit([_head(text) for text in args.head])
+        if args.json:
+            print(json.dumps({"intact": check.intact, "problems": check.problems, "warnings": check.warnings,
+                              "rows": check.rows, "head": check.head, "keyed_from": check.keyed_from},
+                             ensure_ascii=False, indent=2))
+            return 0 if check.intact else 1
+        for warning in check.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if check.problems:
+            print(f"the audit log cannot be trusted ({len(check.problems)} problem(s)):")
+            for p in check.problems:
                 print(f"  {p}")
             return 1
-        print(f"audit log intact: {seq} rows, head {head}")
-        print("(write the head down elsewhere: a later verify against it also proves nothing was rewritten)")
+        keyed = f", keyed from row {check.keyed_from}" if check.keyed_from else ", not keyed"
+        print(f"audit log intact: {check.rows} rows{keyed}, head {check.rows}:{check.head}")
+        print(f"(anchored in {notices.seal.anchors}; keep the head elsewhere too, and check against it "
+              "later with --head)")
         return 0
+    if args.audit_command == "seal":
+        return _seal(args, notices, clock)
     if args.json:
         print(json.dumps([e.as_json() for e in entries], ensure_ascii=False, indent=2))
         return 0
     for e in entries:
         print(f"{e.seq:>5} {e.at[:19]} {e.actor:<22} {e.action:<16} {e.subject}")
+    return 0
+
+
+def _head(text: str):  # type: ignore[no-untyped-def]
+    from ledctl.notices import audit
+
+    seq, sep, digest = text.partition(":")
+    if not sep or not seq.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise UsageError(f"--head {text!r}: SEQ:HASH as audit verify prints it, e.g. 12:3f5a…(64 hex digits)")
+    return audit.Anchor(int(seq), digest, "given with --head")
+
+
+def _seal(args: argparse.Namespace, notices: Notices, clock: Clock) -> int:
+    from ledctl.notices import audit
+
+    user = acting_user(args, Users(notices.path))
+    user.require("admin", "key the audit log")
+    if notices.seal.problem:
+        raise LedctlError(notices.seal.problem)
+    if notices.seal.key is None:
+        raise LedctlError(f"no audit key: set ${notices.dep.audit.key_env} or [audit] key_file (a file only "
+                          "its owner can read), e.g. from: openssl rand -hex 32")
+    with notices.db.write() as con:
+        since = audit.keyed_from(con)
+        if since is None:
+            audit.append(con, clock.now(), user.name, "audit-seal", "audit", None,
+                         {"key": notices.seal.source}, seal=notices.seal)
+            since = audit.keyed_from(con)
+    notices.seal.anchor(notices.db, clock.now())
+    print(f"the audit log is keyed from row {since} (key in {notices.seal.source}); anchored in "
+          f"{notices.seal.anchors}")
     return 0
 
 

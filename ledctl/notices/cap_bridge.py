@@ -9,6 +9,7 @@ to the audit log and go no further.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from ledctl import net
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
+from ledctl.notices import audit
 from ledctl.notices.cap import CapAlert, CapError, CapOut, export_alert, format_time, parse_feed
 from ledctl.notices.users import User
 from ledctl.notices.workflow import MAX_WINDOW, Notice, NoticeError, Notices
@@ -170,7 +172,8 @@ def ends_the_warning(alert: CapAlert, now: datetime) -> bool:
                                 for b in blocks)
 
 
-def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trust: bool = False) -> Imported:
+def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trust: bool = False,
+                 importer: User | None = None) -> Imported:
     """One alert into the notices. Each alert is handled once (its audit row says so).
 
     An Update or Cancel acts only on its own sender's alerts. An Update's replacement is drafted
@@ -180,8 +183,15 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
     its own notice. `may_trust`: the alert came from a feed the config lists, so a sender in
     `trusted_senders` publishes without a second person; an alert imported by hand always waits
     for an approver.
+
+    `importer`: the user who imported the alert by hand (`ledctl cap import`). They are its author
+    and the actor in the audit log, so the two-person rule sees them: whoever imports an alert
+    cannot also approve it, exactly as with text they typed. Without one (a configured feed polled
+    by the service) the sender is the author (`cap:<sender>`).
     """
-    actor = f"cap:{alert.sender}"
+    if importer is not None and may_trust:
+        raise ValueError("an alert imported by hand is never trusted: it waits for an approver")
+    actor = importer.name if importer is not None else f"cap:{alert.sender}"
     subject = f"cap:{alert.identifier}"
     summary = {
         "identifier": alert.identifier,
@@ -190,7 +200,8 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
         "status": alert.status,
         "msgType": alert.msg_type,
     }
-    seen = [e for e in notices.audit_log(subject) if e.actor == actor and e.action in HANDLED]
+    # Handled already by anyone (by hand or from a feed): the alert is the sender's, whoever brought it.
+    seen = [e for e in notices.audit_log(subject) if e.action in HANDLED and _sender_of(e) == alert.sender]
     if seen:
         done = [n.id for n in notices.by_cap(alert.sender, alert.identifier)]
         return Imported(alert.identifier, "duplicate", tuple(done),
@@ -207,8 +218,8 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
     now = notices.clock.now()
     referenced = _referenced(notices, alert, now)
     if alert.msg_type == "Cancel" or ends_the_warning(alert, now):
-        cancelled = [notices.cancel(None, n.id, f"CAP {alert.msg_type} {alert.identifier}", actor=actor).id
-                     for n in referenced]
+        reason = f"CAP {alert.msg_type} {alert.identifier}"
+        cancelled = [notices.cancel(importer, n.id, reason, actor=actor).id for n in referenced]
         why = "all clear" if alert.msg_type == "Update" else "cancel"
         notices.record(actor, "cap-cancel", subject, {**summary, "cancelled": cancelled, "why": why})
         return Imported(alert.identifier, "cancelled", tuple(cancelled),
@@ -233,14 +244,17 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
     made: list[Notice] = []
     try:
         for args in drafts:
-            made.append(notices.draft(User(actor, "operator"), **args,  # type: ignore[arg-type]
-                                      replaces=[n.id for n in live]))
+            if importer is not None:  # the importer drafts it: their role is checked, they are the author
+                made.append(notices.draft(importer, **args, replaces=[n.id for n in live]))  # type: ignore[arg-type]
+            else:
+                made.append(notices.draft(User(actor, "operator"), **args, author=actor,  # type: ignore[arg-type]
+                                          replaces=[n.id for n in live]))
     except NoticeError as e:
         for n in made:  # all blocks or none: never a warning silently half-published
-            notices.cancel(None, n.id, f"CAP {alert.identifier} refused", actor=actor)
+            notices.cancel(importer, n.id, f"CAP {alert.identifier} refused", actor=actor)
         notices.record(actor, "cap-refused", subject, {**summary, "why": str(e)})
         raise
-    superseded = [notices.cancel(None, n.id, f"CAP Update {alert.identifier}", actor=actor).id
+    superseded = [notices.cancel(importer, n.id, f"CAP Update {alert.identifier}", actor=actor).id
                   for n in referenced if n not in live]
     ids = tuple(n.id for n in made)
     notices.record(actor, "cap-import", subject, {**summary, "notices": list(ids),
@@ -252,8 +266,18 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
                         f"published as notice {', '.join(map(str, ids))} (trusted sender)"
                         + (f"; replaced {', '.join(str(n.id) for n in live)}" if live else ""))
     waiting = f"; notice {', '.join(str(n.id) for n in live)} stays up until then" if live else ""
+    who = f"an approver other than {importer.name}" if importer is not None else "an approver"
     return Imported(alert.identifier, "drafted", (*ids, *superseded),
-                    f"drafted as notice {', '.join(map(str, ids))}; an approver must approve it{waiting}")
+                    f"drafted as notice {', '.join(map(str, ids))}; {who} must approve it{waiting}")
+
+
+def _sender_of(entry: audit.Entry) -> str | None:
+    """The CAP sender an audit row of an import names (its `after` document says)."""
+    try:
+        after = json.loads(entry.after)
+    except ValueError:
+        return None
+    return after.get("sender") if isinstance(after, dict) else None
 
 
 def _referenced(notices: Notices, alert: CapAlert, now: datetime) -> list[Notice]:
@@ -291,7 +315,6 @@ def _draft_args(dep: Deployment, notices: Notices, alert: CapAlert) -> dict[str,
         "end": end,
         "origin": "cap",
         "cap": (alert.sender, alert.identifier, alert.sent_text),
-        "author": f"cap:{alert.sender}",
     }
 
 

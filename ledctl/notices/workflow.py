@@ -23,10 +23,11 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from ledctl.clock import Clock
-from ledctl.config import ALL_GROUP, Deployment, Template
+from ledctl.config import ALL_GROUP, Deployment, SlotType, Template
 from ledctl.db import NoticeIndex, database, epoch_us, notice_index, set_notice_index
 from ledctl.errors import LedctlError
 from ledctl.events import event
@@ -97,6 +98,10 @@ class Notice:
     cap_sender: str | None = None
     cap_sent: str | None = None  # the exact <sent> text (CAP references match on it)
     replaces: tuple[int, ...] = ()  # notices this one withdraws when it is published (a CAP Update)
+    # Drafted from a template whose every slot is typed: wording approved beforehand, so its author's
+    # own publish suffices. Absent from documents written before slots were typed: those wait for
+    # an approver (the safe side).
+    preapproved: bool = False
 
     def state_at(self, now: datetime) -> str:
         return "expired" if self.state == "published" and now >= self.end else self.state
@@ -153,36 +158,110 @@ def clean_text(text: str, what: str, max_chars: int, banned: Sequence[str]) -> s
             f"{what} has {len(cleaned)} characters; at most {max_chars} fit a notice "
             "(shorten it, or split it into two notices)"
         )
-    lowered = cleaned.casefold()
+    compared = banned_form(cleaned)
     for word in banned:
-        if word.casefold() in lowered:
+        if banned_form(word) and banned_form(word) in compared:
             raise NoticeError(f"{what} contains the banned word {word!r} (see [notices] banned_words)")
     return cleaned
 
 
-def fill_template(template: Template, slots: dict[str, str]) -> tuple[str, str]:
-    """The template's title and text with its slots filled; typed slots take only their values."""
-    missing = [s for s in template.slots if s not in slots]
+# Characters that show as nothing (or as a blank) on a board, yet split a word for a plain
+# substring test: Hangul fillers, the braille blank, the combining grapheme joiner, and the like.
+_BLANKS = set("\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180e\u00ad")
+
+
+def banned_form(text: str) -> str:
+    """`text` as the banned-word check compares it: NFKC (full-width letters and digits, Kangxi
+    radicals, compatibility ideographs become the characters they look like), case-folded, and
+    without spaces of any width, invisible characters or combining marks — so 机　密 (an
+    ideographic space), ｍｉｍｉ (full width) and 机密 with a zero-width space between are the
+    words they show."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(c for c in folded
+                   if not (c.isspace() or c in _BLANKS or unicodedata.category(c) in _UNSEEN))
+
+
+_UNSEEN = ("Zs", "Zl", "Zp", "Cc", "Cf", "Mn", "Me")  # spaces, controls, format characters, marks
+
+
+def fill_template(
+    template: Template, slots: dict[str, str], banned: Sequence[str] = ()
+) -> tuple[str, str, dict[str, str]]:
+    """The template's title and text with its slots filled, and the slot values as filled (each
+    checked against its type, times written one way); a NoticeError naming the slot otherwise."""
+    missing = [s for s in template.types if s not in slots]
     if missing:
         raise NoticeError(f"template {template.id} needs {', '.join(missing)} (e.g. --slot {missing[0]}=…)")
-    unknown = [s for s in slots if s not in template.slots]
+    unknown = [s for s in slots if s not in template.types]
     if unknown:
         raise NoticeError(
             f"template {template.id} has no slot {unknown[0]!r}; its slots: "
-            f"{', '.join(template.slots) or 'none'}"
+            f"{', '.join(template.types) or 'none'}"
         )
-    for name, allowed in template.slots.items():
-        if allowed and slots[name] not in allowed:
-            raise NoticeError(
-                f"template {template.id}: {name} = {slots[name]!r}: one of {', '.join(allowed)}"
-            )
-        if not allowed and ("{" in slots[name] or "}" in slots[name]):
-            raise NoticeError(f"template {template.id}: {name} may not contain braces")
+    filled = {name: slot_value(template.id, name, kind, slots[name], banned)
+              for name, kind in template.types.items()}
 
     def fill(s: str) -> str:
-        return re.sub(r"{([^{}]*)}", lambda m: slots[m.group(1)], s)
+        return re.sub(r"{([^{}]*)}", lambda m: filled[m.group(1)], s)
 
-    return fill(template.title), fill(template.text)
+    return fill(template.title), fill(template.text), filled
+
+
+# A time in a time slot: [M月D日]H:MM[至H:MM] (also "-", "~", "到" between the two times).
+_SLOT_TIME = re.compile(
+    r"(?:(?P<month>\d{1,2})月(?P<day>\d{1,2})日)?\s*(?P<h1>\d{1,2}):(?P<m1>\d{2})"
+    r"(?:\s*(?:至|到|-|–|~)\s*(?P<h2>\d{1,2}):(?P<m2>\d{2}))?"
+)
+_SLOT_NUMBER = re.compile(r"-?\d{1,9}(?:\.\d{1,3})?")
+
+
+def slot_value(template: str, name: str, kind: SlotType, raw: str, banned: Sequence[str] = ()) -> str:
+    """One slot's value as it goes into the notice, or a NoticeError saying what the slot takes.
+
+    Typed slots leave no room for wording of one's own: that is what lets one person publish a
+    template. Every value is one line, checked like notice text (control characters, banned words)."""
+    what = f"template {template}: slot {name}"
+    if "\n" in raw or "\r" in raw:
+        raise NoticeError(f"{what} is one line: no line breaks")
+    value = clean_text(raw, what, kind.max_chars if kind.kind in ("name", "text") else 40, banned)
+    if "{" in value or "}" in value:
+        raise NoticeError(f"{what} may not contain braces")
+    if kind.kind == "choice":
+        if value not in kind.values:
+            raise NoticeError(f"{what} = {value!r}: one of {', '.join(kind.values)}")
+        return value
+    if kind.kind == "time":
+        return _slot_time(what, unicodedata.normalize("NFKC", value))
+    if kind.kind == "number":
+        plain = unicodedata.normalize("NFKC", value)
+        if not _SLOT_NUMBER.fullmatch(plain):
+            raise NoticeError(f"{what} = {value!r}: a number like 35 or 2.5")
+        number = Decimal(plain)
+        if (kind.low is not None and number < kind.low) or (kind.high is not None and number > kind.high):
+            raise NoticeError(f"{what} = {value}: a number from {kind.low if kind.low is not None else '…'} "
+                              f"to {kind.high if kind.high is not None else '…'}")
+        return plain
+    if kind.kind == "name":
+        odd = next((c for c in value if unicodedata.category(c)[0] not in "LN" and c != "·"), None)
+        if odd is not None:
+            raise NoticeError(f"{what} = {value!r}: a short name of letters and digits only "
+                              f"(no {odd!r}; at most {kind.max_chars} characters)")
+        return value
+    return value  # text: free wording, so the notice needs a second person (Template.preapproved)
+
+
+def _slot_time(what: str, value: str) -> str:
+    m = _SLOT_TIME.fullmatch(value.strip())
+    if m is None:
+        raise NoticeError(f"{what} = {value!r}: a time like 9:00, 9:00至12:00 or 11月26日9:00至12:00")
+    month, day = m["month"], m["day"]
+    if month is not None and not (1 <= int(month) <= 12 and 1 <= int(day) <= 31):
+        raise NoticeError(f"{what} = {value!r}: no such date")
+    times = [(m["h1"], m["m1"])] + ([(m["h2"], m["m2"])] if m["h2"] is not None else [])
+    if any(not (0 <= int(h) <= 24 and 0 <= int(mm) <= 59) or (int(h) == 24 and int(mm)) for h, mm in times):
+        raise NoticeError(f"{what} = {value!r}: no such time of day")
+    date = f"{int(month)}月{int(day)}日" if month is not None else ""
+    return date + "至".join(f"{int(h)}:{mm}" for h, mm in times)
 
 
 _SELECT = (
@@ -218,7 +297,7 @@ def _document_problem(row: int, doc: dict[str, object]) -> str:
     for key in ("title", "text", "author"):
         if not isinstance(doc[key], str):
             return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected text"
-    for key in ("blink", "needs_review"):
+    for key in ("blink", "needs_review", "preapproved"):
         if key in doc and not isinstance(doc[key], bool):
             return f"{key} = {json.dumps(doc[key], ensure_ascii=False)}: expected true or false"
     share = doc.get("share", 0.5)
@@ -277,6 +356,7 @@ class Notices:
         self.clock = clock
         self.fit = fit
         self.db = database(path)
+        self.seal = audit.Seal.of(dep.audit, path.parent)  # the audit log's key and anchors
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -353,8 +433,17 @@ class Notices:
             return audit.entries(db, subject)
 
     def verify_audit(self) -> tuple[list[str], tuple[int, str]]:
+        check = self.check_audit()
+        return check.problems, (check.rows, check.head)
+
+    def check_audit(self, heads: Sequence[audit.Anchor] = ()) -> audit.Check:
+        """The audit log checked: chain, key, anchors (and `heads` kept elsewhere), every notice's
+        history. When it is intact its head is anchored too: each check adds evidence."""
         with self.db.read() as db:  # one snapshot: the rows and the head agree
-            return audit.verify(db), audit.head(db)
+            check = audit.verify(db, self.seal, tuple(heads))
+        if check.intact:
+            self.seal.anchor(self.db, self.clock.now())
+        return check
 
     def boards_of(self, targets: Sequence[str]) -> tuple[Board, ...]:
         chosen: dict[str, Board] = {}
@@ -396,6 +485,7 @@ class Notices:
             f"notice:{notice.id}",
             before.to_json() if before else None,
             notice.to_json(),
+            seal=self.seal,
         )
         db.execute(
             "INSERT INTO service VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET value = value + 1",
@@ -438,6 +528,7 @@ class Notices:
         cap: tuple[str, str, str] | None = None,
         author: str | None = None,
         replaces: Sequence[int] = (),
+        preapproved: bool = False,
     ) -> Notice:
         if author is None:  # a CAP import is drafted by its sender, not by a user
             user.require("operator", "draft notices")
@@ -491,13 +582,17 @@ class Notices:
             cap_sender=cap[0] if cap else None,
             cap_sent=cap[2] if cap else None,
             replaces=tuple(replaces),
+            preapproved=preapproved and origin == "template",
         )
         if self.fit is not None:
             problems = self.fit(notice, boards)
             if problems:
                 raise NoticeError("the notice does not fit every target board:\n  " + "\n  ".join(problems))
         with self.db.write() as db:
-            return self._write(db, notice, author or user.name, "draft", None)
+            notice = self._write(db, notice, author or user.name, "draft", None)
+        # Once committed: an anchor never names a row that was rolled back.
+        self.seal.anchor(self.db, self.clock.now())
+        return notice
 
     def draft_from_template(
         self,
@@ -516,9 +611,7 @@ class Notices:
                 f"no template {template_id!r}; the templates: "
                 f"{', '.join(self.dep.notices.templates) or 'none (see [notices.templates])'}"
             )
-        for name, value in slots.items():
-            clean_text(value, f"slot {name}", 60, self.dep.notices.banned_words)
-        title, text = fill_template(template, slots)
+        title, text, filled = fill_template(template, slots, self.dep.notices.banned_words)
         return self.draft(
             user,
             title=title,
@@ -530,7 +623,8 @@ class Notices:
             mode=mode,
             origin="template",
             template=template_id,
-            slots=slots,
+            slots=filled,
+            preapproved=template.preapproved,
         )
 
     def _change(
@@ -539,7 +633,9 @@ class Notices:
         with self.db.write() as db:  # the write lock from the start: read-then-write is atomic
             before = self._get(db, notice_id)
             after = change(before, self.clock.now())
-            return self._write(db, after, actor, action, before)
+            written = self._write(db, after, actor, action, before)
+        self.seal.anchor(self.db, self.clock.now())
+        return written
 
     @staticmethod
     def _expect(notice: Notice, now: datetime, states: Sequence[str], doing: str) -> None:
@@ -580,8 +676,13 @@ class Notices:
         user.require("operator", "publish notices")
 
         def change(n: Notice, now: datetime) -> Notice:
-            if n.origin == "template" and n.state == "draft":
-                pass  # pre-approved wording: one person's confirmation is the rule
+            if n.origin == "template" and n.preapproved and n.state == "draft":
+                pass  # pre-approved wording, every slot typed: one person's confirmation is the rule
+            elif n.origin == "template" and n.state == "draft":
+                raise NoticeError(
+                    f"notice {n.id} fills a template with free wording (slots "
+                    f"{', '.join(n.slots) or '—'}): like free text, another approver approves it first"
+                )
             else:
                 self._expect(n, now, ("approved",), "published (free text needs an approver first)")
             if now >= n.end:
@@ -594,7 +695,7 @@ class Notices:
                 state="published",
                 published_at=now,
                 published_by=user.name,
-                approver=n.approver or (user.name if n.origin == "template" else None),
+                approver=n.approver or (user.name if n.origin == "template" and n.preapproved else None),
             )
 
         return self._change(notice_id, user.name, "publish", change)
@@ -681,4 +782,5 @@ class Notices:
     def record(self, actor: str, action: str, subject: str, detail: object) -> None:
         """An event that changes no notice but belongs in the audit log (e.g. an ignored CAP test alert)."""
         with self.db.write() as db:
-            audit.append(db, self.clock.now(), actor, action, subject, None, detail)
+            audit.append(db, self.clock.now(), actor, action, subject, None, detail, seal=self.seal)
+        self.seal.anchor(self.db, self.clock.now())

@@ -167,7 +167,7 @@ def test_login_is_rate_limited(console) -> None:
         ({**DRAFT, "level": "urgent"}, 422, "level"),
         ({**DRAFT, "text": "内部资料"}, 409, "banned word"),
         ({**DRAFT, "targets": ["group:nowhere"]}, 409, "target 'group:nowhere'"),
-        ({**DRAFT, "text": None}, 400, "give text, or a template"),
+        ({**DRAFT, "text": None}, 422, "text: give text, or a template"),
         ({**DRAFT, "end": (T0 - timedelta(hours=1)).isoformat()}, 409, "before it starts"),
     ],
 )

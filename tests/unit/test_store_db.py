@@ -131,7 +131,10 @@ def test_an_old_store_is_migrated_in_place(tmp_path: Path, dep: config.Deploymen
         old.execute("INSERT INTO notices (id, doc) VALUES (2, ?)",
                     (doc(a_notice(2, state="draft", needs_review=True)),))
         old.execute("INSERT INTO notices (id, doc) VALUES (3, '{broken')")  # must not stop the migration
-        audit.append(old, T0, "wang", "draft", "notice:1", None, {"state": "draft"})
+        for n, (written,) in enumerate(old.execute("SELECT doc FROM notices ORDER BY id"), 1):
+            # ledctl wrote each notice with its audit row (3 was damaged later, outside ledctl)
+            after = {"state": "draft"} if n == 3 else json.loads(written)
+            audit.append(old, T0, "wang", "draft", f"notice:{n}", None, after)
         old.execute("INSERT INTO users VALUES ('root', 'admin', 'scrypt$x', 0, ?)", (T0.isoformat(),))
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 0
 
@@ -147,7 +150,9 @@ def test_an_old_store_is_migrated_in_place(tmp_path: Path, dep: config.Deploymen
     assert [n.id for n in notices.by_cap("cma@example", "W-1")] == [1]
     assert [n.id for n in notices.needs_review()] == [2]
     assert [d.row for d in notices.damaged()] == [3]
-    assert notices.verify_audit() == ([], (1, notices.audit_log()[0].hash))
+    assert notices.verify_audit() == ([
+        "notice(s) 3: the store holds another document than the audit log's last row (edited outside "
+        "ledctl: what the boards show was never approved)"], (3, notices.audit_log()[-1].hash))
     assert [u.name for u in Users(path).list()] == ["root"]
     with sqlite3.connect(path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST
@@ -385,7 +390,9 @@ def test_damaged_notice_rows_are_skipped_and_reported(tmp_path: Path, dep: confi
     assert [n.id for n in notices.published(T0)] == [good.id, other.id]
     clock.advance(hours=2)
     assert [n.id for n in notices.expire_due()] == [other.id]
-    assert notices.verify_audit()[0] == []
+    # The audit log is intact, and tells the rows written by hand: they have no history.
+    assert notices.verify_audit()[0] == ["notice(s) 2, 3, 4, 5, 6, 7: no row in the audit log (their "
+                                         "history was deleted, or they were written outside ledctl)"]
 
 
 # -- the service's tables: failures, readings, retention ------------------------------------------------

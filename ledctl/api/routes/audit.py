@@ -1,4 +1,4 @@
-"""The hash-chained audit log: its entries, and the check of the chain."""
+"""The audit log: its entries, and its check (chain, key, anchors)."""
 
 from __future__ import annotations
 
@@ -32,5 +32,6 @@ def audit_verify(user: Viewer, console: ConsoleDep) -> dict[str, Any]:
 
 
 def audit_check(console: Console) -> dict[str, Any]:
-    problems, (seq, head) = console.notices.verify_audit()
-    return {"intact": not problems, "problems": problems, "rows": seq, "head": head}
+    check = console.notices.check_audit()  # the chain, its key and anchors, every notice's history
+    return {"intact": check.intact, "problems": check.problems, "warnings": check.warnings,
+            "rows": check.rows, "head": check.head, "keyed_from": check.keyed_from}

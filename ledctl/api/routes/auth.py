@@ -3,33 +3,38 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ledctl.api.deps import ERRORS, ConsoleDep, ErrorOut, Viewer, caller
-from ledctl.api.security import SESSION_COOKIE
+from ledctl.api.deps import ERRORS, LOGIN_ERRORS, ConsoleDep, Input, Viewer, caller
+from ledctl.api.security import SESSION_COOKIE, PasswordsBusy, real_peer
 from ledctl.notices.users import AuthError
 
 router = APIRouter()
 
 
-class LoginIn(BaseModel):
+class LoginIn(Input):
     name: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
 
 
-@router.post("/api/login", responses=ERRORS | {429: {"model": ErrorOut}})
-def login(body: LoginIn, request: Request, response: Response, console: ConsoleDep) -> dict[str, str]:
+# Async, and the password checked on the console's own small pool (PasswordChecks): a flood of logins
+# never occupies the threads the other routes run on.
+@router.post("/api/login", responses=LOGIN_ERRORS)
+async def login(body: LoginIn, request: Request, response: Response, console: ConsoleDep) -> dict[str, str]:
     now = console.clock.now()
-    key = (body.name, request.client.host if request.client else "-")
-    wait = console.limiter.retry_after(key, now)
+    peer = real_peer(request.client.host if request.client else None,
+                     request.headers.get("x-forwarded-for"), console.dep.console.trusted_proxies)
+    wait = console.limiter.retry_after(body.name, peer, now)
     if wait:
         raise HTTPException(429, f"too many failed logins: try again in {wait} s")
     try:
-        user = console.users.login(body.name, body.password)
+        user = await console.passwords.login(console.users, body.name, body.password)
+    except PasswordsBusy as e:
+        raise HTTPException(503, str(e), headers={"Retry-After": "2"}) from None
     except AuthError as e:
-        console.limiter.failed(key, now)
+        console.limiter.failed(body.name, peer, now)
         raise HTTPException(401, str(e)) from None
-    console.limiter.succeeded(key)
+    console.limiter.succeeded(body.name, peer)
     token, session = console.sessions.create(user.name, now)
     response.set_cookie(
         SESSION_COOKIE,

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import Field, StrictBool, model_validator
 
 from ledctl import preview
-from ledctl.api.deps import ERRORS, Approver, Console, ConsoleDep, NoticeId, Operator, Viewer, png
+from ledctl.api.deps import ERRORS, Approver, Console, ConsoleDep, Input, NoticeId, Operator, Viewer, png
 from ledctl.model import Board
 from ledctl.notices.items import as_card_text, delivery_states, fit_problems
 from ledctl.notices.users import User
@@ -20,21 +20,43 @@ from ledctl.notices.workflow import Notice
 router = APIRouter()
 
 
-class DraftIn(BaseModel):
-    title: str | None = Field(default=None, max_length=40)
-    text: str | None = Field(default=None, max_length=2000)
-    template: str | None = Field(default=None, max_length=64)
-    slots: dict[str, Annotated[str, Field(max_length=60)]] = Field(default_factory=dict, max_length=10)
+class DraftIn(Input):
+    """Free text (title and text, a level, share and blink) or a template (its slots): never a mix,
+    so nothing sent is silently ignored or replaced by a default. `null` is the same as leaving a
+    field out."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=40)
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    template: str | None = Field(default=None, min_length=1, max_length=64)
+    slots: dict[Annotated[str, Field(max_length=40)], Annotated[str, Field(max_length=60)]] = Field(
+        default_factory=dict, max_length=10)
     level: Literal["emergency", "normal"] | None = None
     targets: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(min_length=1, max_length=60)
     start: datetime | None = None
     end: datetime
     mode: Literal["takeover", "share"] | None = None
-    share: float | None = Field(default=None, ge=0.1, le=0.9)
-    blink: bool = False
+    share: float | None = Field(default=None, ge=0.1, le=0.9, strict=True)  # a number, not "0.5"
+    blink: StrictBool = False  # not "yes", not 1: true or false
+
+    @model_validator(mode="after")
+    def free_text_or_template(self) -> DraftIn:
+        if self.template is not None:
+            given = [name for name in ("title", "text", "level", "share") if getattr(self, name) is not None]
+            given += ["blink"] if self.blink else []
+            if given:
+                raise ValueError(f"{given[0]}: a template brings its own wording and level; leave out "
+                                 f"{', '.join(given)}")
+            return self
+        if self.slots:
+            raise ValueError("slots: only with a template")
+        if self.text is None:
+            raise ValueError("text: give text, or a template with its slots")
+        if self.title is None:
+            raise ValueError("title: a notice of free text needs a title (at most 40 characters)")
+        return self
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(Input):
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -75,11 +97,10 @@ def draft(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[str, Any]:
             mode=body.mode,
         )
     else:
-        if not body.text:
-            raise HTTPException(400, "give text, or a template with its slots")
+        assert body.title is not None and body.text is not None  # DraftIn says so
         n = console.notices.draft(
             user,
-            title=body.title or "通知",
+            title=body.title,
             text=body.text,
             level=body.level or "normal",
             targets=body.targets,
@@ -100,12 +121,12 @@ def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[s
     from ledctl.notices.workflow import clean_text, fill_template
 
     rules = console.dep.notices
-    title, text = body.title or "通知", body.text or ""
+    title, text = body.title or "", body.text or ""
     if body.template:
         template: Template | None = rules.templates.get(body.template)
         if template is None:
             raise HTTPException(400, f"no template {body.template!r}")
-        title, text = fill_template(template, body.slots)
+        title, text, _ = fill_template(template, body.slots, rules.banned_words)
     text = clean_text(text, "the text", rules.max_chars, rules.banned_words)
     title = clean_text(title, "the title", 40, rules.banned_words)
     boards = console.notices.boards_of(body.targets)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ledctl.api.deps import ConsoleDep, NoticeId, page_user
@@ -18,7 +18,7 @@ from ledctl.api.routes.boards import board_or_404, board_rows, timeline
 from ledctl.api.routes.data import bulletin_figures
 from ledctl.api.routes.notices import notice_json
 from ledctl.api.routes.reports import disclosure
-from ledctl.api.security import SESSION_COOKIE
+from ledctl.api.security import SESSION_COOKIE, safe_next
 from ledctl.config import Deployment
 from ledctl.errors import LedctlError
 from ledctl.notices.users import User
@@ -60,8 +60,14 @@ def _sample_data(dep: Deployment) -> bool:
                for name in dep.source_chain(station) if name in dep.sources)
 
 
-@router.get("/login", include_in_schema=False)
-def login_page(request: Request, console: ConsoleDep) -> HTMLResponse:
+@router.get("/login", include_in_schema=False, response_model=None)
+def login_page(request: Request, console: ConsoleDep) -> HTMLResponse | RedirectResponse:
+    # The page's script goes to `next` after logging in: a `next` that is not one of the console's
+    # own paths (or more than one, read differently by the server and the browser) is dropped here,
+    # so the page is never served with it.
+    nexts = request.query_params.getlist("next")
+    if len(nexts) > 1 or not all(safe_next(n) for n in nexts):
+        return RedirectResponse("/login", status_code=303)
     lang = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
     html = TEMPLATES.get_template("login.html").render(
         t=translator(lang if lang in LANGS else "zh"),

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
-from ledctl.api.deps import ERRORS, Admin, ConsoleDep
+from ledctl.api.deps import ERRORS, Admin, ConsoleDep, Input
 from ledctl.notices import audit
 
 router = APIRouter()
 
 
-class UserIn(BaseModel):
+class UserIn(Input):
     name: str = Field(min_length=1, max_length=64)
     role: Literal["viewer", "operator", "approver", "admin"]
     password: str = Field(min_length=10, max_length=256)
@@ -27,6 +27,7 @@ def users(user: Admin, console: ConsoleDep) -> list[dict[str, Any]]:
 @router.post("/api/users", status_code=201, responses=ERRORS)
 def add_user(body: UserIn, user: Admin, console: ConsoleDep) -> dict[str, Any]:
     now = console.clock.now()
+    seal = console.notices.seal  # the audit log's key and anchors
     added = console.users.add(
         body.name,
         body.role,
@@ -34,7 +35,8 @@ def add_user(body: UserIn, user: Admin, console: ConsoleDep) -> dict[str, Any]:
         now,
         user,
         lambda db: audit.append(
-            db, now, user.name, "user-add", f"user:{body.name}", None, {"role": body.role}
+            db, now, user.name, "user-add", f"user:{body.name}", None, {"role": body.role}, seal=seal
         ),
     )
+    seal.anchor(console.notices.db, now)
     return {"name": added.name, "role": added.role, "disabled": False}
