@@ -15,11 +15,25 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from ledctl.api import messages
 from ledctl.api.deps import Console
-from ledctl.api.routes import audit, auth, boards, data, events, notices, pages, reports, sim, users
+from ledctl.api.routes import (
+    audit,
+    auth,
+    boards,
+    data,
+    events,
+    notices,
+    pages,
+    playlog,
+    reports,
+    sim,
+    users,
+)
 from ledctl.errors import LedctlError
 from ledctl.notices.users import AuthError
 from ledctl.notices.workflow import NoticeError
@@ -27,6 +41,15 @@ from ledctl.notices.workflow import NoticeError
 __all__ = ["Console", "create_app"]
 
 HERE = Path(__file__).parent
+
+
+def jsonable(errors: object) -> object:
+    from fastapi.encoders import jsonable_encoder
+
+    try:
+        return jsonable_encoder(errors)
+    except (TypeError, ValueError):
+        return str(errors)
 
 
 def create_app(console: Console) -> FastAPI:
@@ -56,17 +79,37 @@ def create_app(console: Console) -> FastAPI:
         response.headers["Referrer-Policy"] = "same-origin"
         return response
 
+    def said(request: Request, text: str) -> dict[str, str]:
+        """The error as the rules word it, and for the console in its language (what happened, what
+        to do): `error` is what a person reads, `detail` the original for a script or a log."""
+        lang = messages.console_lang(request.headers, request.cookies)
+        if lang is None:
+            return {"error": text}
+        return {"error": messages.say(text, lang, console.dep.tz), "detail": text}
+
     @app.exception_handler(LedctlError)
     async def ledctl_error(request: Request, exc: LedctlError) -> JSONResponse:
         status = 403 if isinstance(exc, AuthError) else 409 if isinstance(exc, NoticeError) else 400
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        return JSONResponse(said(request, str(exc)), status_code=status)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 401 and not request.url.path.startswith("/api/") and request.method == "GET":
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(said(request, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
-    for area in (auth, boards, data, notices, users, audit, reports, events, pages, sim):
+    @app.exception_handler(RequestValidationError)
+    async def bad_input(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer (422, the errors by field) for scripts, and for the console the same
+        # errors as sentences naming each field in words.
+        errors = exc.errors()
+        body: dict[str, object] = {"detail": jsonable(errors)}
+        lang = messages.console_lang(request.headers, request.cookies)
+        if lang is not None:
+            body["error"] = messages.validation(errors, lang)
+        return JSONResponse(body, status_code=422)
+
+    for area in (auth, boards, data, notices, users, audit, reports, playlog, events, pages, sim):
         app.include_router(area.router)
     return app

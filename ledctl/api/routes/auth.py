@@ -24,12 +24,16 @@ def login(body: LoginIn, request: Request, response: Response, console: ConsoleD
     wait = console.limiter.retry_after(key, now)
     if wait:
         raise HTTPException(429, f"too many failed logins: try again in {wait} s")
+    where = {"from": key[1]}
     try:
         user = console.users.login(body.name, body.password)
     except AuthError as e:
         console.limiter.failed(key, now)
+        # Who tried is only a claim: the name as typed is the subject, nobody is the actor.
+        console.notices.record("-", "login-failed", f"user:{body.name}", where)
         raise HTTPException(401, str(e)) from None
     console.limiter.succeeded(key)
+    console.notices.record(user.name, "login", f"user:{user.name}", where)
     token, session = console.sessions.create(user.name, now)
     response.set_cookie(
         SESSION_COOKIE,
@@ -45,8 +49,10 @@ def login(body: LoginIn, request: Request, response: Response, console: ConsoleD
 
 @router.post("/api/logout")
 def logout(request: Request, response: Response, console: ConsoleDep) -> dict[str, bool]:
-    caller(request)  # a cookie session must show its CSRF token to log out too
+    user = caller(request)  # a cookie session must show its CSRF token to log out too
     console.sessions.drop(request.cookies.get(SESSION_COOKIE))
+    if user is not None:
+        console.notices.record(user.name, "logout", f"user:{user.name}", None)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return {"ok": True}
 
