@@ -349,6 +349,17 @@ def local_iso(value: datetime | str | None, tz: ZoneInfo) -> str | None:
     return t.isoformat() if t is not None else None
 
 
+def iso_in_zone(text: str, tz: ZoneInfo) -> str:
+    """Every ISO 8601 instant inside a text, rewritten in the deployment's zone (same instant)."""
+    def one(m: re.Match[str]) -> str:
+        try:
+            return local_iso(m.group(0).replace("Z", "+00:00"), tz) or m.group(0)
+        except ValueError:
+            return m.group(0)
+
+    return re.sub(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[+-]\d{2}:\d{2}|Z)", one, text)
+
+
 def when(value: datetime | str | None, tz: ZoneInfo, now: datetime, *, seconds: bool = False) -> str:
     """A time as a person reads it: 14:05 today, 11-28 14:05 another day, 2025-11-28 14:05 another year."""
     try:

@@ -4,6 +4,7 @@ and the service with its console on a day compressed into a few minutes."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import threading
 from datetime import datetime, time, timedelta
@@ -147,8 +148,10 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
                 index = preview.write_index(out, dep.site.name, service.bulletin, results, files)
                 print(f"  what each board should show:  {index.resolve()}")
             print(f"  what each board shows now:    {(state / 'sim').resolve()}/<board>.png (every 2 s)")
-            print(f"  intended vs confirmed:        {command()} --state {state} boards")
-            print(f"  what a board plays when:      {command()} --state {state} timeline --board zbs-01")
+            config = f" -c {shlex.quote(str(args.config))}" if args.config else ""
+            where = f"--state {shlex.quote(str(state))}"
+            print(f"  intended vs confirmed:        {command()} {where} boards{config}")
+            print(f"  what a board plays when:      {command()} {where} timeline --board zbs-01{config}")
             print(f"  try a fault:                  the console's /sim page, or {faults_file} "
                   "(e.g. [zbs-05] offline = true)")
             print("  the service's log:            the lines above and below (event key=value)")
@@ -174,8 +177,10 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
                     print(f"faults now: {_faults_text(wanted)}", flush=True)
                     service.dispatcher.check_health()
 
+        timer = threading.Timer(args.run_for or 0, stop.set)
+        timer.daemon = True  # Ctrl-C before --for S is up must not leave the process waiting for it
         if args.run_for:
-            threading.Timer(args.run_for, stop.set).start()
+            timer.start()
         log_events(dep.tz)
         watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
         watcher.start()
@@ -183,6 +188,7 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
         try:
             service.serve(stop)
         finally:
+            timer.cancel()
             if console is not None:
                 console.stop()  # type: ignore[attr-defined]
         watcher.join(timeout=5)

@@ -67,9 +67,10 @@ def log_events(tz: tzinfo | None = None) -> None:
     """Log one line per meaningful event, each stamped in the deployment's time zone.
 
     The dispatcher's per-board routine (each page of a loop, each intended program, each settings
-    change and each re-confirmation of the same program, each link opened) goes to the log only with
-    LEDCTL_LOG=all: the service says once when a change has reached its boards (`delivered …`), and
-    failures, boards going offline and coming back are always logged."""
+    change and each re-confirmation of the same program, each link opened) and the routine jobs (each
+    health check, re-assertion and fetch job; the fetch itself says what it got) go to the log only
+    with LEDCTL_LOG=all: the service says once when a change has reached its boards (`delivered …`),
+    and failures, boards going offline and coming back are always logged."""
     from ledctl.events import FORMAT
 
     logging.getLogger().handlers.clear()
@@ -95,6 +96,7 @@ class LocalFormatter(logging.Formatter):
 
 
 ROUTINE = ("page ", "intended ", "settings ", "confirmed ")
+QUIET_JOBS = ("job job=health ", "job job=reassert ", "job job=fetch ")  # what they find has its own line
 SAID_BY_THE_SERVICE = ("offline ", "back-online ")  # the service says board-offline / board-back once
 
 
@@ -109,6 +111,8 @@ class Readable(logging.Filter):
             return True
         if record.name == "ledctl.dispatch":
             return not record.getMessage().startswith(ROUTINE)
+        if record.name == "ledctl.service":
+            return not record.getMessage().startswith(QUIET_JOBS)
         if record.name in ("ledctl.link", "ledctl.mqtt"):
             return "opened" not in record.getMessage() and "connected" not in record.getMessage()
         return True

@@ -34,8 +34,8 @@ THUMB_WIDTH = 384  # px: a fleet card's picture, at a whole number of pixels per
 
 
 def thumb_scale(board: Board) -> int:
-    """Pixels per LED on a fleet card: about THUMB_WIDTH wide, at least 2 (an LED look needs a gap)."""
-    return max(2, min(12, THUMB_WIDTH // board.size.width))
+    """Pixels per LED on a fleet card: about THUMB_WIDTH wide, at least 3 (a lit dot and its gap)."""
+    return max(3, min(12, THUMB_WIDTH // board.size.width))
 
 
 def big_scale(board: Board) -> int:

@@ -55,9 +55,9 @@ def notice_json(console: Console, n: Notice, lang: str | None = None) -> dict[st
 
 def delivery_words(console: Console, s: dict[str, Any], lang: str | None) -> dict[str, Any]:
     """One board's delivery of a notice; with `lang`, its detail in words and local time."""
-    if lang is None:
-        return s
     tz, now = console.dep.tz, console.clock.now()
+    if lang is None:  # a script: the detail as the rules word it, its times in the deployment's zone
+        return {**s, "detail": i18n.iso_in_zone(str(s.get("detail") or ""), tz)}
     state, detail = str(s["state"]), str(s.get("detail") or "")
     en = lang == "en"
     if state == "confirmed":
