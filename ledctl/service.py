@@ -10,10 +10,12 @@ the same jobs with `schedule.VirtualRunner` and an injected clock.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from ledctl.channels import POST_TIMEOUT_S, ChannelSender
 from ledctl.clock import Clock
 from ledctl.compose import Item, Priority, compose, shown
 from ledctl.config import Deployment
-from ledctl.dispatch import Dispatcher, Intent
+from ledctl.dispatch import BoardView, Dispatcher, Intent
 from ledctl.drivers import driver_class
 from ledctl.errors import LedctlError
 from ledctl.events import event
@@ -47,9 +49,25 @@ TICK = "tick"
 CAP_POLL = "cap-poll"
 PRUNE = "prune"  # daily: the store keeps [store] keep_*_days of health checks and delivery attempts
 BULLETIN_KEY = "bulletin_at"
+DELIVERY_REPORT_S = 120.0  # a change not on all its boards by then is logged as a warning, once
+NOTICE_EVENTS = {
+    "draft": "notice-drafted", "approve": "notice-approved", "reject": "notice-rejected",
+    "publish": "notice-published", "override": "notice-published-by-override", "review": "notice-reviewed",
+    "cancel": "notice-cancelled",
+}
 
 # More items (notices) come from elsewhere: a provider returns them for an instant.
 ItemSource = Callable[[datetime], Sequence[Item]]
+
+
+@dataclass
+class _Delivery:
+    """A change of what some boards show, until they have all confirmed it."""
+
+    at: datetime
+    started: float  # time.monotonic()
+    boards: set[str] = field(default_factory=set)
+    warned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +106,12 @@ class Service:
         self.ready = threading.Event()  # set once start() has worked out what every board should show
         self.notices = notices
         self.notice_items = NoticeItems(dep, notices) if notices is not None else None
+        # What people read in the log: one line when a change has reached its boards (not one per
+        # board), and one per notice action, whichever process made it (the console, the CLI, CAP).
+        self._deliveries: dict[tuple[str, ...], _Delivery] = {}
+        self._audit_seen: int | None = None
+        self._notices_rev: int | None = None
+        self._online: dict[str, tuple[bool | None, float]] = {}  # board -> (online, since: monotonic)
         if self.notice_items is not None:
             self.item_sources.append(self.notice_items)
         # Publish once, reach every channel: each bulletin and notice becomes a publication, read
@@ -161,7 +185,7 @@ class Service:
             self.recompose(now)
             self.update_settings(now)
         if job.kind != TICK:
-            event(log, "job", job=job.id, fired=fired.isoformat(timespec="seconds"))
+            event(log, "job", job=job.id, fired=fired.astimezone(self.dep.tz).isoformat(timespec="seconds"))
 
     def poll_cap(self) -> None:
         """Import what the configured CAP feeds carry (each alert once; the approval rule applies).
@@ -306,7 +330,11 @@ class Service:
                 blank = Image.new("RGB", (board.size.width, board.size.height))
                 program = Program(board.id, (Page("blank", blank, dwell_s=60.0),))
             intents[board.id] = Intent.of(program, _summary(active, program), active, text)
-        self.dispatcher.set_intended(intents)
+        changed = self.dispatcher.set_intended(intents)
+        for board_id in changed:
+            key = intents[board_id].items
+            delivery = self._deliveries.setdefault(key, _Delivery(now, time.monotonic()))
+            delivery.boards.add(board_id)
 
     def timeline(self, board: Board, start: datetime, end: datetime) -> list[Segment]:
         """What `board` shows from `start` to `end`: one segment per change of program or screen.
@@ -345,6 +373,23 @@ class Service:
             pages = driver_class(board).text_pages(board, text)
             program = Program(board.id, pages, valid_from=program.valid_from, valid_to=program.valid_to)
         return program, text
+
+    def timeline_doc(self, board: Board, start: datetime, end: datetime) -> dict[str, object]:
+        """`timeline` as plain data (what `ledctl timeline` prints, asked of the running service): the
+        segments, and the jobs that make the bulletin again within the span."""
+        tz = self.dep.tz
+        segments = [{"start": seg.start.astimezone(tz).isoformat(), "end": seg.end.astimezone(tz).isoformat(),
+                     "power": seg.settings.power, "brightness": seg.settings.brightness,
+                     "items": list(seg.items),
+                     "pages": [{"name": p.name, "effect": p.effect, "dwell": p.dwell_s} for p in seg.pages]}
+                    for seg in self.timeline(board, start, end)]
+        upcoming = sorted(
+            (t.astimezone(tz).isoformat(), job.id) for job in self.jobs()
+            if job.kind in (schedule.BROADCAST, schedule.REFRESH)
+            for t in [job.trigger.get_next_fire_time(None, start)] if t is not None and t < end)
+        return {"board": board.id, "start": start.astimezone(tz).isoformat(),
+                "end": end.astimezone(tz).isoformat(), "segments": segments,
+                "remade": [{"at": at, "job": job} for at, job in upcoming]}
 
     def notices_changed(self) -> None:
         """A notice was published or cancelled in this process (the console): act on it now."""
@@ -410,7 +455,8 @@ class Service:
         for job in self.jobs():  # in order: a missed fetch runs before a missed broadcast
             fire = schedule.missed(job, runs.get(job.id), now)
             if fire is not None:
-                event(log, "missed-run", job=job.id, fired=fire.isoformat(timespec="seconds"))
+                event(log, "missed-run", job=job.id,
+                      fired=fire.astimezone(self.dep.tz).isoformat(timespec="seconds"))
                 self.run_job(job, fire)
 
     def serve(self, stop: threading.Event) -> None:
@@ -444,11 +490,109 @@ class Service:
                         event(log, "recompose-failed", level=logging.ERROR, error=str(e))
                     except Exception:  # the service outlives a bug; it is logged in full
                         log.exception("recompose failed unexpectedly; the service carries on")
+                try:
+                    self.log_notice_actions()
+                    self.log_deliveries()
+                    self.log_board_states()
+                except LedctlError as e:
+                    event(log, "report-failed", level=logging.WARNING, error=str(e))
         finally:
             event(log, "stopping")
             scheduler.shutdown(wait=False)
             self.close()
             event(log, "stopped")
+
+    def _answer_timeline(self, request_id: str, request: dict[str, object]) -> None:
+        """What a board will show when, as this running service will play it (`ledctl timeline` asks)."""
+        assert self.state is not None
+        try:
+            board = self.dep.board(str(request.get("board", "")))
+            start = datetime.fromisoformat(str(request["start"]))
+            end = datetime.fromisoformat(str(request["end"]))
+            with self._lock:
+                doc = self.timeline_doc(board, start, end)
+        except (LedctlError, KeyError, ValueError) as e:
+            state_mod.answer(self.state, request_id, {"ok": False, "error": str(e)})
+            return
+        state_mod.answer(self.state, request_id, {"ok": True, **doc})
+
+    def log_deliveries(self, wait_s: float = DELIVERY_REPORT_S) -> None:
+        """One line per change that reached its boards (`delivered what=notice:3 boards=42 seconds=2.4`),
+        or that has not after `wait_s` (a warning naming the boards still waiting); a board's own
+        failures are logged by the dispatcher as they happen."""
+        if not self._deliveries:
+            return
+        view = self.dispatcher.view()
+        for key, d in list(self._deliveries.items()):
+            d.boards = {b for b in d.boards if view[b].items == key}  # a newer change replaced it
+            waiting = sorted(b for b in d.boards if view[b].confirmed != view[b].intended
+                             or view[b].pages[0] < view[b].pages[1])
+            took = time.monotonic() - d.started
+            what = " + ".join(key) or "idle"
+            if not d.boards:
+                del self._deliveries[key]
+            elif not waiting:
+                event(log, "delivered", what=what, boards=len(d.boards), seconds=f"{took:.1f}")
+                del self._deliveries[key]
+            elif took > wait_s and not d.warned:
+                d.warned = True
+                event(log, "not-delivered", level=logging.WARNING, what=what,
+                      confirmed=f"{len(d.boards) - len(waiting)}/{len(d.boards)}", waiting=",".join(waiting),
+                      note="still trying; the console's fleet page says why per board")
+
+    def log_board_states(self) -> None:
+        """A line when a board goes offline and when it is back, however the dispatcher found out (a
+        health check, or a delivery that got no answer, or one that did)."""
+        view = self.dispatcher.view()
+        first = not self._online
+        now = time.monotonic()
+        rows = None
+        for board_id, v in view.items():
+            was, since = self._online.get(board_id, (None, now))
+            if v.online is None or v.online == was:
+                continue
+            self._online[board_id] = (v.online, now)
+            if first and v.online:
+                continue
+            if not v.online:
+                if rows is None:
+                    rows = self.store.boards()
+                row = rows.get(board_id)
+                why = (row.last_error if row and row.last_error else
+                       v.last_result.describe() if v.last_result else "")
+                event(log, "board-offline", level=logging.WARNING, board=board_id, why=why or None)
+            elif was is False:
+                event(log, "board-back", board=board_id, offline_for=f"{now - since:.0f}s",
+                      note="its program is sent again")
+
+    def log_notice_actions(self) -> None:
+        """A log line per notice action (drafted, approved, published, cancelled …), from the audit log,
+        whichever process made it."""
+        if self.notices is None:
+            return
+        revision = self.notices.revision()
+        if revision == self._notices_rev:
+            return
+        self._notices_rev = revision
+        entries = self.notices.audit_log()
+        if self._audit_seen is None:  # the first look: only what happens from now on
+            self._audit_seen = entries[-1].seq if entries else 0
+            return
+        for e in entries:
+            if e.seq <= self._audit_seen:
+                continue
+            self._audit_seen = e.seq
+            name = NOTICE_EVENTS.get(e.action)
+            if name is None or not e.subject.startswith("notice:"):
+                continue
+            try:
+                after = json.loads(e.after) or {}
+            except ValueError:
+                after = {}
+            reason = after.get("override_reason") if e.action == "override" else after.get("reason")
+            event(log, name, notice=e.subject[7:], by=e.actor, title=after.get("title"),
+                  kind=after.get("level"), targets=",".join(after.get("targets") or ()) or None,
+                  reason=reason or None)
 
     def handle_requests(self) -> None:
         """What other processes asked of the boards this service owns (STATE/requests/)."""
@@ -456,6 +600,9 @@ class Service:
             return
         for request in state_mod.pending_requests(self.state):
             request_id = str(request.get("id", ""))
+            if request.get("kind") == "timeline":
+                self._answer_timeline(request_id, request)
+                continue
             if request.get("kind") != "broadcast":
                 state_mod.answer(self.state, request_id, {"ok": False, "error": f"unknown request "
                                                            f"{request.get('kind')!r}"})
@@ -507,18 +654,26 @@ def _summary(active: tuple[str, ...], program: Program) -> str:
 
 
 def wait_confirmed(service: Service, timeout: timedelta, tick: Callable[[int, int], None]) -> bool:
-    """Block until every board with an intended program confirmed it, calling `tick(done, total)`."""
-    import time
+    """Block until every board with an intended program confirmed it, calling `tick(done, total)`.
 
+    Only a confirmation made since this service started counts: what the store remembers from an
+    earlier run says nothing of boards that may have gone blank meanwhile (the start re-sends
+    everything), so a board counts once this run has delivered its program to it, every page."""
     deadline = time.monotonic() + timeout.total_seconds()
     last = -1
     while True:
         view = service.dispatcher.view()
         total = [v for v in view.values() if v.intended is not None]
-        done = sum(1 for v in total if v.confirmed == v.intended)
+        done = sum(1 for v in total if confirmed_now(v))
         if done != last:
             tick(done, len(total))
             last = done
         if done == len(total) or time.monotonic() > deadline:
             return done == len(total)
         time.sleep(0.2)
+
+
+def confirmed_now(v: BoardView) -> bool:
+    """Whether a board confirmed its intended program in this run (not only in the store's memory)."""
+    return (v.intended is not None and v.confirmed == v.intended and v.last_result is not None
+            and v.last_result.ok and v.pages[0] >= v.pages[1])

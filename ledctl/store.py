@@ -265,6 +265,23 @@ class Store:
             rows = db.execute(query + " ORDER BY seq", args).fetchall()
         return [Display(*r[:6], tuple(json.loads(r[6]))) for r in rows]
 
+    def deliveries(self, board: str | None = None, *, failed_only: bool = False,
+                   limit: int = 5000) -> list[DeliveryRecord]:
+        """Delivery attempts, newest first (at most `limit`): every board's, or one board's."""
+        query = "SELECT board, program, mode, ok, result, bytes, seconds, at FROM deliveries"
+        where, args = [], []
+        if board is not None:
+            where.append("board = ?")
+            args.append(board)
+        if failed_only:
+            where.append("ok = 0")
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        with self.db.read() as db:
+            rows = db.execute(query + " ORDER BY rowid DESC LIMIT ?", (*args, limit)).fetchall()
+        return [DeliveryRecord(b, p, m, bool(ok), r, n, s, datetime.fromisoformat(at))
+                for b, p, m, ok, r, n, s, at in rows]
+
     def job_ran(self, job: str, fired: datetime, at: datetime) -> None:
         with self.db.write() as db:
             db.execute("INSERT OR REPLACE INTO job_runs (job, fired, ran_at) VALUES (?, ?, ?)",

@@ -20,8 +20,22 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ledctl.api import messages
 from ledctl.api.deps import Console, input_problems
-from ledctl.api.routes import audit, auth, boards, data, events, feeds, notices, pages, reports, sim, users
+from ledctl.api.routes import (
+    audit,
+    auth,
+    boards,
+    data,
+    events,
+    feeds,
+    notices,
+    pages,
+    playlog,
+    reports,
+    sim,
+    users,
+)
 from ledctl.api.security import safe_next
 from ledctl.errors import LedctlError
 from ledctl.notices.users import AuthError
@@ -30,6 +44,7 @@ from ledctl.notices.workflow import NoticeError
 __all__ = ["Console", "create_app"]
 
 HERE = Path(__file__).parent
+
 
 
 def create_app(console: Console) -> FastAPI:
@@ -61,15 +76,27 @@ def create_app(console: Console) -> FastAPI:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
         return response
 
+    def said(request: Request, text: str) -> dict[str, str]:
+        """The error as the rules word it, and for the console in its language (what happened, what
+        to do): `error` is what a person reads, `detail` the original for a script or a log."""
+        lang = messages.console_lang(request.headers, request.cookies)
+        if lang is None:
+            return {"error": text}
+        return {"error": messages.say(text, lang, console.dep.tz), "detail": text}
+
     @app.exception_handler(LedctlError)
     async def ledctl_error(request: Request, exc: LedctlError) -> JSONResponse:
         status = 403 if isinstance(exc, AuthError) else 409 if isinstance(exc, NoticeError) else 400
-        return JSONResponse({"error": str(exc)}, status_code=status)
+        return JSONResponse(said(request, str(exc)), status_code=status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_input(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = input_problems(exc.errors())
-        return JSONResponse({"error": "; ".join(problems), "problems": problems}, status_code=422)
+        # Each field named, never its value echoed; the console gets the same as sentences in its language.
+        errors = exc.errors()
+        problems = input_problems(errors)
+        lang = messages.console_lang(request.headers, request.cookies)
+        text = messages.validation(errors, lang) if lang is not None else "; ".join(problems)
+        return JSONResponse({"error": text, "problems": problems}, status_code=422)
 
     # Starlette's class: FastAPI raises it too (a body that cannot be parsed), and so does routing (404).
     @app.exception_handler(StarletteHTTPException)
@@ -77,8 +104,9 @@ def create_app(console: Console) -> FastAPI:
         if exc.status_code == 401 and not request.url.path.startswith("/api/") and request.method == "GET":
             path = request.url.path
             return RedirectResponse(f"/login?next={path}" if safe_next(path) else "/login", status_code=303)
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return JSONResponse(said(request, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
-    for area in (auth, boards, data, notices, users, audit, reports, events, pages, sim, feeds):
+    for area in (auth, boards, data, notices, users, audit, reports, playlog, events, pages, sim, feeds):
         app.include_router(area.router)
     return app

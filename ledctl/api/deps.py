@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -37,6 +38,8 @@ class Console:
     clock: Clock
     service: Any = None  # ledctl.service.Service
     fleet: Any = None  # ledctl.simulator.fleet.Fleet (the demo)
+    sim_faults: Path | None = None  # the demo's STATE/sim/faults.toml: /sim's switches write it
+    sim_faults_now: dict[str, dict[str, object]] = field(default_factory=dict)  # without that file
     secure_cookies: bool = False
     sessions: Sessions = field(default_factory=Sessions)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)

@@ -4,6 +4,7 @@ and the service with its console on a day compressed into a few minutes."""
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import threading
 from datetime import datetime, time, timedelta
@@ -13,6 +14,7 @@ from ledctl import config as config_mod
 from ledctl.cli.common import claim_boards, config_arg
 from ledctl.cli.serve import console_args, log_events, start_console, stop_on_signals
 from ledctl.clock import Clock
+from ledctl.errors import LedctlError
 from ledctl.store import Store
 
 
@@ -51,6 +53,7 @@ def _demo_login(state: Path, clock: Clock) -> str:
     """A first admin for the demo's console, its password in a file only its owner can read."""
     import secrets
 
+    from ledctl.notices import audit
     from ledctl.notices.users import Users
 
     users = Users(state / "ledctl.sqlite")
@@ -60,7 +63,11 @@ def _demo_login(state: Path, clock: Clock) -> str:
         secret.touch(mode=0o600)
         secret.chmod(0o600)
         secret.write_text(password + "\n", encoding="utf-8")
-        users.add("demo", "admin", password, clock.now(), None)
+        now = clock.now()
+        # The first admin is audited like every later user (nobody made it: the demo did).
+        users.add("demo", "admin", password, now, None,
+                  lambda db: audit.append(db, now, "ledctl demo", "user-add", "user:demo", None,
+                                          {"role": "admin"}))
     if secret.exists():
         return f"log in as demo, the password is in {secret.resolve()}"
     return "log in as one of: " + ", ".join(u.name for u in users.list())
@@ -98,9 +105,13 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
                       "the boards say 数据更新中 until it can", file=sys.stderr)
     fleet = Fleet(dep, clock=clock.now, state=state)
     fleet.build()
+    faults_file = state / "sim" / "faults.toml"  # as `ledctl sim` does: faults by board, re-read
     result = {"ok": False}
     try:
         fleet.start()
+        applied = _apply_faults(fleet, faults_file, {})
+        if applied:
+            print(f"faults now: {_faults_text(applied)} (from {faults_file})", flush=True)
         print(f"simulated boards: {len(fleet.boards)} on {len(fleet.wires)} serial wires and "
               f"{len(fleet.brokers) or 'an existing'} MQTT broker", flush=True)
         fleet.wait_ready(10)
@@ -113,7 +124,8 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
         store = Store(state / "ledctl.sqlite")
         notices = notices_for(demo, store.path, clock)
         service = Service(demo, store, clock, notices=notices, state=state)
-        console = start_console(args, demo, store, notices, clock, service, fleet, announce=False)
+        console = start_console(args, demo, store, notices, clock, service, fleet, announce=False,
+                                sim_faults=faults_file)
         if console is not None:
             login = _demo_login(state, clock)
             print(f"  the console:                  {console.url}/  ({login})"  # type: ignore[attr-defined]
@@ -136,23 +148,47 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
                 index = preview.write_index(out, dep.site.name, service.bulletin, results, files)
                 print(f"  what each board should show:  {index.resolve()}")
             print(f"  what each board shows now:    {(state / 'sim').resolve()}/<board>.png (every 2 s)")
-            print(f"  intended vs confirmed:        ledctl --state {state} boards")
+            config = f" -c {shlex.quote(str(args.config))}" if args.config else ""
+            where = f"--state {shlex.quote(str(state))}"
+            print(f"  intended vs confirmed:        {command()} {where} boards{config}")
+            print(f"  what a board plays when:      {command()} {where} timeline --board zbs-01{config}")
+            print(f"  try a fault:                  the console's /sim page, or {faults_file} "
+                  "(e.g. [zbs-05] offline = true)")
             print("  the service's log:            the lines above and below (event key=value)")
-            if args.once or not ok:
+            if not ok:
+                print("  not every board confirmed within 120 s: the console's fleet page says why, board by "
+                      "board", flush=True)
+            if args.once:
                 stop.set()
                 return
             print("running until Ctrl-C …", flush=True)
+
+        def faults_and_snapshots() -> None:
+            nonlocal applied
             while not stop.wait(2.0):
                 fleet.write_snapshots(state / "sim")
+                try:
+                    wanted = _apply_faults(fleet, faults_file, applied)
+                except LedctlError as e:
+                    print(f"ledctl demo: {e}", file=sys.stderr, flush=True)
+                    continue
+                if wanted != applied:  # say so, and look at the boards now rather than at the next check
+                    applied = wanted
+                    print(f"faults now: {_faults_text(wanted)}", flush=True)
+                    service.dispatcher.check_health()
 
+        timer = threading.Timer(args.run_for or 0, stop.set)
+        timer.daemon = True  # Ctrl-C before --for S is up must not leave the process waiting for it
         if args.run_for:
-            threading.Timer(args.run_for, stop.set).start()
-        log_events()
+            timer.start()
+        log_events(dep.tz)
         watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
         watcher.start()
+        threading.Thread(target=faults_and_snapshots, name="demo-faults", daemon=True).start()
         try:
             service.serve(stop)
         finally:
+            timer.cancel()
             if console is not None:
                 console.stop()  # type: ignore[attr-defined]
         watcher.join(timeout=5)
@@ -163,6 +199,51 @@ def cmd_demo(args: argparse.Namespace, clock: Clock) -> int:
         for server in servers:
             server.stop()
         lock.release()
+
+
+def _apply_faults(fleet: object, path: Path, applied: dict[str, dict[str, object]]
+                  ) -> dict[str, dict[str, object]]:
+    """The faults `path` says (none when it is absent), applied to the fleet when they changed."""
+    from ledctl.simulator.fleet import apply_faults, read_faults
+
+    wanted = read_faults(path)
+    if wanted != applied:
+        apply_faults(fleet, wanted)  # type: ignore[arg-type]
+    return wanted
+
+
+def _faults_text(faults: dict[str, dict[str, object]]) -> str:
+    shown = [f"{board} " + " ".join(f"{k}={v}" for k, v in f.items()) for board, f in faults.items() if f]
+    return "; ".join(shown) or "none"
+
+
+def command() -> str:
+    """How to run this ledctl again from this shell, as typed: `ledctl` when the one on the PATH is this
+    one (an activated venv), else its path (`.venv/bin/ledctl`), else `python -m ledctl` with this
+    Python."""
+    import shutil
+
+    here = Path(sys.executable).parent
+    found = shutil.which("ledctl")
+    if found and Path(found).parent.resolve() == here.resolve():
+        return "ledctl"
+    script = here / "ledctl"
+    if script.exists():
+        return _as_typed(script)
+    return f"{_as_typed(Path(sys.executable))} -m ledctl"
+
+
+def _as_typed(path: Path) -> str:
+    """A path a shell runs as typed: relative to here when that is short (.venv/bin/ledctl), else whole."""
+    import os
+
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    if relative.startswith(".."):
+        return str(path.absolute())
+    return relative if "/" in relative else f"./{relative}"
 
 
 def _broker_password(dep: config_mod.Deployment) -> None:

@@ -414,7 +414,7 @@ def _show(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, no
     confirmed = sum(1 for s in states if s["state"] == "confirmed")
     print(f"  delivery: {confirmed}/{len(states)} boards confirmed")
     for s in states:
-        print(f"    {s['board']:<18} {s['state']:<10} {s['detail']}")
+        print(f"    {s['board']:<18} {s['state']:<10} {_local(str(s['detail']), dep.tz)}")
     return 0 if done or not args.wait else 1
 
 
@@ -494,8 +494,9 @@ def cmd_audit(args: argparse.Namespace, clock: Clock) -> int:
     if args.json:
         print(json.dumps([e.as_json() for e in entries], ensure_ascii=False, indent=2))
         return 0
-    for e in entries:
-        print(f"{e.seq:>5} {e.at[:19]} {e.actor:<22} {e.action:<16} {e.subject}")
+    tz = _site_tz(args)
+    for e in entries:  # times in the deployment's zone, as everywhere a person reads them
+        print(f"{e.seq:>5} {_local(e.at, tz)} {e.actor:<22} {e.action:<16} {e.subject}")
     return 0
 
 
@@ -528,6 +529,27 @@ def _seal(args: argparse.Namespace, notices: Notices, clock: Clock) -> int:
     print(f"the audit log is keyed from row {since} (key in {notices.seal.source}); anchored in "
           f"{notices.seal.anchors}")
     return 0
+
+
+def _site_tz(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The deployment's time zone (the config's), else the shipped one's."""
+    try:
+        return config_mod.load(getattr(args, "config", None)).tz
+    except LedctlError:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("Asia/Shanghai")
+
+
+def _local(text: str, tz) -> str:  # type: ignore[no-untyped-def]
+    """ISO 8601 instants in a text, written in the deployment's time zone (2026-11-28 14:05:03)."""
+    def one(m: re.Match[str]) -> str:
+        try:
+            return f"{datetime.fromisoformat(m.group(0)).astimezone(tz):%Y-%m-%d %H:%M:%S}"
+        except ValueError:
+            return m.group(0)
+
+    return re.sub(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)", one, text)
 
 
 def cmd_report(args: argparse.Namespace, clock: Clock) -> int:

@@ -75,7 +75,28 @@ def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
               f"{pages} page(s)  {state}")
     index = preview.write_index(out, dep.site.name, bulletin, results, files)
     print(f"\nopen {index.resolve()} to see every board; per-board pictures are in {out}/<board>/")
+    hint = _no_data_hint(dep, args, bulletin, day)
+    if hint:
+        print(hint)
     if failed:
         print(f"ledctl: {failed} board(s) could not be rendered (see ERROR lines above)", file=sys.stderr)
         return 2
     return 0
+
+
+def _no_data_hint(dep, args: argparse.Namespace, bulletin, day) -> str:  # type: ignore[no-untyped-def]
+    """Why every board says 数据更新中 for a chosen day, and how to see that day anyway: the configured
+    sources (the monitoring centre, the demo's simulated one) hold the recent past only; the sample
+    data hold the showcase days whether or not a centre runs."""
+    if args.sample_data or args.date is None or args.notice is not None:
+        return ""
+    if any(sb.assessment is not None for sb in bulletin.stations.values()):
+        return ""
+    samples = [name for name, source in dep.sources.items() if source.sample]
+    sources = sorted({dep.source_chain(s)[0] for s in dep.stations})
+    lead = (f"note: the configured source(s) ({', '.join(sources)}) have no usable data for {day}, so every "
+            "board says 数据更新中")
+    if not samples:
+        return lead + "."
+    return (f"{lead}; the sample data (示例数据, marked on every page) cover it: "
+            f"ledctl preview --sample-data --date {day}")

@@ -157,7 +157,7 @@ def test_dry_run_sends_nothing(site, tmp_path) -> None:
 
 def test_demo_runs_the_whole_chain(site, tmp_path) -> None:
     run = ledctl("--state", str(tmp_path / "st"), "demo", "-c", str(site), "--out", str(tmp_path / "pv"),
-                 "--once", cwd=tmp_path)
+                 "--listen", "127.0.0.1:0", "--once", cwd=tmp_path)  # a free port, never the default
     assert run.returncode == 0, run.stdout + run.stderr
     assert "confirmed 42/42 boards" in run.stdout
     assert " stopped" in run.stderr  # the service shut down cleanly

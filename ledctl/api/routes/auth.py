@@ -27,14 +27,18 @@ async def login(body: LoginIn, request: Request, response: Response, console: Co
     wait = console.limiter.retry_after(body.name, peer, now)
     if wait:
         raise HTTPException(429, f"too many failed logins: try again in {wait} s")
+    where = {"from": peer}
     try:
         user = await console.passwords.login(console.users, body.name, body.password)
     except PasswordsBusy as e:
         raise HTTPException(503, str(e), headers={"Retry-After": "2"}) from None
     except AuthError as e:
         console.limiter.failed(body.name, peer, now)
+        # Who tried is only a claim: the name as typed is the subject, nobody is the actor.
+        console.notices.record("-", "login-failed", f"user:{body.name}", where)
         raise HTTPException(401, str(e)) from None
     console.limiter.succeeded(body.name, peer)
+    console.notices.record(user.name, "login", f"user:{user.name}", where)
     token, session = console.sessions.create(user.name, now)
     response.set_cookie(
         SESSION_COOKIE,
@@ -50,8 +54,10 @@ async def login(body: LoginIn, request: Request, response: Response, console: Co
 
 @router.post("/api/logout")
 def logout(request: Request, response: Response, console: ConsoleDep) -> dict[str, bool]:
-    caller(request)  # a cookie session must show its CSRF token to log out too
+    user = caller(request)  # a cookie session must show its CSRF token to log out too
     console.sessions.drop(request.cookies.get(SESSION_COOKIE))
+    if user is not None:
+        console.notices.record(user.name, "logout", f"user:{user.name}", None)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return {"ok": True}
 

@@ -51,4 +51,5 @@ def bulletin_figures(console: Console) -> dict[str, Any]:
         }
         for wid, w in bulletin.water.items()
     ]
-    return {"issued": bulletin.issued.isoformat(), "stations": stations, "water": water}
+    return {"issued": bulletin.issued.astimezone(console.dep.tz).isoformat(), "stations": stations,
+            "water": water}

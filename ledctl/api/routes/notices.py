@@ -7,10 +7,11 @@ import base64
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import Field, StrictBool, model_validator
 
 from ledctl import preview
+from ledctl.api import i18n, messages
 from ledctl.api.deps import ERRORS, Approver, Console, ConsoleDep, Input, NoticeId, Operator, Viewer, png
 from ledctl.model import Board
 from ledctl.notices.items import as_card_text, delivery_states, fit_problems
@@ -60,20 +61,60 @@ class ReasonIn(Input):
     reason: str = Field(min_length=1, max_length=200)
 
 
-def notice_json(console: Console, n: Notice) -> dict[str, Any]:
+TIMES = ("start", "end", "created", "published_at", "closed_at")
+
+
+def notice_doc(console: Console, n: Notice) -> dict[str, Any]:
+    """A notice as the API gives it: every time in the deployment's zone (one offset throughout)."""
+    return i18n.localize_times(n.to_json(console.clock.now()), TIMES, console.dep.tz)
+
+
+def notice_json(console: Console, n: Notice, lang: str | None = None) -> dict[str, Any]:
     now = console.clock.now()
-    return {**n.to_json(now), "boards": delivery_states(console.notices, n, console.store.path, now)}
+    states = delivery_states(console.notices, n, console.store.path, now)
+    return {**notice_doc(console, n), "boards": [delivery_words(console, s, lang) for s in states]}
+
+
+def delivery_words(console: Console, s: dict[str, Any], lang: str | None) -> dict[str, Any]:
+    """One board's delivery of a notice; with `lang`, its detail in words and local time."""
+    tz, now = console.dep.tz, console.clock.now()
+    if lang is None:  # a script: the detail as the rules word it, its times in the deployment's zone
+        return {**s, "detail": i18n.iso_in_zone(str(s.get("detail") or ""), tz)}
+    state, detail = str(s["state"]), str(s.get("detail") or "")
+    en = lang == "en"
+    if state == "confirmed":
+        at = detail.split(" ")[0]
+        said = (("confirmed at " if en else "确认于 ") + i18n.when(at, tz, now, seconds=True)) if at else ""
+        if "update is pending" in detail:
+            said += " (an update is being sent)" if en else "（更新正在发送）"
+    elif state == "pending":
+        said = "being sent" if en else "正在发送"
+    elif state == "failing":
+        said = messages.result(detail, lang)
+    elif detail.startswith("starts "):
+        said = ("starts at " if en else "开始于 ") + i18n.when(detail[7:], tz, now)
+    elif detail in i18n.STATE_WORDS:
+        said = i18n.pick(i18n.STATE_WORDS, detail, lang)
+    elif "has not taken it up" in detail:
+        said = ("the service has not taken it up yet (is ledctl serve running?)" if en
+                else "服务尚未接手（ledctl serve 是否在运行？）")
+    else:
+        said = messages.localised_times(detail, tz)
+    return {**s, "detail": said}
+
+
+def _lang(request: Request) -> str | None:
+    return messages.console_lang(request.headers, request.cookies)
 
 
 @router.get("/api/notices", responses=ERRORS)
 def notices(user: Viewer, console: ConsoleDep) -> list[dict[str, Any]]:
-    now = console.clock.now()
-    return [n.to_json(now) for n in console.notices.list()]
+    return [notice_doc(console, n) for n in console.notices.list()]
 
 
 @router.get("/api/notices/{notice_id}", responses=ERRORS)
-def notice(notice_id: NoticeId, user: Viewer, console: ConsoleDep) -> dict[str, Any]:
-    return notice_json(console, console.notices.get(notice_id))
+def notice(notice_id: NoticeId, user: Viewer, console: ConsoleDep, request: Request) -> dict[str, Any]:
+    return notice_json(console, console.notices.get(notice_id), _lang(request))
 
 
 def local(console: Console, t: datetime | None) -> datetime | None:
@@ -83,7 +124,7 @@ def local(console: Console, t: datetime | None) -> datetime | None:
 
 
 @router.post("/api/notices", status_code=201, responses=ERRORS)
-def draft(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[str, Any]:
+def draft(body: DraftIn, user: Operator, console: ConsoleDep, request: Request) -> dict[str, Any]:
     end = local(console, body.end)
     assert end is not None
     if body.template:
@@ -110,11 +151,18 @@ def draft(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[str, Any]:
             share=body.share,
             blink=body.blink,
         )
-    return notice_json(console, n)
+    return notice_json(console, n, _lang(request))
+
+
+PREVIEW_WIDTH = 480  # px: a draft's preview of one page, at a whole number of pixels per LED
+
+
+def preview_scale(board: Board) -> int:
+    return max(2, min(10, PREVIEW_WIDTH // board.size.width))
 
 
 @router.post("/api/notices/preview", responses=ERRORS)
-def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[str, Any]:
+def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep, request: Request) -> dict[str, Any]:
     """How the draft looks on its target boards (one picture per kind of board), and every fit error."""
     from ledctl import pipeline
     from ledctl.config import Template
@@ -161,23 +209,30 @@ def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[s
         )
         if result.program is None:
             continue
+        dots = preview_scale(first)
         pictures_out.append(
             {
                 "boards": [b.id for b in members],
+                "boards_text": messages.board_list([b.id for b in members], _lang(request) or "zh"),
                 "size": str(first.size),
                 "pages": [
                     "data:image/png;base64,"
-                    + base64.b64encode(png(preview.led_look(p.image, preview.led_scale(first)))).decode()
+                    + base64.b64encode(png(preview.led_look(p.image, dots))).decode()
                     for p in result.program.pages[:4]
                 ],
+                "sizes": [[p.image.width * dots, p.image.height * dots] for p in result.program.pages[:4]],
+                "effects": [p.effect for p in result.program.pages[:4]],
                 "card_font": as_card_text(first, probe),  # the card draws it in its own font
             }
         )
-    return {"title": title, "text": text, "errors": errors, "previews": pictures_out}
+    lang = _lang(request)
+    said = messages.problems(errors, lang) if lang is not None else errors
+    return {"title": title, "text": text, "level": probe.level, "errors": said, "previews": pictures_out}
 
 
 def act(
-    console: Console, notice_id: NoticeId, user: User, action: str, reason: str | None = None
+    console: Console, notice_id: NoticeId, user: User, action: str, reason: str | None = None,
+    lang: str | None = None,
 ) -> dict[str, Any]:
     n = console.notices
     done = {
@@ -190,34 +245,40 @@ def act(
     }[action]()
     if console.service is not None and done.state in ("published", "cancelled"):
         console.service.notices_changed()
-    return notice_json(console, done)
+    return notice_json(console, done, lang)
 
 
 @router.post("/api/notices/{notice_id}/approve", responses=ERRORS)
-def approve(notice_id: NoticeId, user: Approver, console: ConsoleDep) -> dict[str, Any]:
-    return act(console, notice_id, user, "approve")
+def approve(notice_id: NoticeId, user: Approver, console: ConsoleDep,
+            request: Request) -> dict[str, Any]:
+    return act(console, notice_id, user, "approve", lang=_lang(request))
 
 
 @router.post("/api/notices/{notice_id}/publish", responses=ERRORS)
-def publish(notice_id: NoticeId, user: Operator, console: ConsoleDep) -> dict[str, Any]:
-    return act(console, notice_id, user, "publish")
+def publish(notice_id: NoticeId, user: Operator, console: ConsoleDep,
+            request: Request) -> dict[str, Any]:
+    return act(console, notice_id, user, "publish", lang=_lang(request))
 
 
 @router.post("/api/notices/{notice_id}/review", responses=ERRORS)
-def review(notice_id: NoticeId, user: Approver, console: ConsoleDep) -> dict[str, Any]:
-    return act(console, notice_id, user, "review")
+def review(notice_id: NoticeId, user: Approver, console: ConsoleDep,
+           request: Request) -> dict[str, Any]:
+    return act(console, notice_id, user, "review", lang=_lang(request))
 
 
 @router.post("/api/notices/{notice_id}/reject", responses=ERRORS)
-def reject(notice_id: NoticeId, body: ReasonIn, user: Approver, console: ConsoleDep) -> dict[str, Any]:
-    return act(console, notice_id, user, "reject", body.reason)
+def reject(notice_id: NoticeId, body: ReasonIn, user: Approver, console: ConsoleDep,
+           request: Request) -> dict[str, Any]:
+    return act(console, notice_id, user, "reject", body.reason, _lang(request))
 
 
 @router.post("/api/notices/{notice_id}/cancel", responses=ERRORS)
-def cancel(notice_id: NoticeId, body: ReasonIn, user: Operator, console: ConsoleDep) -> dict[str, Any]:
-    return act(console, notice_id, user, "cancel", body.reason)
+def cancel(notice_id: NoticeId, body: ReasonIn, user: Operator, console: ConsoleDep,
+           request: Request) -> dict[str, Any]:
+    return act(console, notice_id, user, "cancel", body.reason, _lang(request))
 
 
 @router.post("/api/notices/{notice_id}/override", responses=ERRORS)
-def override(notice_id: NoticeId, body: ReasonIn, user: Approver, console: ConsoleDep) -> dict[str, Any]:
-    return act(console, notice_id, user, "override", body.reason)
+def override(notice_id: NoticeId, body: ReasonIn, user: Approver, console: ConsoleDep,
+             request: Request) -> dict[str, Any]:
+    return act(console, notice_id, user, "override", body.reason, _lang(request))
