@@ -275,7 +275,7 @@ def test_the_play_log_says_what_each_board_showed_when_and_what_did_not_reach_it
     fleet.set_fault("zbs-06", offline=True)
     service.dispatcher.check_health()
     eventually(lambda: service.dispatcher.view()["zbs-06"].online is False, "zbs-06 seen offline")
-    slots = {"area": "后大街社区", "time": "明天上午"}
+    slots = {"area": "后大街社区", "time": "9:00至12:00"}
     n = world.notices.draft_from_template(world.users["wang"], "water-outage", slots,
                                           targets=["board:zbs-06", "board:zbs-07"],
                                           end=service.clock.now() + timedelta(hours=1))

@@ -64,6 +64,7 @@ VALID = {
     "/api/notices/{notice_id}/cancel": {"reason": "理由"},
     "/api/notices/{notice_id}/override": {"reason": "理由"},
     "/api/users": {"name": "zhao", "role": "viewer", "password": "zhao-password"},
+    "/api/sim/{board_id}/fault": {"offline": True},
 }
 
 

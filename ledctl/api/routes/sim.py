@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import Field, StrictBool
 
-from ledctl.api.deps import ERRORS, BoardId, Console, ConsoleDep, Operator, page_user
+from ledctl.api.deps import ERRORS, BoardId, Console, ConsoleDep, Input, Operator, page_user
 from ledctl.api.routes.boards import board_rows
 from ledctl.api.routes.pages import lang_of, page
 
@@ -21,12 +21,12 @@ router = APIRouter()
 _lock = threading.Lock()
 
 
-class FaultIn(BaseModel):
-    offline: bool = False
-    busy: bool = False
+class FaultIn(Input):
+    offline: StrictBool = False
+    busy: StrictBool = False
     corrupt: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0
     delay: Annotated[float, Field(ge=0.0, le=5.0)] = 0.0
-    power_cycle: bool = False
+    power_cycle: StrictBool = False
 
 
 def _fleet(console: Console) -> Any:
