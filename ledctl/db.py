@@ -4,8 +4,9 @@ migrations and its connections. Everything ledctl keeps goes through here.
 Tables (see `MIGRATIONS` for their columns):
 
 * the data: `readings` (the last good readings, by source, station, start and period), `fetches`;
-* the boards: `boards` (intended vs confirmed, health, the last failure and when), `deliveries`
-  (every delivery attempt), `displays` (the proof of display), `health_checks`;
+* the boards: `boards` (intended vs confirmed — or only sent, to a board that cannot acknowledge —,
+  health, the last failure and when), `deliveries` (every delivery attempt and its outcome),
+  `displays` (the proof of display), `health_checks`;
 * the service: `job_runs`, `service` (small facts restored on start, the notices' revision);
 * governance: `notices` (each a JSON document plus indexed columns kept in step with it),
   `users`, `tokens`, `audit` and `audit_head` (the hash-chained log).
@@ -223,6 +224,16 @@ def _m4_notice_columns(con: sqlite3.Connection) -> None:
         set_notice_index(con, notice_id, index)
 
 
+def _m5_sent(con: sqlite3.Connection) -> None:
+    # A board that cannot acknowledge (a TPM2 receiver that answers no ping) is sent its program,
+    # never confirmed on it: the program and when it went, kept apart from `confirmed`.
+    con.execute("ALTER TABLE boards ADD COLUMN sent TEXT")
+    con.execute("ALTER TABLE boards ADD COLUMN sent_at TEXT")
+    # The typed outcome of each attempt (confirmed, sent, offline, nack, refused, link); NULL on
+    # rows from before, where `ok` is all there is (ok = 1 was then also written for "sent").
+    con.execute("ALTER TABLE deliveries ADD COLUMN outcome TEXT")
+
+
 @dataclass(frozen=True, slots=True)
 class Migration:
     version: int  # the file's user_version once this step is done
@@ -237,6 +248,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "boards.last_failure_at: when the last delivery or command failed", _m3_last_failure_at),
     Migration(4, "notices: indexed state, window, review and CAP columns beside the JSON document",
               _m4_notice_columns),
+    Migration(5, "boards.sent/sent_at (sent to a board that cannot acknowledge) and deliveries.outcome",
+              _m5_sent),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -97,6 +97,7 @@ class BoardRuntime:
     intent: Intent | None = None
     settings: Settings | None = None
     confirmed: str | None = None
+    sent: str | None = None  # sent to a board that cannot acknowledge: done, but never "confirmed"
     settings_confirmed: str | None = None
     program: Attempts = field(default_factory=Attempts)
     settings_attempts: Attempts = field(default_factory=Attempts)
@@ -124,6 +125,7 @@ class BoardView:
     online: bool | None
     failures: int
     last_result: Result | None
+    sent: str | None = None  # the program sent to a board that cannot acknowledge (not a confirmation)
 
 
 def backoff(failures: int) -> timedelta:
@@ -160,6 +162,7 @@ class Dispatcher:
                 row = rows.get(board_id)
                 if row is not None:
                     rt.confirmed, rt.settings_confirmed = row.confirmed, row.settings_confirmed
+                    rt.sent = row.sent
                     rt.program.failures, rt.online = row.failures, row.online
 
     def set_intended(self, intents: Mapping[str, Intent]) -> list[str]:
@@ -219,7 +222,7 @@ class Dispatcher:
                     board_id, rt.intent.hash if rt.intent else None, rt.intent.summary if rt.intent else "",
                     rt.intent.items if rt.intent else (), rt.confirmed,
                     rt.settings.key() if rt.settings else None, rt.settings_confirmed, rt.online,
-                    rt.failures, rt.last_result)
+                    rt.failures, rt.last_result, rt.sent)
                 for board_id, rt in self.boards.items()
             }
 
@@ -244,7 +247,8 @@ class Dispatcher:
 
     @staticmethod
     def _program_due(rt: BoardRuntime, now: datetime, due_only: bool = True) -> bool:
-        wanted = rt.intent is not None and (rt.resend_program or rt.confirmed != rt.intent.hash)
+        wanted = rt.intent is not None and (
+            rt.resend_program or rt.intent.hash not in (rt.confirmed, rt.sent))
         return wanted and (not due_only or rt.program.due(now))
 
     @staticmethod
@@ -300,21 +304,28 @@ class Dispatcher:
 
     def _content_result(self, r: Result, intent: Intent) -> None:
         now = self.clock.now()
-        record = DeliveryRecord(r.board, intent.hash, r.mode, r.ok, r.describe(), r.bytes_sent, r.seconds,
-                                now)
+        record = DeliveryRecord(r.board, intent.hash, r.mode, r.confirmed, r.describe(), r.bytes_sent,
+                                r.seconds, now, r.outcome.value)
         if r.ok:
             try:
                 # The proof first: a confirmation the store cannot keep (disk full) is not counted,
-                # so it is sent and recorded again once the store works.
-                self.store.confirm(r.board, intent.hash, intent.summary, now, record, intent.items)
+                # so it is sent and recorded again once the store works. A program only sent (to a
+                # board that cannot acknowledge) is kept as sent: it is no proof of display.
+                if r.confirmed:
+                    self.store.confirm(r.board, intent.hash, intent.summary, now, record, intent.items)
+                else:
+                    self.store.sent(r.board, intent.hash, now, record)
             except StoreError as e:
-                r = replace(r, outcome=Outcome.LINK, detail=f"confirmed but not recorded: {e}")
+                r = replace(r, outcome=Outcome.LINK, detail=f"{r.outcome.value} but not recorded: {e}")
         with self._lock:
             rt = self.boards[r.board]
             rt.last_result = r
             current = rt.intent is not None and rt.intent.hash == intent.hash
-            if r.ok:
+            if r.confirmed:
                 rt.confirmed, rt.online = intent.hash, True
+            elif r.ok:
+                rt.sent = intent.hash
+            if r.ok:
                 if current:
                     rt.program.succeeded()
                     rt.resend_program = False
@@ -325,8 +336,8 @@ class Dispatcher:
                 rt.online = False
             failures = rt.program.failures
         if r.ok:
-            event(log, "confirmed", board=r.board, program=intent.hash[:12], result=r.describe(),
-                  bytes=r.bytes_sent, seconds=f"{r.seconds:.2f}")
+            event(log, "confirmed" if r.confirmed else "sent", board=r.board, program=intent.hash[:12],
+                  result=r.describe(), bytes=r.bytes_sent, seconds=f"{r.seconds:.2f}")
             return
         try:
             self.store.failed(r.board, r.describe(), now, record, offline=r.outcome is Outcome.OFFLINE)

@@ -431,7 +431,8 @@ def _summary(active: tuple[str, ...], program: Program) -> str:
 
 
 def wait_confirmed(service: Service, timeout: timedelta, tick: Callable[[int, int], None]) -> bool:
-    """Block until every board with an intended program confirmed it, calling `tick(done, total)`."""
+    """Block until every board with an intended program confirmed it (or, a board that cannot
+    acknowledge, was sent it), calling `tick(done, total)`."""
     import time
 
     deadline = time.monotonic() + timeout.total_seconds()
@@ -439,7 +440,7 @@ def wait_confirmed(service: Service, timeout: timedelta, tick: Callable[[int, in
     while True:
         view = service.dispatcher.view()
         total = [v for v in view.values() if v.intended is not None]
-        done = sum(1 for v in total if v.confirmed == v.intended)
+        done = sum(1 for v in total if v.intended in (v.confirmed, v.sent))
         if done != last:
             tick(done, len(total))
             last = done

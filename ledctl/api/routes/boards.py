@@ -33,6 +33,9 @@ def board_rows(console: Console) -> list[dict[str, Any]]:
                 "intended": row.intended if row else None,
                 "confirmed": row.confirmed if row else None,
                 "last_confirmed": row.confirmed_at if row else None,
+                # sent to a board that cannot acknowledge: all its protocol allows, never "confirmed"
+                "sent": row.sent if row else None,
+                "last_sent": row.sent_at if row else None,
                 "shows": row.intended_summary if row else "",
                 "settings": row.settings_confirmed if row else None,
                 "failures": row.failures if row else 0,
