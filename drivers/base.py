@@ -17,7 +17,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
@@ -150,6 +150,7 @@ class DriverContext:
     site: str = "site"
     ack_timeout_s: float = 15.0
     boards: Sequence[Board] = field(default_factory=tuple)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the time boards are told
 
 
 class Driver(ABC):
