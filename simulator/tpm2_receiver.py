@@ -243,32 +243,32 @@ class WledSerial:
             self._state = ADA_CHECK
         elif state == ADA_CHECK:
             self._state = DATA_RED if self._check == next_byte else HEADER_A
-        elif state == TPM2_TYPE:
+        elif state == TPM2_TYPE:  # wled_serial.cpp handleSerial, case TPM2_Header_Type
             self._state = HEADER_A  # "(unsupported) TPM2 command or invalid type"
             if next_byte == 0xDA:
                 self._state = TPM2_COUNT_HI
             elif next_byte == 0xAA:
                 self.stats.pings += 1
-                out = b"\xac"  # TPM2 ping
-        elif state == TPM2_COUNT_HI:
+                out = b"\xac"  # "TPM2 ping": Serial.write(0xAC) at once
+        elif state == TPM2_COUNT_HI:  # wled_serial.cpp: count = (next * 0x100) /3;
             self._pixel = 0
             self._count = (next_byte * 0x100) // 3  # each byte divided apart: the miscount
             self._state = TPM2_COUNT_LO
-        elif state == TPM2_COUNT_LO:
+        elif state == TPM2_COUNT_LO:  # wled_serial.cpp: count += next /3; (count is a uint16_t)
             self._count = (self._count + next_byte // 3) & 0xFFFF
             self._state = DATA_RED
         elif state == DATA_RED:
             self._red, self._state = next_byte, DATA_GREEN
         elif state == DATA_GREEN:
             self._green, self._state = next_byte, DATA_BLUE
-        elif state == DATA_BLUE:
-            if self._pixel < self.strip_length:
+        elif state == DATA_BLUE:  # wled_serial.cpp case Data_Blue: setRealtimePixel(pixel++, …)
+            if self._pixel < self.strip_length:  # FX.h setPixelColor: if (n < getLengthTotal())
                 self._strip[3 * self._pixel:3 * self._pixel + 3] = bytes((self._red, self._green, next_byte))
             self._pixel += 1
             self._count = (self._count - 1) & 0xFFFF  # uint16: 0 - 1 wraps to 65535
             if self._count > 0:
                 self._state = DATA_RED
-            else:
+            else:  # realtimeLock(realtimeTimeoutMs, REALTIME_MODE_ADALIGHT); strip.show(); Header_A
                 self._realtime_lock()
                 out = self._show()
                 self._state = HEADER_A
