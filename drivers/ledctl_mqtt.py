@@ -154,6 +154,7 @@ class MqttBoards:
     command_acks: dict[str, str] = field(default_factory=dict)  # command id -> "" (done) or the error
     screens: dict[str, dict[str, Any]] = field(default_factory=dict)  # command id -> the read-back
     listening_since: float = field(default_factory=time.monotonic)
+    _burst_seen: bool = field(default=False, init=False, repr=False)
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
 
     def listen(self) -> None:
@@ -292,6 +293,16 @@ class MqttBoards:
                     on_result(board_id, False, results[board_id])
         return results
 
+    def wait_retained(self, board_ids: Sequence[str], timeout_s: float) -> None:
+        """Once per connection: wait for the retained burst after subscribing, so that what a board's
+        retained manifest holds (the pages and parts to clear) is known before publishing over it.
+        A status comes after the manifest (it is subscribed after it, and the broker answers each
+        subscription in order), so a known status means a known manifest."""
+        if self._burst_seen:
+            return
+        self.wait_status(board_ids, timeout_s)
+        self._burst_seen = True
+
     def wait_status(self, board_ids: Sequence[str], timeout_s: float) -> None:
         """Wait until the broker has told the status of each board (the retained burst after subscribing)."""
         deadline = time.monotonic() + timeout_s
@@ -406,6 +417,7 @@ class LedctlMqttDriver(Driver):
         sent: dict[str, int] = {}
         pages: dict[str, int] = {}
         by_id = {board.id: board for board, _ in jobs}
+        self.boards.wait_retained(list(by_id), STATUS_WAIT_S)
         now = self.context.now().isoformat()
         for board, content in jobs:
             state = self.boards.state_of(board.id)
