@@ -1,27 +1,41 @@
-"""The controller side of AWTRIX 3 (Ulanzi TC001 and friends) over MQTT (docs: shared facts, awtrix3.md).
+"""The controller side of AWTRIX 3 (Ulanzi TC001 and friends) over MQTT (docs/drivers.md, AWTRIX 3).
 
-Pure encoders and decoders: this module never talks MQTT. A rendered 32x8 page goes out as
-a custom app (`<PREFIX>/custom/<app>`) that carries one `draw` command, a `db` (draw bitmap)
-of the whole frame: `{"db": [x, y, w, h, [c0, c1, ...]]}`, where each colour is a 24-bit
-RGB888 integer `(r << 16) | (g << 8) | b`, row by row (x fastest). A short notice goes out
-as a bare JSON object on `<PREFIX>/notify`.
+Written from the firmware (`Blueforcer/awtrix3` at 723e8c7a, `src/`), which wins where the
+documents disagree. Pure encoders and decoders first; `AwtrixBoards` and `AwtrixDriver` speak MQTT.
 
-Packet-size arithmetic. The device's PubSubClient has `MQTT_MAX_PACKET_SIZE=8192`, and that
-counts the whole packet (fixed header, topic, payload); anything bigger is dropped
-silently. We keep every payload plus a topic allowance under `SAFE_PACKET_BYTES` (7,500):
+One custom app per page, each on its own topic: page i of a board's program is the app
+`ledctl00`, `ledctl01` … (`<PREFIX>/custom/ledctlNN`), carrying one `draw` command, a `db`
+(draw bitmap) of the whole frame: `{"db": [0, 0, 32, 8, [c0, c1, ...]]}`, each colour a 24-bit
+RGB888 integer `(r << 16) | (g << 8) | b`, row by row. Why so:
 
-- topic allowance `TOPIC_ALLOWANCE` = 128 bytes: the device builds topics in a 100-byte
-  buffer, so `<PREFIX>/custom/<app>` is kept under 100 bytes; add 2 bytes of topic length
-  and at most 5 bytes of fixed header (1 type byte + up to 4 remaining-length bytes) and
-  round up;
-- payload budget therefore `MAX_PAYLOAD_BYTES` = 7,500 - 128 = 7,372 bytes;
-- worst-case full frame: 256 colours of at most 8 digits (16777215) plus a comma each is
-  256 * 9 = 2,304 bytes, plus about 100 bytes of keys (`draw`, `db`, geometry,
-  `duration`, `lifetime`, `noScroll`, `save`), so about 2.4 KB: a whole frame always fits
-  in one app payload, with room to spare.
+* JSON capacity. The device parses a custom-app message into an ArduinoJson 6 pool of 8,192
+  bytes (DisplayManager.cpp `parseCustomPage`: `DynamicJsonDocument doc(8192)`); a message that
+  does not fit fails with NoMemory and the device creates nothing and says nothing. Every array
+  element and object member costs a 16-byte slot on the ESP32, every distinct string its length
+  + 1 (`json_pool_bytes` counts it the way ArduinoJson 6.21 does): one 256-pixel page is about
+  4.3 KB, so two pages in one array (8.6 KB) never fit. One page per message always does.
+* At most 20 custom apps (Apps.cpp `customAppCallbacks[20]`; DisplayManager.cpp `pushCustomApp`
+  silently keeps a 21st out of the loop): a program of more pages is refused before sending.
+* Names that are not prefixes of each other. An empty payload removes every app whose name
+  *starts with* the topic's name (`removeCustomAppFromApps`), so `ledctl1` would also take
+  `ledctl10`…; two digits make each delete exact.
+* Nothing retained and nothing saved. The device resubscribes to `custom/#` on every reconnect
+  (MQTTManager.cpp `onMqttConnected`), so a retained app comes back after any Wi-Fi drop — a
+  notice whose `lifetime` ran out included, its lifetime counted again from then — and
+  `"save": true` rewrites `/CUSTOMAPPS/<name>.json` on every message (`generateCustomPage`).
+  Instead, a device that lost its apps (a restart: its `uptime` went back; its loop or current
+  app is not ledctl's) is reported by `check` as showing something else, and the dispatcher
+  sends the program again.
+* Built-in apps off. Time, Temperature, Humidity and Battery (and Date, if enabled) share the
+  loop by default. At the first delivery (and after a restart) the driver hides them at once
+  with `/apps` (`updateAppVector`, no reboot needed, not kept over a reboot) and for good with
+  `/settings` `TIM`/`DAT`/`TEMP`/`HUM`/`BAT` false (kept in NVS, read at boot by `loadNativeApps`).
+* Confirmation by reading back every page: `/switch` `{"name": …, "fast": true}` (no
+  transition) then `/sendscreen`, until the `screen` reply is that page; then back to the first
+  page, so the loop starts at page 1. A clock or a transition on screen is never mistaken for a
+  failure: the driver asks again until its deadline.
 
-`custom_app` still returns a list (of one payload) and checks the budget, so that a
-caller never sends a payload the device would drop without a word.
+A short notice can also go out as a bare JSON object on `<PREFIX>/notify` (`notification`).
 """
 
 from __future__ import annotations
@@ -58,16 +72,24 @@ if TYPE_CHECKING:
 
 WIDTH = 32
 HEIGHT = 8
-MQTT_MAX_PACKET_SIZE = 8192
-SAFE_PACKET_BYTES = 7500
-TOPIC_ALLOWANCE = 128
-MAX_PAYLOAD_BYTES = SAFE_PACKET_BYTES - TOPIC_ALLOWANCE
+MQTT_MAX_PACKET_SIZE = 8192  # platformio.ini -DMQTT_MAX_PACKET_SIZE=8192: bigger packets are dropped
+JSON_POOL_BYTES = 8192  # DisplayManager.cpp parseCustomPage: DynamicJsonDocument doc(8192)
+NOTIFY_POOL_BYTES = 6144  # DisplayManager.cpp generateNotification: DynamicJsonDocument doc(6144)
+SLOT_BYTES = 16  # ArduinoJson 6.21 VariantSlot on a 32-bit ESP32 (JSON_ARRAY_SIZE(n) = 16 n)
+MAX_APPS = 20  # Apps.cpp customAppCallbacks[20]
+TOPIC_ALLOWANCE = 128  # the device builds topics in a 100-byte buffer; + topic length + fixed header
 APP_PREFIX = "ledctl"
+# Names the driver used before one app per topic: an array on custom/ledctl made ledctl0…, saved
+# to flash and retained on the broker. Cleared once per device and process (see AwtrixBoards.greet).
+LEGACY_APPS = (APP_PREFIX, *(f"{APP_PREFIX}{i}" for i in range(MAX_APPS)))
+BUILT_IN_APPS = ("Time", "Date", "Temperature", "Humidity", "Battery")
+BUILT_IN_SETTINGS = {"TIM": False, "DAT": False, "TEMP": False, "HUM": False, "BAT": False}
+ONLINE_WINDOW_S = 60.0  # the device publishes stats every 10 s (Globals.cpp STATS_INTERVAL)
+PROBE_WAIT_S = 2.0  # health: how long a device not heard from lately has to answer a sendscreen
+ASK_AGAIN_S = 1.0  # no screen reply: ask again
+RETRY_MISMATCH_S = 0.25  # a screen reply that is not the page yet (the switch not drawn yet): ask again
 
 _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
-# Characters that must not appear in an app name: the device forbids spaces, and MQTT
-# topic levels must not contain separators or wildcards.
-_BAD_NAME = re.compile(r"[\s/+#]")
 
 
 class AwtrixError(ProtocolError):
@@ -79,78 +101,131 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode("utf-8")
 
 
-def _whole_seconds(value: float, what: str) -> int:
+def json_pool_bytes(value: Any) -> int:
+    """The ArduinoJson 6.21 pool (ESP32) that deserializing `value` (as `_dumps` writes it) takes:
+    16 bytes per array element and object member, and each distinct string (keys included) once
+    with its terminator (MemoryPool: allocRight, saveString with deduplication). Numbers, booleans
+    and null cost nothing beyond their slot. Reading the last string needs its length + 1 free on
+    top, which `fits_pool` adds."""
+    strings: set[str] = set()
+    slots = 0
+
+    def walk(v: Any) -> None:
+        nonlocal slots
+        if isinstance(v, str):
+            strings.add(v)
+        elif isinstance(v, dict):
+            for key, item in v.items():
+                strings.add(key)
+                slots += 1
+                walk(item)
+        elif isinstance(v, list | tuple):
+            for item in v:
+                slots += 1
+                walk(item)
+
+    walk(value)
+    return slots * SLOT_BYTES + sum(len(s.encode("utf-8")) + 1 for s in strings)
+
+
+def fits_pool(value: Any, capacity: int = JSON_POOL_BYTES) -> bool:
+    """Whether the device can parse `value` into a pool of `capacity` bytes (a safe bound: the
+    whole document plus room to read its longest string once more)."""
+    longest = max((len(s.encode("utf-8")) + 1 for s in _strings(value)), default=0)
+    return json_pool_bytes(value) + longest <= capacity
+
+
+def _strings(v: Any) -> list[str]:
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, dict):
+        return [*v.keys(), *(s for item in v.values() for s in _strings(item))]
+    if isinstance(v, list | tuple):
+        return [s for item in v for s in _strings(item)]
+    return []
+
+
+def whole_seconds(value: float) -> int:
+    """A dwell as the device counts it: whole seconds (`duration` is read `as<long>()`), rounded
+    up so a page is never shown shorter than its layout's reading time."""
     if not math.isfinite(value) or value <= 0:
-        raise AwtrixError(f"{what} must be a positive number of seconds, got {value!r}")
-    return max(1, round(value))
+        raise AwtrixError(f"a dwell must be a positive number of seconds, got {value!r}")
+    return max(1, math.ceil(value - 1e-9))
 
 
 def _pixels(image: Image.Image) -> list[int]:
     if image.size != (WIDTH, HEIGHT):
         raise AwtrixError(f"AWTRIX pages are exactly {WIDTH}x{HEIGHT}, got {image.size[0]}x{image.size[1]}")
-    rgb = image.convert("RGB")
-    data = rgb.tobytes()
+    data = image.convert("RGB").tobytes()
     return [(data[i] << 16) | (data[i + 1] << 8) | data[i + 2] for i in range(0, len(data), 3)]
 
 
-def custom_app(
-    image: Image.Image, *, duration_s: float, lifetime_s: int | None = None, save: bool = True
-) -> list[bytes]:
-    """A rendered 32x8 page as custom-app payload(s) for `<PREFIX>/custom/<app>`.
+def custom_app(image: Image.Image, *, duration_s: float, lifetime_s: int | None = None) -> bytes:
+    """A rendered 32x8 page as the custom-app payload for `<PREFIX>/custom/<app>`.
 
     One `db` command covers the whole frame (black included, so the app shows exactly the
-    page). `duration` is whole seconds (at least 1); `lifetime` (seconds without an update
-    before the device removes the app) is sent only when given; `save` keeps the app over
-    a reboot (mind flash wear if pages change often). Always one payload for 32x8 (see the
-    module docstring); raises AwtrixError if a payload would exceed `MAX_PAYLOAD_BYTES`.
+    page); `duration` in whole seconds (`whole_seconds`); `lifetime` (seconds without an update
+    before the device removes the app) only when given. No `save`: the app lives in RAM.
+    Raises AwtrixError if the device could not parse it (JSON pool or packet size).
     """
-    colours = _pixels(image)
     app: dict[str, Any] = {
-        "draw": [{"db": [0, 0, WIDTH, HEIGHT, colours]}],
-        "duration": _whole_seconds(duration_s, "duration_s"),
+        "draw": [{"db": [0, 0, WIDTH, HEIGHT, _pixels(image)]}],
+        "duration": whole_seconds(duration_s),
         "noScroll": True,
-        "save": bool(save),
     }
     if lifetime_s is not None:
         if isinstance(lifetime_s, bool) or not isinstance(lifetime_s, int) or lifetime_s <= 0:
             raise AwtrixError(f"lifetime_s must be a positive whole number of seconds, got {lifetime_s!r}")
         app["lifetime"] = lifetime_s
     payload = _dumps(app)
-    if len(payload) > MAX_PAYLOAD_BYTES:  # cannot happen for 32x8; kept as a guard
-        raise AwtrixError(f"custom app payload is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES} budget")
-    return [payload]
+    if not fits_pool(app):  # cannot happen for 32x8 (about 4.3 KB); kept as a guard
+        raise AwtrixError(f"custom app needs {json_pool_bytes(app)} bytes of JSON pool; the device has "
+                          f"{JSON_POOL_BYTES}")
+    if len(payload) + TOPIC_ALLOWANCE > MQTT_MAX_PACKET_SIZE:
+        raise AwtrixError(f"custom app payload is {len(payload)} bytes, over the device's packet limit")
+    return payload
 
 
 def notification(text: str, *, duration_s: int, colour: str = "#FF0000", hold: bool = False) -> bytes:
     """A short notice for `<PREFIX>/notify`: a bare JSON object, nothing around it.
 
     The device ignores `/notify` payloads that do not start with `{` and end with `}`
-    (an array, or a trailing newline), so this never adds whitespace.
+    (MQTTManager.cpp processMqttMessage), so this never adds whitespace.
     """
     if not _HEX_COLOUR.fullmatch(colour):
         raise AwtrixError(f"colour must look like #RRGGBB, got {colour!r}")
     if isinstance(duration_s, bool) or not isinstance(duration_s, int) or duration_s <= 0:
         raise AwtrixError(f"duration_s must be a positive whole number of seconds, got {duration_s!r}")
-    payload = _dumps({"color": colour.upper(), "duration": duration_s, "hold": bool(hold), "text": text})
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise AwtrixError(f"notification is {len(payload)} bytes, over the {MAX_PAYLOAD_BYTES} budget")
+    doc = {"color": colour.upper(), "duration": duration_s, "hold": bool(hold), "text": text}
+    payload = _dumps(doc)
+    if not fits_pool(doc, NOTIFY_POOL_BYTES) or len(payload) + TOPIC_ALLOWANCE > MQTT_MAX_PACKET_SIZE:
+        raise AwtrixError(f"notification is {len(payload)} bytes, more than the device can take")
     return payload
 
 
-def app_name(board_id: str, index: int) -> str:
-    """The custom-app name for page `index` of a board: `ledctl0`, `ledctl1`, ...
+def app_name(index: int) -> str:
+    """The custom-app name of page `index`: `ledctl00` … `ledctl19` (no name a prefix of another)."""
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < MAX_APPS:
+        raise AwtrixError(f"page index must be a whole number 0..{MAX_APPS - 1}, got {index!r}")
+    return f"{APP_PREFIX}{index:02d}"
 
-    Each AWTRIX has its own topic prefix, so the board is already identified by the topic
-    and the name need not repeat it; `board_id` is only checked. The names match what the
-    device makes of an array pushed to `/custom/ledctl`, and an empty payload on
-    `/custom/ledctl` deletes them all. Beware: deletion matches by prefix, so an empty
-    payload on `/custom/ledctl1` also deletes `ledctl10`..`ledctl19`.
-    """
-    if not board_id or _BAD_NAME.search(board_id):
-        raise AwtrixError(f"board id {board_id!r} must be non-empty, without spaces, '/', '+' or '#'")
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise AwtrixError(f"page index must be a whole number >= 0, got {index!r}")
-    return f"{APP_PREFIX}{index}"
+
+OUR_APPS = frozenset(app_name(i) for i in range(MAX_APPS))
+
+
+def program_problem(program: Program) -> str | None:
+    """Why an AWTRIX cannot show `program` as ledctl's pages, or None."""
+    n = len(program.pages)
+    if n > MAX_APPS:
+        return (f"{n} pages; an AWTRIX holds at most {MAX_APPS} custom apps (firmware: Apps.cpp "
+                "customAppCallbacks[20]); shorten the text or use fewer pages")
+    for i, page in enumerate(program.pages, 1):
+        if page.effect != "static":
+            return (f"page {i} ({page.name}) is '{page.effect}'; an AWTRIX shows ledctl's pages as still "
+                    "pictures only (no blink or scroll): use a static layout for it")
+        if page.image.size != (WIDTH, HEIGHT):
+            return f"page {i} ({page.name}) is {page.image.width}x{page.image.height}; an AWTRIX page is 32x8"
+    return None
 
 
 _INT_KEYS = ("bat", "bat_raw", "type", "lux", "ldr_raw", "ram", "bri", "hum", "uptime", "wifi_signal",
@@ -219,6 +294,18 @@ def parse_stats(payload: bytes) -> dict[str, Any]:
     return stats
 
 
+def parse_loop(payload: bytes) -> tuple[str, ...]:
+    """The device's `<PREFIX>/stats/loop` (`{"Time":0,"ledctl00":1}`) as app names in loop order."""
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AwtrixError(f"AWTRIX loop payload is not JSON: {exc}") from exc
+    if not isinstance(raw, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in raw.values()):
+        raise AwtrixError("AWTRIX loop payload must be a JSON object of app name -> position")
+    return tuple(name for name, _ in sorted(raw.items(), key=lambda kv: kv[1]))
+
+
 def parse_screen(payload: bytes) -> Image.Image:
     """The `<PREFIX>/screen` reply (256 24-bit colour ints, row by row) as a 32x8 RGB image."""
     try:
@@ -237,90 +324,231 @@ def parse_screen(payload: bytes) -> Image.Image:
     return Image.frombytes("RGB", (WIDTH, HEIGHT), bytes(data))
 
 
+def app_payloads(program: Program, *, lifetime_s: int | None = None) -> list[tuple[str, bytes]]:
+    """(topic suffix, payload) per page: `custom/ledctl00`, `custom/ledctl01`, … one app each."""
+    why = program_problem(program)
+    if why:
+        raise AwtrixError(why)
+    return [(f"custom/{app_name(i)}", custom_app(page.image, duration_s=page.dwell_s, lifetime_s=lifetime_s))
+            for i, page in enumerate(program.pages)]
+
+
 # -- delivery over MQTT -------------------------------------------------------------------------------
 
-def app_payloads(program: Program, *, lifetime_s: int | None = None) -> list[tuple[str, bytes]]:
-    """(topic suffix, payload) to publish for a program: one array on custom/ledctl when it fits
-    the device's packet limit, else one app per page."""
-    apps = [custom_app(page.image, duration_s=page.dwell_s, lifetime_s=lifetime_s)[0]
-            for page in program.pages]
-    combined = b"[" + b",".join(apps) + b"]"
-    if len(combined) <= MAX_PAYLOAD_BYTES:
-        return [(f"custom/{APP_PREFIX}", combined)]
-    return [(f"custom/{APP_PREFIX}{i}", app) for i, app in enumerate(apps)]
+@dataclass
+class DeviceState:
+    """What the driver knows of one device (by topic prefix), updated from what it publishes."""
+
+    heard: float | None = None  # monotonic time of its last message
+    will: bool = False  # its will (stats/device = offline) came after its last message
+    uptime: int | None = None
+    app: str | None = None  # the app on screen, from its last stats
+    loop: tuple[str, ...] | None = None  # its app loop, from its last stats/loop
+    screen: bytes | None = None  # the last screen read back (RGB bytes)
+    screens: int = 0  # how many screens were read back so far
+    greeted: bool = False  # built-in apps hidden since it last (re)started
+    cleared_legacy: bool = False  # the old driver's apps cleared (once per process)
+    apps: int = 0  # how many of ledctl's apps it holds, as far as the driver knows
+    confirmed: bool = False  # every page read back since the last delivery
+    delivering: bool = False  # between sending the pages and reading them back
+    lost: str = ""  # why it no longer shows ledctl's program ("" if nothing says so)
+
+    def online(self, now: float) -> bool:
+        return self.heard is not None and not self.will and now - self.heard < ONLINE_WINDOW_S
 
 
 @dataclass
 class AwtrixBoards:
-    """AWTRIX 3 devices behind one broker: custom apps out (retained, saved), `sendscreen` back.
+    """AWTRIX 3 devices behind one broker: custom apps out, `sendscreen` back.
 
-    The link routes each device's `screen` and `stats` here (in paho's thread); waiting for a
-    read-back is woken by them, never by polling."""
+    The link routes each device's `screen`, `stats`, `stats/loop` and `stats/device` here (in
+    paho's thread); waiting for a read-back is woken by them, never by polling."""
 
     link: MqttLink
-    online: dict[str, bool] = field(default_factory=dict)  # by prefix
-    screens: dict[str, bytes] = field(default_factory=dict)  # by prefix: the last screen read back
+    devices: dict[str, DeviceState] = field(default_factory=dict)  # by prefix
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
-    _listening: set[str] = field(default_factory=set, init=False, repr=False)
 
-    @staticmethod
-    def topics(prefixes: Sequence[str]) -> list[str]:
-        return [t for p in prefixes for t in (f"{p}/screen", f"{p}/stats")]
+    def state(self, prefix: str) -> DeviceState:
+        with self._changed:
+            return self.devices.setdefault(prefix, DeviceState())
 
     def listen(self, prefix: str) -> None:
-        if prefix in self._listening:
-            return
-        self._listening.add(prefix)
-        self.link.on(f"{prefix}/screen", lambda msg: self._take(prefix, "screen", msg.payload))
-        self.link.on(f"{prefix}/stats", lambda msg: self._take(prefix, "stats", msg.payload))
+        with self._changed:
+            if prefix in self.devices:
+                return
+            self.devices[prefix] = DeviceState()
+        for leaf in ("screen", "stats", "stats/loop", "stats/device"):
+            self.link.on(f"{prefix}/{leaf}", lambda msg, leaf=leaf: self._take(prefix, leaf, msg.payload))
 
     def _take(self, prefix: str, leaf: str, payload: bytes) -> None:
         with self._changed:
-            if leaf == "stats":
-                self.online[prefix] = True
-            else:
-                try:
-                    self.screens[prefix] = parse_screen(payload).tobytes()
-                except AwtrixError:
-                    return  # a malformed screen proves nothing
+            st = self.devices[prefix]
+            if leaf == "stats/device":
+                st.will = payload.strip() == b"offline"  # its will; "online" when it connects
+                if not st.will:
+                    st.heard = time.monotonic()
+                self._changed.notify_all()
+                return
+            st.heard, st.will = time.monotonic(), False
+            try:
+                if leaf == "screen":
+                    st.screen = parse_screen(payload).tobytes()
+                    st.screens += 1
+                elif leaf == "stats":
+                    self._stats(st, parse_stats(payload))
+                else:
+                    st.loop = parse_loop(payload)
+                    self._judge_loop(st)
+            except AwtrixError:
+                pass  # a malformed message proves nothing
             self._changed.notify_all()
 
-    def publish(self, prefix: str, program: Program, *, lifetime_s: int | None = None) -> int:
-        sent = 0
-        for suffix, payload in app_payloads(program, lifetime_s=lifetime_s):
-            self.link.publish(f"{prefix}/{suffix}", payload, retain=True, wait=False)
+    @staticmethod
+    def _lose(st: DeviceState, why: str) -> None:
+        """It no longer shows ledctl's program: say so (once), and greet it again at the next delivery
+        (built-in and foreign apps hidden)."""
+        if st.delivering or st.lost:
+            return  # in the middle of a delivery the loop and the app change as they should
+        st.lost, st.greeted = why, False
+
+    @classmethod
+    def _stats(cls, st: DeviceState, stats: Mapping[str, Any]) -> None:
+        uptime = stats.get("uptime")
+        if isinstance(uptime, int):
+            if st.uptime is not None and uptime < st.uptime:  # it restarted: RAM (the apps) is gone
+                st.apps = 0
+                cls._lose(st, f"restarted (uptime {uptime} s)")
+                st.greeted = False
+            st.uptime = uptime
+        app = stats.get("app")
+        if isinstance(app, str):
+            st.app = app
+            # Stats that come after the read-back were sent after the device drew ledctl's pages
+            # (a device publishes in order); before any delivery in this process, any ledctl page counts.
+            ours = _names(st.apps) if st.confirmed else OUR_APPS
+            if app not in ours:
+                cls._lose(st, f"shows {app!r}, not ledctl's pages" if app else "shows no app (restarted?)")
+
+    @classmethod
+    def _judge_loop(cls, st: DeviceState) -> None:
+        assert st.loop is not None
+        foreign = [a for a in st.loop if a not in OUR_APPS]
+        mine = {a for a in st.loop if a in OUR_APPS}
+        if foreign or (st.confirmed and mine != _names(st.apps)) or not mine:
+            cls._lose(st, f"its app loop is {', '.join(st.loop) or 'empty'}")
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    def greet(self, prefix: str) -> int:
+        """Built-in apps off (now through /apps, for good through /settings), and — once per device
+        and process — the old driver's apps removed: an empty *retained* message on each of its topics
+        clears the broker's copy, and the device deletes the app (by prefix: every `ledctl…` in RAM)
+        and its `/CUSTOMAPPS/<name>.json` (by exact name). Returns the bytes sent."""
+        st = self.state(prefix)
+        hide = [*BUILT_IN_APPS, *(a for a in (st.loop or ()) if a not in OUR_APPS and a not in BUILT_IN_APPS)]
+        messages = [(f"{prefix}/settings", _dumps(BUILT_IN_SETTINGS), False),
+                    (f"{prefix}/apps", _dumps([{"name": a, "show": False} for a in hide]), False)]
+        if not st.cleared_legacy:
+            messages += [(f"{prefix}/custom/{name}", b"", True) for name in LEGACY_APPS]
+        for topic, payload, retain in messages:
+            self.link.publish(topic, payload, retain=retain, wait=False)
+        with self._changed:
+            st.greeted = True
+            if not st.cleared_legacy:
+                st.cleared_legacy, st.apps = True, 0  # the prefix `ledctl` took every ledctl app
+        return sum(len(p) for _, p, _ in messages)
+
+    def publish(self, prefix: str, payloads: Sequence[bytes]) -> int:
+        """The pages as apps ledctl00…, then deletes for the apps of a longer earlier program."""
+        st = self.state(prefix)
+        with self._changed:
+            st.confirmed, st.delivering, st.lost = False, True, ""
+        sent = 0 if st.greeted else self.greet(prefix)
+        for i, payload in enumerate(payloads):
+            self.link.publish(f"{prefix}/custom/{app_name(i)}", payload, retain=False, wait=False)
             sent += len(payload)
+        for i in range(len(payloads), st.apps):  # an empty payload on the exact name deletes it
+            self.link.publish(f"{prefix}/custom/{app_name(i)}", b"", retain=False, wait=False)
+        with self._changed:
+            st.apps = len(payloads)
         return sent
 
     def confirm(self, wanted: Mapping[str, tuple[str, Program]], timeout_s: float,
-                on_result: Callable[[str, bool, str], None]) -> None:
-        """Ask each device for its screen until it shows one of its program's pages."""
-        expected = {board: (prefix, {p.image.convert("RGB").tobytes() for p in program.pages})
-                    for board, (prefix, program) in wanted.items()}
+                on_result: Callable[[str, int, str], None]) -> None:
+        """Read every page back: switch each device to page i (fast, no transition), ask for its
+        screen, and go on to page i + 1 when the screen is page i. `on_result(board, pages read
+        back, why not all)` once per board, as each ends; a device read back entirely is switched
+        to its first page, so its loop starts there."""
+        pages = {board: [p.image.convert("RGB").tobytes() for p in program.pages]
+                 for board, (_, program) in wanted.items()}
+        cursor = dict.fromkeys(wanted, 0)
+        seen = {board: self.state(prefix).screens for board, (prefix, _) in wanted.items()}
+        ask_at = dict.fromkeys(wanted, 0.0)
+        other: set[str] = set()  # boards that answered with something else
         done: set[str] = set()
         deadline = time.monotonic() + timeout_s
-        with self._changed:
-            for _, (prefix, _) in expected.items():
-                self.screens.pop(prefix, None)  # only a screen read back from now on counts
-        while len(done) < len(expected) and time.monotonic() < deadline:
-            for board, (prefix, _) in expected.items():  # ask (again): the device may be mid-rotation
-                if board not in done:
+        while len(done) < len(wanted) and time.monotonic() < deadline:
+            now = time.monotonic()
+            for board, (prefix, _) in wanted.items():
+                if board not in done and ask_at[board] <= now:
+                    name = app_name(cursor[board])
+                    self.link.publish(f"{prefix}/switch", _dumps({"fast": True, "name": name}), wait=False)
                     self.link.publish(f"{prefix}/sendscreen", b"", wait=False)
-            asked = time.monotonic()
+                    ask_at[board] = now + ASK_AGAIN_S
+            finished = []
             with self._changed:
-                while time.monotonic() - asked < 1.0 and time.monotonic() < deadline:
-                    for board, (prefix, pages) in expected.items():
-                        if board not in done and self.screens.get(prefix) in pages:
+                wake = min([ask_at[b] for b in wanted if b not in done] + [deadline])
+                self._changed.wait(max(0.0, wake - time.monotonic()))
+                for board, (prefix, _) in wanted.items():
+                    st = self.devices[prefix]
+                    if board in done or st.screens == seen[board] or st.screen is None:
+                        continue
+                    seen[board] = st.screens
+                    if st.screen == pages[board][cursor[board]]:
+                        cursor[board] += 1
+                        ask_at[board] = 0.0
+                        if cursor[board] == len(pages[board]):
                             done.add(board)
-                            on_result(board, True, "")
-                    if len(done) == len(expected):
-                        break
-                    self._changed.wait(min(1.0 - (time.monotonic() - asked), deadline - time.monotonic()))
-        for board, (prefix, _) in expected.items():
-            if board not in done:
-                why = ("shows something else (sendscreen)" if self.online.get(prefix)
-                       else f"no answer to sendscreen within {timeout_s:g} s (offline?)")
-                on_result(board, False, why)
+                            finished.append(board)
+                            st.delivering, st.confirmed, st.lost = False, True, ""
+                    else:
+                        other.add(board)
+                        ask_at[board] = min(ask_at[board], time.monotonic() + RETRY_MISMATCH_S)
+            for board in finished:
+                prefix, program = wanted[board]
+                self.link.publish(f"{prefix}/switch", _dumps({"fast": True, "name": app_name(0)}), wait=False)
+                on_result(board, len(program.pages), "")
+        for board, (prefix, _) in wanted.items():
+            if board in done:
+                continue
+            st = self.state(prefix)
+            with self._changed:
+                st.delivering = False
+            n, k = len(pages[board]), cursor[board]
+            if st.online(time.monotonic()):
+                shown = "something else" if board in other else "no screen"
+                on_result(board, k, f"page {k + 1} of {n} not read back within {timeout_s:g} s "
+                                    f"(sendscreen: {shown}; out of custom-app slots?)")
+            else:
+                on_result(board, k, f"no answer to sendscreen within {timeout_s:g} s (offline?)")
+
+    def probe(self, prefixes: Sequence[str], wait_s: float) -> None:
+        """Ask devices not heard from lately for their screen (any device answers), and wait a moment."""
+        now = time.monotonic()
+        quiet = [p for p in prefixes if not self.state(p).online(now)]
+        for prefix in quiet:
+            self.link.publish(f"{prefix}/sendscreen", b"", wait=False)
+        if not quiet:
+            return
+        deadline = now + wait_s
+        with self._changed:
+            while time.monotonic() < deadline and not all(
+                    self.devices[p].online(time.monotonic()) for p in quiet):
+                self._changed.wait(max(0.0, deadline - time.monotonic()))
+
+
+def _names(count: int) -> set[str]:
+    return {app_name(i) for i in range(min(count, MAX_APPS))}
 
 
 class AwtrixDriver(Driver):
@@ -336,7 +564,16 @@ class AwtrixDriver(Driver):
 
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
-        return Capabilities(holds_pages=1000, largest_message=MQTT_MAX_PACKET_SIZE, reads_back=True)
+        # Pages: one custom app each, at most 20 (fewer if the device has apps of its own). The device
+        # acknowledges nothing; a delivery is confirmed by reading every page back.
+        # ledctl's pages go as bitmaps, which the firmware shows still (no blink, no scroll): pages are
+        # rendered static for it, and a layout's scrolling notice pages instead.
+        return Capabilities(holds_pages=MAX_APPS, effects=frozenset({"static"}),
+                            largest_message=MQTT_MAX_PACKET_SIZE, acknowledges=True, reads_back=True)
+
+    @classmethod
+    def program_problem(cls, board: Board, program: Program) -> str | None:
+        return program_problem(program)
 
     @staticmethod
     def prefix(board: Board) -> str:
@@ -349,29 +586,45 @@ class AwtrixDriver(Driver):
         for board, content in jobs:
             prefix = self.prefix(board)
             self.devices.listen(prefix)
+            n = len(content.program.pages)
             try:
-                # The device removes the apps by itself after `lifetime` without an update.
-                sent[board.id] = self.devices.publish(prefix, content.program, lifetime_s=content.lifetime_s)
+                payloads = [p for _, p in app_payloads(content.program, lifetime_s=content.lifetime_s)]
+            except AwtrixError as e:  # this content cannot go to this board: not worth a retry
+                report(Result(board.id, Outcome.REFUSED, str(e), "apps", 0, time.monotonic() - start, (0, n)))
+                continue
+            try:
+                # `lifetime`: the device removes the apps by itself after that long without an update.
+                sent[board.id] = self.devices.publish(prefix, payloads)
             except FaultError as e:
-                report(Result(board.id, Outcome.LINK, str(e), "apps", 0, time.monotonic() - start))
+                report(Result(board.id, Outcome.LINK, str(e), "apps", 0, time.monotonic() - start, (0, n)))
                 continue
             wanted[board.id] = (prefix, content.program)
+        if not wanted:
+            return
         try:
             self.link.flush()
         except FaultError as e:
-            for board_id in wanted:
+            for board_id, (_, program) in wanted.items():
                 report(Result(board_id, Outcome.LINK, str(e), "apps", sent[board_id],
-                              time.monotonic() - start))
+                              time.monotonic() - start, (0, len(program.pages))))
             return
 
-        def done(board_id: str, ok: bool, why: str) -> None:
-            n = len(wanted[board_id][1].pages)
-            outcome = Outcome.CONFIRMED if ok else (
-                Outcome.NACK if self.devices.online.get(wanted[board_id][0]) else Outcome.OFFLINE)
-            report(Result(board_id, outcome, "screen read back" if ok else why, "apps", sent[board_id],
-                          time.monotonic() - start, (n if ok else 0, n)))
+        def done(board_id: str, read_back: int, why: str) -> None:
+            prefix, program = wanted[board_id]
+            n = len(program.pages)
+            if read_back == n:
+                outcome, detail = Outcome.CONFIRMED, f"screen read back, every page ({n}/{n})"
+            else:
+                online = self.devices.state(prefix).online(time.monotonic())
+                outcome, detail = (Outcome.NACK if online else Outcome.OFFLINE), why
+            report(Result(board_id, outcome, detail, "apps", sent[board_id], time.monotonic() - start,
+                          (read_back, n)))
 
-        self.devices.confirm(wanted, self.context.ack_timeout_s, done)
+        try:
+            self.devices.confirm(wanted, self.context.ack_timeout_s, done)
+            self.link.flush()
+        except FaultError:
+            pass  # every board has its result; the switch back to page 1 is not worth failing for
 
     def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
         for board, want in jobs:
@@ -388,9 +641,22 @@ class AwtrixDriver(Driver):
             report(Result(board.id, Outcome.SENT, "AWTRIX does not acknowledge settings", "settings"))
 
     def check(self, boards: Sequence[Board]) -> list[Health]:
-        # The device publishes its stats every few seconds: one seen means it is there.
-        for board in boards:
-            self.devices.listen(self.prefix(board))
-        seen = {b.id: bool(self.devices.online.get(self.prefix(b))) for b in boards}
-        return [Health(b.id, seen[b.id], detail="" if seen[b.id] else "no stats seen from the device")
-                for b in boards]
+        """Online: heard from within a minute (stats come every 10 s), else asked for its screen.
+        What it shows: when its stats or loop say it lost ledctl's apps (a restart, another app on
+        screen), `shows` is not the confirmed program, so the dispatcher sends it again."""
+        prefixes = [self.prefix(b) for b in boards]
+        for prefix in prefixes:
+            self.devices.listen(prefix)
+        self.devices.probe(prefixes, PROBE_WAIT_S)
+        now = time.monotonic()
+        out = []
+        for board, prefix in zip(boards, prefixes, strict=True):
+            st = self.devices.state(prefix)
+            if not st.online(now):
+                why = "its will: offline" if st.will else "no stats and no answer to sendscreen"
+                out.append(Health(board.id, False, detail=why))
+            elif st.lost:
+                out.append(Health(board.id, True, shows=f"lost: {st.lost}", detail=st.lost))
+            else:
+                out.append(Health(board.id, True))
+        return out

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
-from ledctl.model import Board, ColourMode, Link, Program, Size
+from ledctl.model import Board, ColourMode, Link, Page, Program, Size
 
 if TYPE_CHECKING:
     from ledctl.schedule import Settings
@@ -77,6 +77,7 @@ class Health:
     online: bool
     shows: str | None = None  # the program the board says it shows, where the protocol tells
     detail: str = ""
+    empty: bool = False  # the board says it holds nothing (a power cut emptied its RAM): send it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ class Content:
     lifetime_s: int | None = None  # the same as a duration, for boards that count (AWTRIX, BX)
     whole: bool = False  # every page matters (a notice): a board that cannot show them all refuses
     clear_text: bool = False  # remove text the board draws itself (an ended notice) first
+    page: int | None = None  # the host plays the loop (see Capabilities.holds_pages): show this page now
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +99,13 @@ class Capabilities:
     """What a board's controller can do, as the service, the console and the notices need it."""
 
     own_font: bool = False  # draws text in its own font (the fast path for urgent text)
-    holds_pages: int = 0  # pages it cycles by itself; 0: the host (or the board's player) plays them
+    # Pages it holds and cycles by itself. A program with more is played by the host: the
+    # dispatcher sends one page at a time (`Content.page`), each for its dwell (BX, TPM2: 1).
+    holds_pages: int = 1000
+    # The page effects it shows ("static", "blink", "scroll-left", "scroll-up"); None: all. Pages
+    # are rendered for what the board can show (a BX picture cannot scroll: the text pages instead).
+    effects: frozenset[str] | None = None
+    refresh_s: float | None = None  # it drops a page not sent again within this (WLED's realtime timeout)
     largest_message: int = 0  # bytes in one message or frame the board accepts (0: no limit known)
     acknowledges: bool = True  # a delivery can be confirmed (else it is "sent", never "confirmed")
     reads_back: bool = False  # the health check can see what it really shows
@@ -180,9 +188,22 @@ class Driver(ABC):
         return None
 
     @classmethod
+    def program_problem(cls, board: Board, program: Program) -> str | None:
+        """Why the board cannot show `program` (too many pages, an effect it cannot play …), or None.
+        Asked when pages are made (preview, drafts, broadcast), so the content never goes out to be
+        refused; `deliver` refuses it too (Outcome.REFUSED)."""
+        return None
+
+    @classmethod
     def can_draw(cls, board: Board, text: str) -> bool:
         """Whether the board's own font can draw `text` (only drivers with `own_font` say yes)."""
         return False
+
+    @classmethod
+    def text_pages(cls, board: Board, text: str) -> tuple[Page, ...]:
+        """What the board shows for `text` drawn in its own font, as pages a preview plays (drivers
+        with `own_font` say; the console and the previews show these instead of ledctl's pictures)."""
+        raise NotImplementedError(f"{cls.spec.name} draws no text of its own")
 
     @abstractmethod
     def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:

@@ -1,23 +1,23 @@
 """TPM2 over serial: raw RGB frames for WLED, Glediator-style receivers and DIY boards.
 
 A data frame is `C9 DA <size, big-endian> <R G B …> 36`; a ping is `C9 AA 00 00 36`. There is
-no address, no checksum and no acknowledgement of a frame, and a receiver holds no program: the
-host plays it. So this driver keeps a `Player` per board on the link's wire, which sends every
-page of the program with its dwell (scrolls and blinks frame by frame, as fast as the wire
-allows) for as long as ledctl runs, and sends the current frame again before the receiver would
-drop it (WLED leaves "realtime" mode 2.5 s after the last frame).
+no address, no checksum and no acknowledgement of a frame, and a receiver holds one still
+frame: the host plays the loop (the dispatcher sends one page at a time, `Content.page`, each for
+its dwell). This driver keeps a `Keeper` per board on the link's wire, which puts the page on it
+and — for WLED, which leaves "realtime" mode 2.5 s after the last frame — sends it again every
+second in between, for as long as ledctl runs.
 
 What a delivery can say depends on the receiver (`acknowledges`, from the board's config or its
 `model`): only WLED answers the ping (`C9 AA` → the single byte `AC`, wled_serial.cpp), so a
-delivery to it is "confirmed" when every page went out and the ping was answered after them —
-all TPM2 can tell. Any other receiver is "sent", never "confirmed".
+page to it is "confirmed" when it went out and the ping was answered after it — all TPM2 can
+tell. Any other receiver is "sent", never "confirmed".
 
 The models (`model = "…"` in the board's config):
 
 * `generic` (the default): a receiver that takes exactly width × height × 3 bytes, keeps the last
   frame, and answers no ping (unless the board says `acknowledges = true`).
 * `wled`: WLED's serial input (wled00/wled_serial.cpp `handleSerial`). It answers the ping; it
-  drops a frame 2.5 s after the last one (wled.h `realtimeTimeoutMs`), so the player refreshes it
+  drops a frame 2.5 s after the last one (wled.h `realtimeTimeoutMs`), so the keeper refreshes it
   every second; it shows the first frame after such a pause black (udp.cpp `realtimeLock` clears
   the strip on entering realtime mode), so that frame is sent twice; and it miscounts the pixels
   of a frame whose size's high byte is not a multiple of 3 (it divides each byte of the size by 3
@@ -28,7 +28,6 @@ The models (`model = "…"` in the board's config):
 
 from __future__ import annotations
 
-import bisect
 import math
 import re
 import threading
@@ -52,8 +51,7 @@ from ledctl.drivers.base import (
     Result,
 )
 from ledctl.drivers.link import LinkError, SerialLink
-from ledctl.model import Board, ColourMode, Link, Page, Program, Size
-from ledctl.render.effects import frames as page_frames
+from ledctl.model import Board, ColourMode, Link, Page, Size
 
 if TYPE_CHECKING:
     from ledctl.schedule import Settings
@@ -69,10 +67,9 @@ MODELS = ("generic", "wled")
 WLED_TIMEOUT_S = 2.5  # wled.h: realtimeTimeoutMs _INIT(2500), then udp.cpp exitRealtime()
 REFRESH_S = 1.0  # a WLED frame is sent again 1 s after the last one ended …
 MAX_FRAME_S = WLED_TIMEOUT_S - REFRESH_S - 0.25  # … so a frame must cross the wire within 1.25 s
-MAX_FPS = 25.0  # scrolls: at most this many frames a second, fewer when the wire is slower
 PING_MARGIN_S = 0.25  # how long a receiver may take to answer a ping, beyond the wire time
 PING_QUIET_S = 0.05  # after the AC, how long nothing else may arrive (a lone AC is the answer)
-LINK_RETRY_S = 1.0  # after a wire error, the player tries again this much later
+LINK_RETRY_S = 1.0  # after a wire error, the keeper tries again this much later
 
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
 ALIASES = {"row-major": "top-left rows", "column-major": "top-left columns",
@@ -250,54 +247,13 @@ class Receiver:
         return data_frame(payload + bytes(self.payload_size() - len(payload)))
 
 
-@dataclass(frozen=True, slots=True)
-class Timeline:
-    """One pass of a program as frames: each frame's image, page and start within the loop."""
-
-    images: tuple[Image.Image, ...]
-    pages: tuple[int, ...]
-    starts: tuple[float, ...]
-    total: float
-
-    @classmethod
-    def of(cls, program: Program, size: Size, fps: float) -> Timeline:
-        images, pages, starts = [], [], []
-        t = 0.0
-        for index, page in enumerate(program.pages):
-            for frame in page_frames(page, size, fps):
-                images.append(frame.image)
-                pages.append(index)
-                starts.append(t)
-                t += frame.duration_s
-        if not images or t <= 0:
-            raise Tpm2Error("the program has no frame to show")
-        return cls(tuple(images), tuple(pages), tuple(starts), t)
-
-    def at(self, elapsed: float) -> tuple[int, float]:
-        """The frame shown `elapsed` seconds after the loop started, and when (elapsed) it ends."""
-        loop = math.floor(elapsed / self.total)
-        within = elapsed - loop * self.total
-        k = max(0, bisect.bisect_right(self.starts, within) - 1)
-        end = self.starts[k + 1] if k + 1 < len(self.starts) else self.total
-        return k, loop * self.total + end
-
-
-def page_seconds(page: Page, size: Size) -> float:
-    if page.effect in ("scroll-left", "scroll-up"):
-        if page.effect == "scroll-left":
-            travel = page.image.width + size.width
-        else:
-            travel = page.image.height + size.height
-        return travel / (page.speed_px_s or travel / max(page.dwell_s, 1e-3))
-    return page.dwell_s
-
-
-class Player:
-    """The host side of one receiver on its wire: plays the board's program — every page with its
-    dwell, frame by frame — for as long as it lives, and sends the frame shown again before the
-    receiver would drop it (WLED), dimmed or dark as the settings say. A thread of its own; every
-    frame and ping takes the wire (`SerialLink.exclusive`), so deliveries, settings and health
-    checks go between frames."""
+class Keeper:
+    """The host side of one receiver on its wire: puts the frame it should show on it, and — for a
+    receiver that drops a frame after a while (WLED) — sends it again before that, dimmed or dark
+    as the settings say. A thread of its own per WLED board; every frame and ping takes the wire
+    (`SerialLink.exclusive`), so the dispatcher's pages, settings and health checks go between
+    frames. The dispatcher plays the loop (one page at a time, `Content.page`); this keeps the page
+    up in between."""
 
     def __init__(self, link: SerialLink, receiver: Receiver,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -306,19 +262,13 @@ class Player:
         self.clock = clock
         self.refresh_s = None if receiver.keeps_frames else REFRESH_S
         self.frame_s = link.byte_time(receiver.frame_bytes())
-        self.fps = min(MAX_FPS, 1 / self.frame_s)
         self._cond = threading.Condition()
-        self._gen = 0  # one per program played
-        self._settings_gen = 0
-        self._program: Program | None = None
-        self._timeline: Timeline | None = None
-        self._started = 0.0
+        self._image: Image.Image | None = None  # the page it should show (None: nothing yet)
+        self._gen = 0  # one per change of what to show (a page, the settings)
+        self._sent_gen = 0  # the generation of the last frame that went out
         self._power = True
         self._brightness = 100
-        self._pages_sent: set[int] = set()  # pages of this program's first pass that went out
-        self._settings_frames = 0  # frames sent with the current settings
-        self._cache: dict[tuple[object, ...], bytes] = {}
-        self._last_key: tuple[object, ...] | None = None
+        self._frame: bytes | None = None  # the encoded frame of the current generation
         self._last_end = -math.inf  # when the last frame was through the wire (estimated)
         self._wire_free = 0.0
         self._stop = False
@@ -327,58 +277,52 @@ class Player:
         self.frames_sent = 0
         self.bytes_out = 0
 
-    # -- what to play --------------------------------------------------------------------------
+    # -- what to show --------------------------------------------------------------------------
 
-    def play(self, program: Program) -> int:
-        """Play `program` from its first page; returns its generation (for `pages_sent`)."""
-        timeline = Timeline.of(program, self.receiver.size, self.fps)
+    def show(self, image: Image.Image) -> int:
+        """Put `image` (a page, cut to the board) on the receiver; returns its generation."""
         with self._cond:
-            self._gen += 1
-            self._program, self._timeline, self._started = program, timeline, self.clock()
-            self._pages_sent, self._cache, self.error = set(), {}, ""
-            self._start()
-            self._cond.notify_all()
-            return self._gen
+            self._image = image
+            return self._changed()
 
     def settings(self, power: bool, brightness: int | None) -> int:
         with self._cond:
             self._power = power
             self._brightness = 100 if brightness is None else max(0, min(100, brightness))
-            self._settings_gen += 1
-            self._settings_frames = 0
-            self._cache = {}
-            self._start()
-            self._cond.notify_all()
-            return self._settings_gen
+            return self._changed()
 
-    @property
-    def has_something(self) -> bool:
-        with self._cond:
-            return not self._power or self._program is not None
+    def _changed(self) -> int:
+        self._gen += 1
+        self._frame = None
+        self._start()
+        self._cond.notify_all()
+        return self._gen
 
     @property
     def power(self) -> bool:
         with self._cond:
             return self._power
 
-    def pages_sent(self, gen: int) -> int:
+    @property
+    def has_something(self) -> bool:
         with self._cond:
-            return len(self._pages_sent) if gen == self._gen else 0
+            return not self._power or self._image is not None
 
-    def settings_frames(self, gen: int) -> int:
-        with self._cond:
-            return self._settings_frames if gen == self._settings_gen else 0
-
-    def wait(self, done: Callable[[], bool], timeout_s: float) -> bool:
-        """Until `done()` (asked under the player's lock), the wire fails, or `timeout_s`."""
+    def wait_sent(self, gen: int, timeout_s: float) -> bool:
+        """Until the frame of generation `gen` (or a later one) went out, the wire fails, or time."""
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while not done():
+            while self._sent_gen < gen:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or self.error or self._stop or self.link.cancelled:
-                    return done()
+                    break
                 self._cond.wait(min(remaining, 0.2))
-            return True
+            sent = self._sent_gen >= gen
+        # Until it has crossed the wire (a DTU socket takes the bytes at once).
+        rest = self._wire_free - self.clock()
+        if sent and rest > 0:
+            time.sleep(rest)
+        return sent
 
     def close(self) -> None:
         with self._cond:
@@ -395,36 +339,29 @@ class Player:
             self._thread = threading.Thread(target=self._run, name=f"tpm2-{self.link.name}", daemon=True)
             self._thread.start()
 
-    def _current(self, now: float) -> tuple[tuple[object, ...] | None, Image.Image | None, int | None, float]:
-        """What to show now: a key that changes when the frame does, the image, its page, and when
-        it changes next."""
-        size = self.receiver.size
-        if not self._power:
-            return ("dark", self._settings_gen), Image.new("RGB", (size.width, size.height)), None, math.inf
-        if self._timeline is None:
-            return None, None, None, math.inf
-        k, end = self._timeline.at(now - self._started)
-        return (self._gen, k, self._brightness), self._timeline.images[k], self._timeline.pages[k], \
-            self._started + end
-
     def _run(self) -> None:
         while True:
             with self._cond:
                 if self._stop or self.link.cancelled:
                     return
                 now = self.clock()
-                key, image, page, changes = self._current(now)
+                something = not self._power or self._image is not None
                 refresh_at = self._last_end + self.refresh_s if self.refresh_s else math.inf
-                if image is None or (key == self._last_key and now < refresh_at):
-                    wake = min(changes, refresh_at if image is not None else math.inf)
+                if not something or (self._sent_gen == self._gen and now < refresh_at):
+                    wake = refresh_at if something else math.inf
                     self._cond.wait(None if wake == math.inf else max(0.001, wake - now))
                     continue
-                if self._wire_free > now:  # the last frame is still crossing: pick again once it has
+                if self._wire_free > now:  # the last frame is still crossing
                     self._cond.wait(self._wire_free - now)
                     continue
-                gen, settings_gen = self._gen, self._settings_gen
-                frame = self._encoded(key, image)
-                # WLED shows the first frame after a pause black: send that one twice.
+                gen = self._gen
+                if self._frame is None:
+                    size = self.receiver.size
+                    dark = Image.new("RGB", (size.width, size.height))
+                    image = self._image if self._power and self._image is not None else dark
+                    self._frame = self.receiver.encode(image, self._brightness if self._power else 100)
+                frame = self._frame
+                # WLED shows the first frame after a pause black (realtimeLock clears the strip): twice.
                 count = 2 if not self.receiver.keeps_frames and now > self._last_end + WLED_TIMEOUT_S else 1
             try:
                 with self.link.exclusive():
@@ -434,28 +371,16 @@ class Player:
             except LinkError as e:
                 with self._cond:
                     self.error = str(e)
-                    self._last_key = None
                     self._cond.notify_all()
                     self._cond.wait(LINK_RETRY_S)
                 continue
             with self._cond:
-                self._last_key, self._last_end = key, self._wire_free
+                self._last_end = self._wire_free
+                self._sent_gen = max(self._sent_gen, gen)
                 self.frames_sent += count
                 self.bytes_out += len(frame) * count
                 self.error = ""
-                if gen == self._gen and page is not None:
-                    self._pages_sent.add(page)
-                if settings_gen == self._settings_gen:
-                    self._settings_frames += 1
                 self._cond.notify_all()
-
-    def _encoded(self, key: tuple[object, ...], image: Image.Image) -> bytes:
-        found = self._cache.get(key)
-        if found is None:
-            if len(self._cache) > 256:
-                self._cache.clear()
-            found = self._cache[key] = self.receiver.encode(image, self._brightness if self._power else 100)
-        return found
 
     # -- the ping -----------------------------------------------------------------------------
 
@@ -481,6 +406,16 @@ class Player:
                        f"({bytes(got[:8]).hex(' ')}…)")
 
 
+def still(page: Page, size: Size) -> Image.Image:
+    """A page as one still frame (TPM2 boards take still pages: their capabilities say so)."""
+    image = page.image.convert("RGB")
+    if image.size == (size.width, size.height):
+        return image
+    frame = Image.new("RGB", (size.width, size.height))
+    frame.paste(image, (0, 0))
+    return frame
+
+
 class Tpm2Driver(Driver):
     """One TPM2 receiver on a serial link (TPM2 has no addresses: one board per link)."""
 
@@ -491,15 +426,16 @@ class Tpm2Driver(Driver):
 
     def __init__(self, link: SerialLink) -> None:
         self.link = link
-        self._players: dict[str, Player] = {}
+        self._keepers: dict[str, Keeper] = {}
         self._lock = threading.Lock()
 
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
-        # No font and no memory of a program: the host plays every page (holds_pages 0); only a
-        # receiver that answers the ping can confirm anything.
-        return Capabilities(holds_pages=0, largest_message=Receiver.of(board).frame_bytes(),
-                            acknowledges=Receiver.of(board).acknowledges)
+        # No font, one still frame at a time: the host plays the loop; only a receiver that answers
+        # the ping can confirm anything.
+        receiver = Receiver.of(board)
+        return Capabilities(holds_pages=1, effects=frozenset({"static"}),
+                            largest_message=receiver.frame_bytes(), acknowledges=receiver.acknowledges)
 
     @classmethod
     def option_problem(cls, key: str, value: object) -> str | None:
@@ -525,65 +461,55 @@ class Tpm2Driver(Driver):
                     "(WLED starts at 115200)")
         return None
 
-    def player(self, board: Board) -> Player:
+    def keeper(self, board: Board) -> Keeper:
         with self._lock:
-            found = self._players.get(board.id)
+            found = self._keepers.get(board.id)
             if found is None:
-                found = self._players[board.id] = Player(self.link, Receiver.of(board))
+                found = self._keepers[board.id] = Keeper(self.link, Receiver.of(board))
             return found
 
     def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
         for board, content in jobs:
-            report(self._deliver(board, content.program))
+            report(self._deliver(board, content))
 
-    def _deliver(self, board: Board, program: Program) -> Result:
+    def _deliver(self, board: Board, content: Content) -> Result:
         start = time.monotonic()
-        n = len(program.pages)
-        player = self.player(board)
-        problem = self._program_problem(board, program, player)
-        if problem:
-            return Result(board.id, Outcome.REFUSED, problem, "frames", 0, 0.0, (0, n))
-        before = player.bytes_out
-        gen = player.play(program)
+        program = content.program
+        pages = len(program.pages)
+        if not pages:
+            return Result(board.id, Outcome.REFUSED, "the program has no pages", "frame")
+        if content.page is None and pages > 1 and content.whole:
+            return Result(board.id, Outcome.REFUSED, "this needs several pages; the host plays TPM2 "
+                          "loops only in the service", "frame", 0, 0.0, (0, pages))
+        index = content.page if content.page is not None else 0
+        which = "the page" if pages == 1 else f"page {index + 1} of {pages}"
+        counted = (1, 1) if content.page is not None else (1, pages)
+        keeper = self.keeper(board)
+        before = keeper.bytes_out
+        gen = keeper.show(still(program.pages[index], board.size))
 
-        def result(outcome: Outcome, detail: str, sent: int) -> Result:
-            return Result(board.id, outcome, detail, "frames", player.bytes_out - before,
-                          time.monotonic() - start, (sent, n))
+        def result(outcome: Outcome, detail: str, sent: bool = True) -> Result:
+            return Result(board.id, outcome, detail, "frame", keeper.bytes_out - before,
+                          time.monotonic() - start, counted if sent else (0, counted[1]))
 
-        if not player.power:
-            # The screen is off: dark frames go out, and this program once it is on again. Nothing of it
+        if not keeper.power:
+            # The screen is off: dark frames go out, and this page once it is on again. Nothing of it
             # is on the panel, so nothing to confirm.
-            return result(Outcome.SENT, "the screen is off: ledctl plays this program when it is on", 0)
-        # Every page out once (the last page's first frame), then the ping: all TPM2 can tell.
-        first_pass = sum(page_seconds(p, board.size) for p in program.pages[:-1])
-        player.wait(lambda: player.pages_sent(gen) >= n, first_pass + 4 * player.frame_s + 2.0)
-        sent = player.pages_sent(gen)
-        if sent < n:
-            why = player.error or ("cancelled (shutting down)" if self.link.cancelled
-                                   else f"only {sent} of {n} pages went out")
-            return result(Outcome.LINK, why, sent)
-        pages = f"every page sent ({n}/{n})" if n > 1 else "the page sent"
-        keep = "; ledctl keeps playing it" + (
-            "" if player.receiver.keeps_frames else f" and sends it again every {REFRESH_S:g} s")
-        if not player.receiver.acknowledges:
-            return result(Outcome.SENT, f"{pages}; the receiver cannot acknowledge" + keep, sent)
+            return result(Outcome.SENT, f"the screen is off: {which} goes up when it is on", sent=False)
+        if not keeper.wait_sent(gen, 4 * keeper.frame_s + 2.0):
+            why = keeper.error or ("cancelled (shutting down)" if self.link.cancelled
+                                   else "the frame did not go out")
+            return result(Outcome.LINK, why, sent=False)
+        keep = "" if keeper.receiver.keeps_frames else f"; ledctl sends it again every {REFRESH_S:g} s"
+        if not keeper.receiver.acknowledges:
+            return result(Outcome.SENT, f"{which} sent; the receiver cannot acknowledge{keep}")
         try:
-            answered, why = player.ping()
+            answered, why = keeper.ping()
         except LinkError as e:
-            return result(Outcome.LINK, str(e), sent)
+            return result(Outcome.LINK, str(e), sent=False)
         if answered:
-            return result(Outcome.CONFIRMED, f"{pages}, then the ping answered" + keep, sent)
-        return result(Outcome.OFFLINE, f"{pages}; {why}", sent)
-
-    def _program_problem(self, board: Board, program: Program, player: Player) -> str | None:
-        if not program.pages:
-            return "the program has no pages"
-        for i, page in enumerate(program.pages, start=1):
-            seconds = page_seconds(page, board.size)
-            if seconds < 2 * player.frame_s:
-                return (f"page {i} ({page.name}) lasts {seconds:.2f} s, but one frame takes "
-                        f"{player.frame_s:.2f} s on this wire ({self.link.baud} baud)")
-        return None
+            return result(Outcome.CONFIRMED, f"{which} sent, then the ping answered{keep}")
+        return result(Outcome.OFFLINE, f"{which} sent; {why}", sent=False)
 
     def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
         for board, want in jobs:
@@ -591,21 +517,20 @@ class Tpm2Driver(Driver):
 
     def _apply(self, board: Board, want: Settings) -> Result:
         start = time.monotonic()
-        player = self.player(board)
-        gen = player.settings(want.power, want.brightness)
+        keeper = self.keeper(board)
+        gen = keeper.settings(want.power, want.brightness)
         percent = want.brightness if want.brightness is not None else 100
         what = ("dark frames" if not want.power else
                 f"frames at {percent} % (TPM2 has no commands: ledctl dims the pixels it sends)")
-        if player.has_something:
-            player.wait(lambda: player.settings_frames(gen) > 0, 4 * player.frame_s + 2.0)
-            if player.settings_frames(gen) == 0:
-                return Result(board.id, Outcome.LINK, player.error or "no frame went out", "settings")
+        if keeper.has_something:
+            if not keeper.wait_sent(gen, 4 * keeper.frame_s + 2.0):
+                return Result(board.id, Outcome.LINK, keeper.error or "no frame went out", "settings")
         else:
             what = f"kept for the first frame: {what}"
-        if not player.receiver.acknowledges:
+        if not keeper.receiver.acknowledges:
             return Result(board.id, Outcome.SENT, what, "settings", 0, time.monotonic() - start)
         try:
-            answered, why = player.ping()
+            answered, why = keeper.ping()
         except LinkError as e:
             return Result(board.id, Outcome.LINK, str(e), "settings")
         return Result(board.id, Outcome.CONFIRMED if answered else Outcome.OFFLINE, what if answered else why,
@@ -614,14 +539,14 @@ class Tpm2Driver(Driver):
     def check(self, boards: Sequence[Board]) -> list[Health]:
         out = []
         for board in boards:
-            player = self.player(board)
-            if not player.receiver.acknowledges:
+            keeper = self.keeper(board)
+            if not keeper.receiver.acknowledges:
                 # Nothing to ask: the receiver answers nothing. Only a wire that fails says anything.
-                if player.error:
-                    out.append(Health(board.id, False, detail=f"link error: {player.error}"))
+                if keeper.error:
+                    out.append(Health(board.id, False, detail=f"link error: {keeper.error}"))
                 continue
             try:
-                ok, why = player.ping()
+                ok, why = keeper.ping()
             except LinkError as e:
                 out.append(Health(board.id, False, detail=f"link error: {e}"))
                 continue
@@ -630,6 +555,6 @@ class Tpm2Driver(Driver):
 
     def close(self) -> None:
         with self._lock:
-            players, self._players = list(self._players.values()), {}
-        for player in players:
-            player.close()
+            keepers, self._keepers = list(self._keepers.values()), {}
+        for keeper in keepers:
+            keeper.close()

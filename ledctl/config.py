@@ -117,6 +117,21 @@ class StoreRules:
     keep_delivery_days: int = KEEP_DELIVERY_DAYS  # delivery attempts (displays: always two calendar years)
 
 
+CHANNEL_KINDS = ("bulletin", "notice")  # what a channel can receive
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A place the bureau's publications are pushed to ([[channels]]): a webhook that receives
+    each bulletin and notice once, signed with HMAC-SHA256 (see ledctl/channels.py)."""
+
+    name: str
+    url: str
+    receives: tuple[str, ...] = CHANNEL_KINDS
+    secret_env: str = ""  # the environment variable holding the signing secret …
+    secret_file: str = ""  # … or a file only its owner can read (mode 0600)
+
+
 @dataclass(frozen=True)
 class Deployment:
     """A checked configuration."""
@@ -135,6 +150,7 @@ class Deployment:
     notices: NoticeRules = field(default_factory=NoticeRules)
     cap: CapRules = field(default_factory=CapRules)
     store: StoreRules = field(default_factory=StoreRules)
+    channels: tuple[Channel, ...] = ()
     warnings: tuple[str, ...] = ()  # not wrong, but worth a look (config check prints them)
 
     @property
@@ -448,6 +464,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
     notices = _notices(top, p)
     cap = _cap(top, p, groups)
     store = _store(top, p)
+    channels = _channels(top, p, file)
 
     layouts_dir = file.parent / "layouts"
     if "layouts" in data:
@@ -476,8 +493,48 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         notices=notices,
         cap=cap,
         store=store,
+        channels=channels,
         warnings=tuple(_link_warnings(file, links)),
     )
+
+
+def _channels(top: _Table, p: _Problems, file: Path) -> tuple[Channel, ...]:
+    top.read.add("channels")
+    raw = top.data.get("channels", [])
+    if not isinstance(raw, list):
+        p.bad("channels", raw, "an array of tables: [[channels]]")
+        return ()
+    out: list[Channel] = []
+    for i, item in enumerate(raw):
+        t = _Table(p, f"channels[{i}]", item)
+        name = t.get("name", str, "an id of letters, digits, '-' and '_'", check=lambda v: bool(_ID.match(v)))
+        if isinstance(name, str) and any(c.name == name for c in out):
+            p.bad(t.key("name"), name, "a name no other channel has")
+        url = t.get("url", str, 'an http:// or https:// URL, like "https://feeds.example/ledctl"',
+                    check=lambda v: urlsplit(v).scheme in ("http", "https") and bool(urlsplit(v).hostname))
+        receives = t.string_list("receives", CHANNEL_KINDS)
+        if receives is not None and (not receives or not set(receives) <= set(CHANNEL_KINDS)):
+            p.bad(t.key("receives"), list(receives), f"a non-empty list of {', '.join(CHANNEL_KINDS)}")
+        secret_env = t.get("secret_env", str, "the name of an environment variable", "",
+                           lambda v: bool(re.match(r"^[A-Z_][A-Z0-9_]*$", v)))
+        secret_file = t.text("secret_file", "")
+        if "secret" in t.data:
+            t.read.add("secret")
+            p.add(t.key("secret"), "secrets never go in the config; put it in an environment variable "
+                                   "(secret_env) or a file only its owner can read (secret_file)")
+        path = ""
+        if secret_file:
+            path = str(file.parent / secret_file)
+            problem = secret_file_problem(Path(path))
+            if problem:
+                p.bad(t.key("secret_file"), secret_file, problem)
+        if not secret_env and not secret_file and "secret" not in t.data:
+            p.add(t.key("secret_env"), "missing; a channel's deliveries are signed: name an environment "
+                  "variable (secret_env) or a 0600 file (secret_file) holding the secret")
+        t.finish()
+        if isinstance(name, str) and isinstance(url, str):
+            out.append(Channel(name, url, tuple(receives or CHANNEL_KINDS), secret_env or "", path))
+    return tuple(out)
 
 
 def _store(top: _Table, p: _Problems) -> StoreRules:

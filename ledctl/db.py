@@ -224,7 +224,42 @@ def _m4_notice_columns(con: sqlite3.Connection) -> None:
         set_notice_index(con, notice_id, index)
 
 
-def _m5_sent(con: sqlite3.Connection) -> None:
+def _m5_pages(con: sqlite3.Connection) -> None:
+    # How many of the confirmed program's pages reached the board (a loop the host plays confirms
+    # when every page has); 0/0 for a board confirmed before pages were counted.
+    con.execute("ALTER TABLE boards ADD COLUMN pages_shown INTEGER NOT NULL DEFAULT 0")
+    con.execute("ALTER TABLE boards ADD COLUMN pages_total INTEGER NOT NULL DEFAULT 0")
+
+
+def _m6_publications(con: sqlite3.Connection) -> None:
+    # What the bureau published (each bulletin and notice once, by a stable id, its latest revision),
+    # the pictures the feeds enclose (by content hash), and the push queue of each channel: a row per
+    # (channel, publication, revision), sent once and kept as the proof of delivery.
+    con.execute("""CREATE TABLE publications (
+        id           TEXT PRIMARY KEY,   -- "bulletin:2026-11-25", "notice:7"
+        kind         TEXT NOT NULL,      -- bulletin, notice
+        published_at TEXT NOT NULL,      -- ISO 8601: first published
+        updated_at   TEXT NOT NULL,      -- ISO 8601: this revision
+        revision     TEXT NOT NULL,      -- the document's hash
+        doc          TEXT NOT NULL       -- JSON
+    )""")
+    con.execute("CREATE INDEX publications_updated ON publications (updated_at)")
+    con.execute("CREATE TABLE pictures (hash TEXT PRIMARY KEY, png BLOB NOT NULL)")
+    con.execute("""CREATE TABLE outbox (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,  -- the delivery id a receiver sees
+        channel     TEXT NOT NULL,
+        publication TEXT NOT NULL,
+        revision    TEXT NOT NULL,
+        queued_at   TEXT NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_try    TEXT NOT NULL,
+        sent_at     TEXT,                -- NULL until the receiver answered 2xx
+        status      INTEGER,             -- the receiver's last HTTP status
+        last_error  TEXT NOT NULL DEFAULT '',
+        UNIQUE (channel, publication, revision)
+    )""")
+    con.execute("CREATE INDEX outbox_due ON outbox (next_try) WHERE sent_at IS NULL")
+def _m7_sent(con: sqlite3.Connection) -> None:
     # A board that cannot acknowledge (a TPM2 receiver that answers no ping) is sent its program,
     # never confirmed on it: the program and when it went, kept apart from `confirmed`.
     con.execute("ALTER TABLE boards ADD COLUMN sent TEXT")
@@ -248,8 +283,12 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "boards.last_failure_at: when the last delivery or command failed", _m3_last_failure_at),
     Migration(4, "notices: indexed state, window, review and CAP columns beside the JSON document",
               _m4_notice_columns),
-    Migration(5, "boards.sent/sent_at (sent to a board that cannot acknowledge) and deliveries.outcome",
-              _m5_sent),
+    Migration(5, "boards.pages_shown / pages_total: the confirmed program's pages that reached the board",
+              _m5_pages),
+    Migration(6, "publications, pictures and the channels' outbox: publish once, feed every channel",
+              _m6_publications),
+    Migration(7, "boards.sent/sent_at (sent to a board that cannot acknowledge) and deliveries.outcome",
+              _m7_sent),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -9,6 +9,12 @@ that comes back is sent its program again (it may have rebooted with an empty sc
 board that says it shows something other than what it confirmed is sent its program again too
 (logged as a possible tampering).
 
+A board that holds fewer pages than its program has (a BX card holds one picture, a TPM2
+receiver one frame) gets its loop played by the host: page after page, each sent so that it
+goes up as the one before has had its dwell. Such a program is confirmed only once every page
+has reached the board (`ledctl boards` shows 2/2); until then it is pending. A new intent
+always goes before the next page of the old one.
+
 The links live as long as the dispatcher (one LinkPool); `close()` (or `with Dispatcher(...)`)
 stops the workers, cuts exchanges short and closes every link.
 """
@@ -25,6 +31,7 @@ from datetime import datetime, timedelta
 from ledctl.clock import Clock
 from ledctl.config import Deployment
 from ledctl.delivery import apply_settings, deliver
+from ledctl.drivers import capabilities
 from ledctl.drivers.base import Content, Health, Outcome, Result
 from ledctl.drivers.pool import LinkPool
 from ledctl.errors import FaultError, LedctlError
@@ -65,6 +72,10 @@ class Intent:
             ends = any(i.startswith("notice:") for i in items)
         return cls(program, digest, summary, items, text, ends)
 
+    @property
+    def pages(self) -> int:
+        return len(self.program.pages)
+
     def content(self, now: datetime) -> Content:
         ends = self.ends
         lifetime = _lifetime(self.program, now) if ends else None
@@ -93,6 +104,19 @@ class Attempts:
 
 
 @dataclass
+class Play:
+    """The host playing one program's loop on a board that holds fewer pages (see the module doc)."""
+
+    hash: str
+    page: int  # the page the board shows now
+    next_at: datetime  # when to send the next page (its transfer ends as this one's dwell does)
+    delivered: set[int] = field(default_factory=set)  # the pages that have reached the board
+    recorded: bool = False  # the whole loop is up and the proof says so (once per loop started)
+    bytes_sent: int = 0  # over the first loop, for the proof's delivery record
+    seconds: float = 0.0
+
+
+@dataclass
 class BoardRuntime:
     intent: Intent | None = None
     settings: Settings | None = None
@@ -105,6 +129,7 @@ class BoardRuntime:
     resend_program: bool = False  # send again even though confirmed (re-assert, reconnect)
     resend_settings: bool = False
     last_result: Result | None = None
+    play: Play | None = None  # the loop the host plays on it, if it holds fewer pages than that
 
     @property
     def failures(self) -> int:
@@ -125,6 +150,8 @@ class BoardView:
     online: bool | None
     failures: int
     last_result: Result | None
+    pages: tuple[int, int] = (0, 0)  # of the intended program: pages that reached the board, pages
+    page: int | None = None  # the page the host last put up, where the host plays the loop
     sent: str | None = None  # the program sent to a board that cannot acknowledge (not a confirmation)
 
 
@@ -222,9 +249,22 @@ class Dispatcher:
                     board_id, rt.intent.hash if rt.intent else None, rt.intent.summary if rt.intent else "",
                     rt.intent.items if rt.intent else (), rt.confirmed,
                     rt.settings.key() if rt.settings else None, rt.settings_confirmed, rt.online,
-                    rt.failures, rt.last_result, rt.sent)
+                    rt.failures, rt.last_result, self._pages(rt), self._playing(rt), rt.sent)
                 for board_id, rt in self.boards.items()
             }
+
+    @staticmethod
+    def _pages(rt: BoardRuntime) -> tuple[int, int]:
+        if rt.intent is None:
+            return (0, 0)
+        if rt.play is not None and rt.play.hash == rt.intent.hash:
+            return (len(rt.play.delivered), rt.intent.pages)
+        return (rt.intent.pages, rt.intent.pages) if rt.confirmed == rt.intent.hash else (0, rt.intent.pages)
+
+    @staticmethod
+    def _playing(rt: BoardRuntime) -> int | None:
+        current = rt.play is not None and rt.intent is not None and rt.play.hash == rt.intent.hash
+        return rt.play.page if current and rt.play is not None else None
 
     def program_of(self, board_id: str, *, confirmed: bool = False) -> Program | None:
         """The program `board_id` should show (with `confirmed`: only once the board confirmed it)."""
@@ -234,7 +274,9 @@ class Dispatcher:
                 return None
             return rt.intent.program
 
-    def pending(self, link: str | None = None, *, due_only: bool = True) -> list[str]:
+    def pending(self, link: str | None = None, *, due_only: bool = True, pages: bool = True) -> list[str]:
+        """Boards with work due: a program or settings to send, or (with `pages`) the next page of
+        a loop."""
         now = self.clock.now()
         with self._lock:
             return [
@@ -242,14 +284,34 @@ class Dispatcher:
                 for b in self.dep.boards
                 if (link is None or b.link == link)
                 and (self._program_due(rt := self.boards[b.id], now, due_only)
-                     or self._settings_due(rt, now, due_only))
+                     or self._settings_due(rt, now, due_only)
+                     or (pages and (self._page_due(rt, now)
+                                    or (not due_only and self._playing(rt) is not None
+                                        and rt.confirmed != rt.intent.hash))))
             ]
 
     @staticmethod
     def _program_due(rt: BoardRuntime, now: datetime, due_only: bool = True) -> bool:
-        wanted = rt.intent is not None and (
-            rt.resend_program or rt.intent.hash not in (rt.confirmed, rt.sent))
+        if rt.intent is None:
+            return False
+        playing = rt.play is not None and rt.play.hash == rt.intent.hash
+        # A loop in play is the player's: its first page went, the rest follow at their time. A
+        # program sent to a board that cannot acknowledge is done as much as it can be.
+        wanted = rt.resend_program or (rt.intent.hash not in (rt.confirmed, rt.sent) and not playing)
         return wanted and (not due_only or rt.program.due(now))
+
+    @staticmethod
+    def _page_due(rt: BoardRuntime, now: datetime) -> bool:
+        play = rt.play
+        return (play is not None and rt.intent is not None and play.hash == rt.intent.hash
+                and not rt.resend_program and play.next_at <= now and rt.program.due(now))
+
+    def next_page_at(self, link: str) -> datetime | None:
+        """When the next page of a loop the host plays on this link is due (None: no loop playing)."""
+        with self._lock:
+            times = [rt.play.next_at for b in self.dep.boards if b.link == link
+                     if (rt := self.boards[b.id]).play is not None and self._playing(rt) is not None]
+        return min(times) if times else None
 
     @staticmethod
     def _settings_due(rt: BoardRuntime, now: datetime, due_only: bool = True) -> bool:
@@ -264,9 +326,10 @@ class Dispatcher:
 
     # -- one pass over one link ------------------------------------------------------------------
 
-    def reconcile_link(self, link_name: str) -> int:
-        """Health checks if due, then every due board whose confirmed state differs; returns the
-        number of boards worked on."""
+    def reconcile_link(self, link_name: str, *, pages: bool = True) -> int:
+        """Health checks if due, then every due board whose confirmed state differs, then the next
+        page of each loop the host plays that is due (unless `pages` is False); returns the number
+        of boards worked on."""
         with self._lock:
             health = link_name in self._health_due
             self._health_due.discard(link_name)
@@ -278,6 +341,8 @@ class Dispatcher:
         boards = [self.dep.board(b) for b in ids]
         self._send_programs(link_name, boards)
         self._send_settings(link_name, boards)
+        if pages:
+            self._send_pages(link_name, boards)
         return len(boards)
 
     def _send_programs(self, link_name: str, boards: list[Board]) -> None:
@@ -296,11 +361,96 @@ class Dispatcher:
             if not work:
                 continue
             now = self.clock.now()
-            contents = {board_id: intent.content(now) for board_id, intent in work.items()}
+            contents = {board_id: self._first_content(self.dep.board(board_id), intent, now)
+                        for board_id, intent in work.items()}
             results = deliver(self._pool(), [b for b in batch if b.id in work], contents,
                               progress=self.progress)
             for result in results:
-                self._content_result(result, work[result.board])
+                if contents[result.board].page is not None:
+                    self._page_result(result, work[result.board], 0, first=True)
+                else:
+                    self._content_result(result, work[result.board])
+
+    @staticmethod
+    def _first_content(board: Board, intent: Intent, now: datetime) -> Content:
+        """The whole program, or — where the host plays the loop — its first page."""
+        content = intent.content(now)
+        if content.text is None and _host_plays(board, intent):
+            return replace(content, page=0)
+        return content
+
+    def _send_pages(self, link_name: str, boards: list[Board]) -> None:
+        """The next page of each loop the host plays whose time has come, board by board."""
+        for board in boards:
+            if self._stop.is_set():
+                return
+            now = self.clock.now()
+            with self._lock:
+                rt = self.boards[board.id]
+                if not self._page_due(rt, now) or rt.play is None or rt.intent is None:
+                    continue
+                intent, page = rt.intent, (rt.play.page + 1) % rt.intent.pages
+            content = replace(intent.content(now), page=page, clear_text=False)
+            [result] = deliver(self._pool(), [board], {board.id: content}, progress=self.progress)
+            self._page_result(result, intent, page, first=False)
+
+    def _page_result(self, r: Result, intent: Intent, page: int, *, first: bool) -> None:
+        """One page of a loop the host plays: on the board (and the loop confirmed once every page
+        has been), or a failure handled like any delivery's."""
+        now = self.clock.now()
+        with self._lock:
+            rt = self.boards[r.board]
+            current = rt.intent is not None and rt.intent.hash == intent.hash
+            if not r.ok:
+                rt.last_result = r
+                if current:
+                    rt.program.failed(now)
+                if r.outcome is Outcome.OFFLINE:
+                    rt.online = False
+                failures = rt.program.failures
+            else:
+                if r.confirmed:  # a page only sent says nothing of the board being there
+                    rt.online = True
+                if first or rt.play is None or rt.play.hash != intent.hash:
+                    rt.play = Play(intent.hash, page, now, set())
+                    rt.resend_program = False
+                play = rt.play
+                play.page = page
+                play.delivered.add(page)
+                play.bytes_sent += r.bytes_sent
+                play.seconds += r.seconds
+                # The next page goes early by this one's wire time, so it is up when the dwell ends.
+                dwell = timedelta(seconds=intent.program.pages[page].dwell_s)
+                play.next_at = max(now, now + dwell - timedelta(seconds=r.seconds))
+                refresh = capabilities(self.dep.board(r.board)).refresh_s
+                if refresh is not None:
+                    play.next_at = min(play.next_at, now + timedelta(seconds=refresh))
+                rt.program.succeeded()
+                newly = len(play.delivered) == intent.pages and not play.recorded
+                play.recorded = play.recorded or newly
+                summed = replace(r, bytes_sent=play.bytes_sent, seconds=play.seconds,
+                                 pages=(len(play.delivered), intent.pages))
+                rt.last_result = summed
+        if not r.ok:
+            self._page_failed(r, intent, page, failures, now)
+            return
+        if newly and current:
+            self._content_result(summed, intent)
+        elif first:
+            event(log, "page", board=r.board, program=intent.hash[:12], page=f"1/{intent.pages}",
+                  note="the rest follow at their dwell; confirmed once every page is up")
+
+    def _page_failed(self, r: Result, intent: Intent, page: int, failures: int, now: datetime) -> None:
+        record = DeliveryRecord(r.board, intent.hash, r.mode, False,
+                                f"{r.describe()} (page {page + 1} of {intent.pages})", r.bytes_sent,
+                                r.seconds, now)
+        try:
+            self.store.failed(r.board, record.result, now, record, offline=r.outcome is Outcome.OFFLINE)
+        except StoreError as e:
+            event(log, "store-failed", level=logging.ERROR, board=r.board, error=str(e))
+        event(log, "not-confirmed", level=logging.WARNING, board=r.board, program=intent.hash[:12],
+              page=f"{page + 1}/{intent.pages}", result=r.describe(), failures=failures,
+              retry_in=f"{backoff(failures).total_seconds():.0f}s")
 
     def _content_result(self, r: Result, intent: Intent) -> None:
         now = self.clock.now()
@@ -312,7 +462,8 @@ class Dispatcher:
                 # so it is sent and recorded again once the store works. A program only sent (to a
                 # board that cannot acknowledge) is kept as sent: it is no proof of display.
                 if r.confirmed:
-                    self.store.confirm(r.board, intent.hash, intent.summary, now, record, intent.items)
+                    self.store.confirm(r.board, intent.hash, intent.summary, now, record, intent.items,
+                                       pages=(intent.pages, intent.pages))
                 else:
                     self.store.sent(r.board, intent.hash, now, record)
             except StoreError as e:
@@ -328,7 +479,10 @@ class Dispatcher:
             if r.ok:
                 if current:
                     rt.program.succeeded()
-                    rt.resend_program = False
+                    if r.mode != "page":  # a loop the host plays: resending starts it over
+                        rt.resend_program = False
+                    if rt.play is not None and rt.play.hash != intent.hash:
+                        rt.play = None
             elif current:
                 # A failure of an intent already replaced must not hold the new one back.
                 rt.program.failed(now)
@@ -407,13 +561,17 @@ class Dispatcher:
                 # confirmed is a board that lost its program, or one that was given another.
                 differs = (health.online and health.shows is not None and rt.confirmed is not None
                            and health.shows != rt.confirmed)
-                if came_back or differs:
+                emptied = health.online and health.empty and rt.confirmed is not None
+                if came_back or differs or emptied:
                     rt.resend_program = rt.resend_settings = True
                     rt.program.next_try = None
             try:
                 self.store.seen(health.board, health.online, now, health.detail)
             except StoreError as e:
                 event(log, "store-failed", level=logging.ERROR, board=health.board, error=str(e))
+            if emptied:
+                event(log, "lost-program", level=logging.WARNING, board=health.board,
+                      note="the board holds nothing (a power cut empties its RAM): sending it again")
             if differs:
                 event(log, "shows-other", level=logging.WARNING, board=health.board,
                       shows=(health.shows or "")[:12], confirmed=(rt.confirmed or "")[:12],
@@ -429,13 +587,16 @@ class Dispatcher:
         assert self.pool is not None
         return self.pool
 
-    def settle(self, max_passes: int = 20) -> None:
-        """Reconcile every link until nothing due is left (tests and the demo call this)."""
+    def settle(self, max_passes: int = 20, *, pages: bool = True) -> None:
+        """Reconcile every link until nothing due is left (tests and the demo call this); with
+        `pages` False, loops the host plays stay on their page (a test that jumps hours ahead)."""
         for _ in range(max_passes):
-            links = [name for name in self._wake if self.pending(name) or name in self._health_due]
+            links = [name for name in self._wake
+                     if self.pending(name, pages=pages) or name in self._health_due]
             if not links:
                 return
-            threads = [threading.Thread(target=self.reconcile_link, args=(name,)) for name in links]
+            threads = [threading.Thread(target=self.reconcile_link, args=(name,), kwargs={"pages": pages})
+                       for name in links]
             for t in threads:
                 t.start()
             for t in threads:
@@ -453,7 +614,11 @@ class Dispatcher:
     def _worker(self, link_name: str, period_s: float) -> None:
         wake = self._wake[link_name]
         while not self._stop.is_set():
-            wake.wait(period_s)
+            wait = period_s
+            next_page = self.next_page_at(link_name)
+            if next_page is not None:
+                wait = min(wait, max(0.0, (next_page - self.clock.now()).total_seconds()))
+            wake.wait(wait)
             wake.clear()
             if self._stop.is_set():
                 break
@@ -485,6 +650,13 @@ class Dispatcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _host_plays(board: Board, intent: Intent) -> bool:
+    """Whether the host plays this program's loop on the board (it holds fewer pages, or it drops a
+    page the host does not send again in time)."""
+    caps = capabilities(board)
+    return intent.pages > caps.holds_pages or caps.refresh_s is not None
 
 
 def _lifetime(program: Program, now: datetime) -> int | None:

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PIL import Image
 
+    from ledctl.standards.period import AreaReport
+
 
 class ColourMode(StrEnum):
     """What a board's LEDs can show."""
@@ -284,3 +286,7 @@ class Bulletin:
     stations: Mapping[str, StationBulletin]
     rejections: tuple[Rejection, ...] = ()
     water: Mapping[str, WaterBulletin] = field(default_factory=dict)
+    # On the first days of a month: the month before as HJ 663 evaluates it, for the district (the
+    # layouts' [monthly] pages), and whether its figures come from sample data.
+    monthly: AreaReport | None = None
+    monthly_sample: bool = False

@@ -12,12 +12,14 @@ from pathlib import Path
 from ledctl import fonts
 from ledctl.config import Deployment
 from ledctl.content.bulletin import PERIOD_LENGTH, build_bulletin
+from ledctl.drivers import DRIVERS, capabilities, driver_class
 from ledctl.errors import ConfigError, DataError, LedctlError
 from ledctl.model import Board, Bulletin, Program, Reading, Rejection
 from ledctl.render import layout as layout_mod
 from ledctl.render.bulletin import render_bulletin
 from ledctl.render.cache import PageCache
 from ledctl.render.canvas import FontLoader
+from ledctl.render.monthly import render_monthly, shows_monthly
 from ledctl.render.notice import render_notice
 from ledctl.sources import SOURCE_TYPES
 from ledctl.sources.base import Fetched
@@ -123,7 +125,25 @@ def bulletin_from(dep: Deployment, readings: list[Reading], now: datetime,
             log.warning("rejected %s %s: %s", r.station, r.time.isoformat(), r.reason)
     if refused:
         bulletin = replace(bulletin, rejections=(*refused, *bulletin.rejections))
+    day = now.astimezone(dep.tz).date()
+    if day.day <= MONTHLY_DAYS_MAX:
+        bulletin = replace(bulletin, **_monthly(dep, readings, day))
     return bulletin
+
+
+MONTHLY_DAYS_MAX = 10  # a layout shows the month before on at most its first 10 days ([monthly] days)
+
+
+def _monthly(dep: Deployment, readings: list[Reading], day: date) -> dict[str, object]:
+    """The month before `day`, for the district, from the daily readings at hand (HJ 663: a figure
+    the days do not support is withheld, and the layout's page says why)."""
+    from ledctl import report
+    from ledctl.render.monthly import summary_month
+
+    air = report.air_quality(dep, readings, summary_month(day), day - timedelta(days=1), "bulletin")
+    samples = {n for n, s in dep.sources.items() if s.sample}
+    sample = any(set(dep.source_chain(sid)) & samples for sid in dep.stations)
+    return {"monthly": air.areas[0] if air.areas else None, "monthly_sample": sample}
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +185,15 @@ def render_fleet(
     """
     cache = cache if cache is not None else PageCache()
 
+    day = bulletin.issued.astimezone(dep.tz).date()
+
     def make(board: Board, layout: layout_mod.Layout, load_font: FontLoader) -> Program:
         water = tuple(bulletin.water[w] for w in board.water_stations if w in bulletin.water)
-        return render_bulletin(board, bulletin.stations[board.station], load_font, layout, cache, water)
+        program = render_bulletin(board, bulletin.stations[board.station], load_font, layout, cache, water)
+        if bulletin.monthly is not None and shows_monthly(layout, day):
+            month = render_monthly(board, layout, bulletin.monthly, load_font, bulletin.monthly_sample)
+            program = replace(program, pages=(*program.pages, *month))
+        return program
 
     return _each_board(dep, boards, make, layouts)
 
@@ -178,10 +204,31 @@ def render_notice_fleet(
 ) -> list[BoardResult]:
     """Each board's pages for a notice, or why it cannot show it (too long, a missing glyph …)."""
     def make(board: Board, layout: layout_mod.Layout, load_font: FontLoader) -> Program:
-        pages = render_notice(board, layout, load_font, title=title, body=body, day=day, blink=blink)
+        effects = capabilities(board).effects
+        pages = render_notice(board, layout, load_font, title=title, body=body, day=day,
+                              blink=blink and (effects is None or "blink" in effects))
         return Program(board=board.id, pages=tuple(pages))
 
     return _each_board(dep, boards, make)
+
+
+def card_text(title: str, body: str) -> str:
+    """A notice as one line of text for a board that draws it in its own font."""
+    return f"{title}：{body}".replace("\n", " ")
+
+
+def notice_as_shown(
+    dep: Deployment, boards: tuple[Board, ...], *, title: str, body: str, day: date, blink: bool = False,
+) -> list[BoardResult]:
+    """Each board's notice as the board itself will show it — the card's own drawing of the text where
+    it draws the notice in its own font (a BX card), else ledctl's pages: what previews and the
+    console show, so they never promise a look the board does not have."""
+    text = card_text(title, body)
+    own = {b.id for b in boards if capabilities(b).own_font and driver_class(b).can_draw(b, text)}
+    drawn = {r.board.id: r for r in render_notice_fleet(dep, tuple(b for b in boards if b.id not in own),
+                                                          title=title, body=body, day=day, blink=blink)}
+    return [BoardResult(b, Program(b.id, driver_class(b).text_pages(b, text))) if b.id in own
+            else drawn[b.id] for b in boards]
 
 
 def _each_board(
@@ -195,7 +242,14 @@ def _each_board(
     results = []
     for board in boards:
         try:
-            results.append(BoardResult(board, make(board, layout_mod.layout_for(board, layouts), load_font)))
+            # Rendered for what the board can show: a picture that cannot move is never previewed moving.
+            effects = capabilities(board).effects
+            layout = layout_mod.for_effects(layout_mod.layout_for(board, layouts), effects)
+            program = make(board, layout, load_font)
+            # What the board's controller cannot show (too many pages, an effect it cannot play)
+            # is a problem now, named with the board, not a delivery the board refuses later.
+            problem = DRIVERS[board.driver].program_problem(board, program)
+            results.append(BoardResult(board, None, problem) if problem else BoardResult(board, program))
         except ConfigError as e:
             results.append(BoardResult(board, None, "; ".join(e.problems)))
         except LedctlError as e:

@@ -18,21 +18,25 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from PIL import Image
 
 from ledctl import pipeline, schedule
 from ledctl import state as state_mod
+from ledctl.channels import POST_TIMEOUT_S, ChannelSender
 from ledctl.clock import Clock
 from ledctl.compose import Item, Priority, compose, shown
 from ledctl.config import Deployment
 from ledctl.dispatch import Dispatcher, Intent
+from ledctl.drivers import driver_class
 from ledctl.errors import LedctlError
 from ledctl.events import event
 from ledctl.model import Board, Bulletin, Page, Program, Rejection
 from ledctl.notices.cap import CapAlert
 from ledctl.notices.items import NoticeItems
 from ledctl.notices.workflow import Notices
+from ledctl.publications import Publications, bulletin_doc, notice_doc
 from ledctl.render import layout as layout_mod
 from ledctl.render.cache import PageCache
 from ledctl.store import Store
@@ -41,6 +45,7 @@ log = logging.getLogger("ledctl.service")
 
 TICK = "tick"
 CAP_POLL = "cap-poll"
+PRUNE = "prune"  # daily: the store keeps [store] keep_*_days of health checks and delivery attempts
 BULLETIN_KEY = "bulletin_at"
 
 # More items (notices) come from elsewhere: a provider returns them for an instant.
@@ -85,6 +90,12 @@ class Service:
         self.notice_items = NoticeItems(dep, notices) if notices is not None else None
         if self.notice_items is not None:
             self.item_sources.append(self.notice_items)
+        # Publish once, reach every channel: each bulletin and notice becomes a publication, read
+        # by the feeds and pushed to every [[channels]] webhook from the store's outbox.
+        self.publications = Publications(store.path)
+        self.sender = ChannelSender(self.publications, dep.channels, clock) if dep.channels else None
+        self._sender_thread: threading.Thread | None = None
+        self._notices_seen: tuple[int, frozenset[int]] | None = None  # (revision, notices in their window)
 
     # -- jobs ------------------------------------------------------------------------------------
 
@@ -93,7 +104,9 @@ class Service:
         tick = schedule.Job(
             TICK, TICK, IntervalTrigger(minutes=1, start_date=start, timezone=self.dep.tz), None
         )
-        jobs = [*schedule.jobs(self.dep.schedule, self.dep.tz, start), tick]
+        # 03:17 local: a quiet hour, off the round minutes when the jobs of the day run.
+        prune = schedule.Job(PRUNE, PRUNE, CronTrigger(hour=3, minute=17, timezone=self.dep.tz), None)
+        jobs = [*schedule.jobs(self.dep.schedule, self.dep.tz, start), tick, prune]
         if self.notices is not None and self.dep.cap.feeds:
             every = IntervalTrigger(minutes=self.dep.cap.poll_minutes, start_date=start, timezone=self.dep.tz)
             jobs.append(schedule.Job(CAP_POLL, CAP_POLL, every, None))
@@ -137,6 +150,13 @@ class Service:
         elif job.kind == TICK and self.notices is not None:
             for notice in self.notices.expire_due():
                 event(log, "notice-expired", notice=notice.id)
+        elif job.kind == PRUNE:
+            rules = self.dep.store
+            pruned = self.store.prune(now, keep_health_days=rules.keep_health_days,
+                                      keep_delivery_days=rules.keep_delivery_days)
+            event(log, "pruned", health_checks=pruned.health_checks, deliveries=pruned.deliveries,
+                  displays=pruned.displays)
+            return  # nothing on the boards changes
         if job.kind != schedule.HEALTH:
             self.recompose(now)
             self.update_settings(now)
@@ -203,7 +223,9 @@ class Service:
         instant = instant.astimezone(self.dep.tz)
         bulletin = pipeline.bulletin_from(self.dep, self.store.readings(), instant, refused=self._refused)
         layouts = layout_mod.load_dir(self.dep.layouts_dir)
-        for r in pipeline.render_fleet(self.dep, self.dep.boards, bulletin, self._cache, layouts):
+        results = pipeline.render_fleet(self.dep, self.dep.boards, bulletin, self._cache, layouts)
+        self._publish_bulletin(bulletin, {r.board.id: r.program for r in results if r.program is not None})
+        for r in results:
             if r.program is None:
                 event(log, "render-failed", level=logging.ERROR, board=r.board.id, error=r.error)
                 # The board keeps its last bulletin, but never past the freshness of its figures.
@@ -222,6 +244,38 @@ class Service:
             )
         self.bulletin = bulletin
 
+    def _publish_bulletin(self, bulletin: Bulletin, programs: dict[str, Program]) -> None:
+        pub_id, doc, pictures = bulletin_doc(self.dep, bulletin, programs)
+        if self.publications.record(pub_id, "bulletin", doc, self.clock.now(), self.dep.channels, pictures):
+            event(log, "published", publication=pub_id)
+            if self.sender is not None:
+                self.sender.wake()
+
+    def _publish_notices(self, now: datetime) -> None:
+        """Each published notice as a publication; its cancellation or end as a new revision. Looked
+        at when the notices change, and when one in its window reaches its end."""
+        if self.notices is None:
+            return
+        revision = self.notices.revision()
+        seen = self._notices_seen
+        if seen is not None and seen[0] == revision and not any(
+                n.end <= now for n in self.notices.published(now - timedelta(minutes=2)) if n.id in seen[1]):
+            return
+        live: set[int] = set()
+        changed = False
+        for notice in self.notices.list():
+            if notice.published_at is None:
+                continue
+            if notice.state_at(now) == "published":
+                live.add(notice.id)
+            pub_id, doc = notice_doc(self.dep, notice, now)
+            changed |= self.publications.record(pub_id, "notice", doc, now, self.dep.channels)
+        self._notices_seen = (revision, frozenset(live))
+        if changed:
+            event(log, "published", publication="notices")
+            if self.sender is not None:
+                self.sender.wake()
+
     def items(self, now: datetime) -> list[Item]:
         items = list(self._bulletin_items.values())
         for source in self.item_sources:
@@ -235,6 +289,7 @@ class Service:
             # are too old, whether or not a fetch has finished (a trickling centre cannot hold it up).
             event(log, "bulletin-stale", note="figures past data_max_age_hours: made again as of now")
             self._make_bulletin(now)
+        self._publish_notices(now)
         items = self.items(now)
         intents = {}
         for board in self.dep.boards:
@@ -244,8 +299,7 @@ class Service:
             if not force and self._shown_items.get(board.id) == active:
                 continue
             self._shown_items[board.id] = active
-            program = compose(board.id, now, items)
-            text = self.notice_items.text_for(board, active) if self.notice_items else None
+            program, text = self._board_program(board, now, items, active)
             if not program.pages and not text:
                 # Nothing to show (a notice ended and the bulletin could not be made): dark, never
                 # the notice that was cancelled.
@@ -271,13 +325,26 @@ class Service:
         points = sorted(edges)
         for t0, t1 in zip(points, [*points[1:], end], strict=True):
             settings = schedule.settings_at(self.dep.schedule, board, t0, self.dep.tz)
+            active = tuple(sorted(i.id for i in shown(board.id, t0, items)))
             segment = Segment(t0, t1, settings, tuple(i.id for i in shown(board.id, t0, items)),
-                              compose(board.id, t0, items).pages)
+                              self._board_program(board, t0, items, active)[0].pages)
             if out and out[-1].same_as(segment):
                 out[-1] = replace(out[-1], end=t1)  # nothing changed for this board at t0
             else:
                 out.append(segment)
         return out
+
+    def _board_program(self, board: Board, now: datetime, items: Sequence[Item],
+                       active: tuple[str, ...]) -> tuple[Program, str | None]:
+        """What `board` plays at `now`, and the text it draws in its own font instead, if any. A card
+        drawing notice text shows that text alone over the whole board: its program is then the
+        card's own drawing of it, so the console, the timeline and the proof show what the public sees."""
+        program = compose(board.id, now, items)
+        text = self.notice_items.text_for(board, active) if self.notice_items else None
+        if text is not None:
+            pages = driver_class(board).text_pages(board, text)
+            program = Program(board.id, pages, valid_from=program.valid_from, valid_to=program.valid_to)
+        return program, text
 
     def notices_changed(self) -> None:
         """A notice was published or cancelled in this process (the console): act on it now."""
@@ -330,6 +397,10 @@ class Service:
             self.dispatcher.check_health()
             if workers:
                 self.dispatcher.start()
+                if self.sender is not None:
+                    self._sender_thread = threading.Thread(target=self.sender.run, name="channels",
+                                                           daemon=True)
+                    self._sender_thread.start()
             self.ready.set()
 
     def _catch_up(self) -> None:
@@ -402,7 +473,12 @@ class Service:
             state_mod.answer(self.state, request_id, {"ok": True, "at": self.clock.now().isoformat()})
 
     def close(self) -> None:
-        """Stop the dispatcher and close every link (the store stays usable)."""
+        """Stop the dispatcher and the channels' sender (a delivery in flight is finished and
+        recorded, so a clean stop never sends one twice), and close every link."""
+        if self.sender is not None:
+            self.sender.stop()
+            if self._sender_thread is not None:
+                self._sender_thread.join(timeout=POST_TIMEOUT_S + 1)
         self.dispatcher.close()
 
     def __enter__(self) -> Service:

@@ -61,6 +61,7 @@ class BoardRow:
     intended_items: tuple[str, ...] = ()  # what the intended program is made of: "notice:7", "bulletin@…"
     confirmed_items: tuple[str, ...] = ()
     last_failure_at: str | None = None  # when the last delivery or command failed (ISO 8601)
+    pages: tuple[int, int] = (0, 0)  # of the confirmed program: pages that reached the board, pages in it
     sent: str | None = None  # the program last sent to it where it cannot acknowledge (never confirmed)
     sent_at: str | None = None
 
@@ -193,7 +194,8 @@ class Store:
             db.execute("UPDATE boards SET settings_intended = ? WHERE board = ?", (settings, board))
 
     def confirm(self, board: str, program: str, summary: str, at: datetime,
-                attempt: DeliveryRecord | None = None, items: Sequence[str] = ()) -> None:
+                attempt: DeliveryRecord | None = None, items: Sequence[str] = (),
+                pages: tuple[int, int] = (0, 0)) -> None:
         """A board confirmed `program`: one transaction updates its state, extends or starts its
         display in the proof log, and logs the attempt — so a crash can neither lose nor double it."""
         when = at.isoformat()
@@ -208,8 +210,9 @@ class Store:
                            "VALUES (?, ?, ?, ?, ?, ?)",
                            (board, program, summary, when, when, json.dumps(list(items))))
             db.execute("UPDATE boards SET confirmed = ?, confirmed_at = ?, online = 1, last_seen = ?, "
-                       "failures = 0, last_error = '', confirmed_items = ? WHERE board = ?",
-                       (program, when, when, json.dumps(list(items)), board))
+                       "failures = 0, last_error = '', confirmed_items = ?, pages_shown = ?, pages_total = ? "
+                       "WHERE board = ?",
+                       (program, when, when, json.dumps(list(items)), pages[0], pages[1], board))
             if attempt is not None:
                 self._insert_deliveries(db, [attempt])
 
@@ -264,9 +267,13 @@ class Store:
             rows = db.execute(
                 "SELECT board, intended, intended_summary, intended_at, confirmed, confirmed_at, "
                 "settings_intended, settings_confirmed, online, last_seen, failures, last_error, "
-                "intended_items, confirmed_items, last_failure_at, sent, sent_at FROM boards").fetchall()
+                "intended_items, confirmed_items, last_failure_at, pages_shown, pages_total, sent, sent_at "
+                "FROM boards"
+            ).fetchall()
         return {r[0]: BoardRow(*r[:8], None if r[8] is None else bool(r[8]), *r[9:12],
-                               tuple(json.loads(r[12])), tuple(json.loads(r[13])), *r[14:17]) for r in rows}
+                               tuple(json.loads(r[12])), tuple(json.loads(r[13])), r[14], (r[15], r[16]),
+                               r[17], r[18])
+                for r in rows}
 
     def displays(self, board: str | None = None) -> list[Display]:
         query = "SELECT seq, board, program, summary, first_at, last_at, items FROM displays"

@@ -55,13 +55,21 @@ Decisions on points the fact sheet leaves open (all deliberate, see the tests):
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ClassVar, Literal
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
+
+from ledctl.drivers.onbon.card_screen import (
+    BLACK,
+    EFFECT_STATIC,
+    TextRun,
+    card_font,
+    decode_text,
+    draw_area,
+)
 
 __all__ = [
     "ERR_NAMES",
@@ -109,17 +117,10 @@ BROADCAST_SILENT = 0xFFFF  # broadcast 1: act, never reply
 BROADCAST_REPLY = 0xFFFE  # broadcast 2: act and reply with Src 0xFFFE
 
 SPECIAL_AREA_CAPACITY = 16 * 1024
-DEFAULT_FONT = "/usr/share/fonts/X11/misc/wenquanyi_12pt.pcf"
-DEFAULT_FONT_SIZE = 16
 
 _START, _END = 0xA5, 0x5A
 _MAX_RAW = 30 + 0xFFFF + 2  # longest possible un-escaped frame body
 
-BLACK = (0, 0, 0)
-_COLOUR_RGB = {  # \C digit → (R, G, B) on a full-colour panel
-    1: (255, 0, 0), 2: (0, 255, 0), 3: (255, 255, 0), 4: (0, 0, 255),
-    5: (0, 255, 255), 6: (255, 0, 255), 7: (255, 255, 255),
-}
 
 
 # -- CRC-16/ARC (table form, reflected poly 0xA001, init 0) ---------------------------------------------
@@ -239,87 +240,10 @@ class _Deframer:
 
 # -- text ------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class TextRun:
-    text: str
-    colour: int  # \C digit, 1 = red
-
-
-def decode_text(raw: bytes, now: datetime | None = None) -> list[list[TextRun]]:
-    """Area/page text (GB2312/GBK with inline codes) → lines of coloured runs.
-
-    Parsed byte-wise so that a GBK trail byte 0x5C is never taken for a backslash.
-    """
-    lines: list[list[TextRun]] = [[]]
-    colour = 1
-    pending = bytearray()
-
-    def flush() -> None:
-        if pending:
-            lines[-1].append(TextRun(pending.decode("gbk", errors="replace"), colour))
-            pending.clear()
-
-    i, n = 0, len(raw)
-    while i < n:
-        b = raw[i]
-        if b >= 0x81 and i + 1 < n:
-            pending += raw[i:i + 2]
-            i += 2
-            continue
-        if b == 0x0A:
-            flush()
-            lines.append([])
-            i += 1
-            continue
-        if b == 0x0D:
-            i += 1
-            continue
-        if b == 0x5C and i + 1 < n:
-            code = raw[i + 1]
-            if code == ord("n"):
-                flush()
-                lines.append([])
-                i += 2
-                continue
-            if code == ord("F"):
-                i += 6
-                continue
-            if code == ord("C") and i + 2 < n and 0x30 <= raw[i + 2] <= 0x39:
-                flush()
-                colour = raw[i + 2] - 0x30
-                i += 3
-                continue
-            if code == ord("W"):
-                i += 5
-                continue
-            if code == ord("T"):
-                end = raw.find(b"|", i + 5)
-                i = n if end < 0 else end + 1
-                continue
-            if code == ord("D") and i + 2 < n:
-                if now is not None:
-                    field_ = {
-                        ord("S"): f"{now.second:02d}", ord("M"): f"{now.minute:02d}",
-                        ord("H"): f"{now.hour:02d}", ord("D"): f"{now.day:02d}",
-                        ord("L"): f"{now.month:02d}", ord("Y"): f"{now.year:04d}",
-                        ord("W"): str(now.isoweekday()),
-                    }.get(raw[i + 2], "")
-                    pending += field_.encode("ascii")
-                i += 3
-                continue
-        pending.append(b)
-        i += 1
-    flush()
-    return lines
-
-
 def _plain(lines: list[list[TextRun]]) -> str:
     return "\n".join("".join(run.text for run in line) for line in lines)
 
 
-@functools.lru_cache(maxsize=8)
-def _font(path: str) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(path, DEFAULT_FONT_SIZE)
 
 
 # -- state records -----------------------------------------------------------------------------------------
@@ -419,7 +343,7 @@ class BxCard:
         self.model = model
         self.device_code = MODEL_CODES[model]
         self.buffer = buffer
-        self.font_path = font_path or DEFAULT_FONT
+        self.font_path = font_path or ""  # "": the card font of the shared model (card_screen)
         self.plane_order = plane_order
         self.lit_bit = lit_bit
         self.planes = 1 if colour == "mono-red" else 2
@@ -449,6 +373,18 @@ class BxCard:
         self._pages: dict[int, bytes] = {}
         self._bitmap: bytes | None = None
         self._pending: bytearray | None = None
+
+    def power_cycle(self) -> None:
+        """Power off and on: dynamic and special areas are RAM and are gone ("实时显示信息不能掉电
+        保存", protocol document on dynamic areas; Onbon's BX-K SCREEN_SendDynamicArea.md: "节目断电
+        后不会保存"). Screen state, brightness and the clock are parameters kept in flash / RTC."""
+        self._deframer = _Deframer()
+        self._areas = {}
+        self._special = None
+        self._special_touched = None
+        self._pages = {}
+        self._bitmap = None
+        self._pending = None
 
     # -- public read-only state ------------------------------------------------------------------
 
@@ -694,7 +630,9 @@ class BxCard:
         out = bytearray(b"\xa1\x02\x00\x00\x00")
         out.append(0x01 if self._power_on else 0x02)
         out.append(self.brightness)
-        out += bytes([_to_bcd(t.year % 100), _to_bcd(t.year // 100), _to_bcd(t.month), _to_bcd(t.day),
+        # The century first: "2011 年表示为0x20,0x11" (protocol document, A1 02 SystemTime); Onbon's
+        # C# demo (BX-K Form1.cs) reads pStatus[2] as the century too.
+        out += bytes([_to_bcd(t.year // 100), _to_bcd(t.year % 100), _to_bcd(t.month), _to_bcd(t.day),
                       self.weekday, _to_bcd(t.hour), _to_bcd(t.minute), _to_bcd(t.second)])
         out.append(0)  # ProgramNUM: program files are not emulated
         out += b"\x00" * 4  # FileName
@@ -975,7 +913,8 @@ class BxCard:
                                 wrap=sp.new_line == 2)
         for _, area in sorted(self._areas.items()):
             self._draw_text(img, (area.x, area.y, area.width, area.height), area.text,
-                            align=area.alignment, spacing=area.line_spacing, wrap=area.new_line == 2)
+                            align=area.alignment, spacing=area.line_spacing, wrap=area.new_line == 2,
+                            effect=area.effect, speed=area.speed, since=area.updated_at)
         return img
 
     def _bitmap_image(self, sp: SpecialArea, data: bytes) -> Image.Image:
@@ -992,54 +931,14 @@ class BxCard:
         red, green = (first, second) if self.plane_order == "RG" else (second, first)
         return Image.merge("RGB", (red, green, dark))
 
-    def _rgb(self, colour: int) -> tuple[int, int, int]:
-        r, g, b = _COLOUR_RGB.get(colour, (255, 0, 0))
-        if self.colour == "mono-red":
-            return (255, 0, 0) if (r or g or b) else BLACK
-        return (r, g, 0)
-
     def _draw_text(self, img: Image.Image, box: tuple[int, int, int, int], raw: bytes, *,
-                   align: int, spacing: int, wrap: bool) -> None:
+                   align: int, spacing: int, wrap: bool, effect: int = EFFECT_STATIC, speed: int = 0,
+                   since: datetime | None = None) -> None:
+        """The area as the card draws it now (the shared model in drivers/onbon/card_screen.py)."""
         x0, y0, w, h = box
-        font = _font(self.font_path)
-        ascent, descent = font.getmetrics()
-        line_h = ascent + descent + spacing
-        lines = decode_text(raw, self.system_time)
-        if wrap:
-            lines = self._wrap(lines, font, w)
-        area = Image.new("RGB", (w, h), BLACK)
-        draw = ImageDraw.Draw(area)
-        draw.fontmode = "1"
-        total_h = len(lines) * line_h - spacing
-        v = (align >> 2) & 3
-        y = h - total_h if v == 1 else (h - total_h) // 2 if v == 2 else 0
-        for line in lines:
-            line_w = sum(font.getlength(run.text) for run in line)
-            hz = align & 3
-            x = w - line_w if hz == 1 else (w - line_w) / 2 if hz == 2 else 0
-            for run in line:
-                draw.text((int(x), y), run.text, font=font, fill=self._rgb(run.colour))
-                x += font.getlength(run.text)
-            y += line_h
+        elapsed = (self._clock() - since).total_seconds() if since is not None else 0.0
+        area = draw_area(decode_text(raw, self.system_time), w, h, align=align, spacing=spacing, wrap=wrap,
+                         effect=effect, speed=speed, elapsed_s=max(0.0, elapsed),
+                         mono=self.colour == "mono-red", font=card_font(self.font_path))
         img.paste(area, (x0, y0))
-
-    @staticmethod
-    def _wrap(lines: list[list[TextRun]], font: ImageFont.FreeTypeFont, width: int) -> list[list[TextRun]]:
-        out: list[list[TextRun]] = []
-        for line in lines:
-            cur: list[TextRun] = []
-            used = 0.0
-            for run in line:
-                for ch in run.text:
-                    cw = font.getlength(ch)
-                    if used + cw > width and used > 0:
-                        out.append(cur)
-                        cur, used = [], 0.0
-                    if cur and cur[-1].colour == run.colour:
-                        cur[-1] = TextRun(cur[-1].text + ch, run.colour)
-                    else:
-                        cur.append(TextRun(ch, run.colour))
-                    used += cw
-            out.append(cur)
-        return out
 

@@ -233,6 +233,16 @@ class Fleet:
             if delay_s is not None:
                 sim.wire.faults.reply_delay_s = delay_s
 
+    def power_cycle(self, board_id: str) -> None:
+        """Cut a board's power and bring it back: what its device keeps in RAM is gone."""
+        sim = self.boards.get(board_id)
+        if sim is None:
+            raise SimError(f"no simulated board {board_id!r}")
+        cycle = getattr(sim.device, "power_cycle", None)
+        if cycle is None:
+            raise SimError(f"board {board_id}: its emulator does not model a power cycle")
+        cycle()
+
     def _mqtt_offline(self, sim: SimBoard, offline: bool) -> None:
         """An MQTT board going offline drops its connection uncleanly, so the broker sends its will."""
         url = self.deployment.links[sim.board.link].url

@@ -33,9 +33,10 @@ from ledctl.drivers.base import (
 from ledctl.drivers.link import LinkError, SerialLink
 from ledctl.drivers.onbon import commands
 from ledctl.drivers.onbon.bitmap import page_bitmap
+from ledctl.drivers.onbon.card_screen import NOTICE_COLOUR, text_look, text_pages
 from ledctl.drivers.onbon.frame import CHECK_CRC16, HOST_ADDRESS, Frame, FrameDecoder, FrameError, encode
 from ledctl.errors import LedctlError
-from ledctl.model import Board, ColourMode
+from ledctl.model import Board, ColourMode, Page
 
 if TYPE_CHECKING:
     from ledctl.schedule import Settings
@@ -101,7 +102,12 @@ class BxCard:
     link: SerialLink
     buffer: int = 0  # the card's receive buffer (data field); 0: its model's (512 on BX-5K, 1024 on BX-6K)
     retries: int = 10
-    reply_margin_s: float = 0.25  # the card's processing time on top of the wire time
+    # How long after its frame the host waits for a reply: the link's `timeout`, 2 s by default —
+    # the card's own CommTimeout ("串口—2秒,GPRS—30秒", protocol document, parameter file type 0x01;
+    # Onbon's SDK waits 10 s). A reply later than that is never waited for, and the input is
+    # cleared before the next frame, so a late ACK is never credited to the wrong request.
+    reply_timeout_s: float | None = None  # None: the link's timeout
+    silent_limit: int = 3  # attempts in a row with not a byte back: the card is offline
     plane_order: str = "RG"
     lit_bit: int = 0
     device_type: int = 0xFE
@@ -109,6 +115,7 @@ class BxCard:
     stats: ExchangeStats = field(default_factory=ExchangeStats)
     block: int = field(default=0, init=False)  # current bitmap block size (adapts to noise)
     answered: str = field(default="", init=False)  # the card's last refusal, if any
+    heard: bool = field(default=False, init=False)  # the last exchange got at least a byte back
 
     def __post_init__(self) -> None:
         self.model = model_of(self.board)
@@ -129,6 +136,7 @@ class BxCard:
         frame = encode(Frame(dst=self.address, src=HOST_ADDRESS, data=data, device_type=self.device_type))
         last, kind = "no reply", Outcome.OFFLINE
         link_errors = 0
+        silent = 0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
@@ -145,6 +153,9 @@ class BxCard:
             if reply is None:
                 self.stats.timeouts += 1
                 last, kind = "no reply (timeout)", Outcome.OFFLINE
+                silent = silent + 1 if not self.heard else 0
+                if silent >= self.silent_limit:  # not a byte back, again and again: no card there
+                    break
                 continue
             if commands.is_ack(reply) or reply.group != 0xA0:
                 return reply
@@ -157,20 +168,23 @@ class BxCard:
             if reply.error == ERR_CHECKSUM:
                 continue
             return reply  # a refusal retrying cannot fix: the caller decides
-        raise DeliveryError(self.board.id, kind, f"{last} after {self.retries + 1} attempts")
+        raise DeliveryError(self.board.id, kind, f"{last} after {attempt + 1} attempts")
 
     def _once(self, frame: bytes) -> commands.Reply | None:
-        """One frame out, the card's reply back (None: nothing usable before the deadline)."""
+        """One frame out, the card's reply back (None: nothing usable before the deadline; then
+        `heard` says whether any byte came back at all — a damaged reply, not a silent card)."""
         decoder = FrameDecoder((CHECK_CRC16,))  # as we send: a reply must carry a real CRC
+        self.heard = False
         with self.link.exclusive():
             self.link.discard_input()
             self.link.write(frame)
             self.stats.frames += 1
             self.stats.bytes_out += len(frame)
-            wait = self.link.byte_time(len(frame) + REPLY_BYTES) + self.reply_margin_s
-            deadline = time.monotonic() + wait
+            timeout = self.link.timeout_s if self.reply_timeout_s is None else self.reply_timeout_s
+            deadline = time.monotonic() + self.link.byte_time(len(frame) + REPLY_BYTES) + timeout
             while time.monotonic() < deadline:
                 chunk = self.link.read(deadline)
+                self.heard = self.heard or bool(chunk)
                 for item in decoder.feed(chunk):
                     if isinstance(item, FrameError):
                         # A damaged reply: the card did answer. Wait only as long as the rest of
@@ -194,6 +208,14 @@ class BxCard:
 
     def ping(self) -> None:
         self._confirm(commands.ping(), "ping")
+
+    def status(self) -> commands.Status:
+        """The card's A1 02 status: screen, brightness, clock, and what its RAM holds."""
+        reply = self.exchange(commands.query_status())
+        try:
+            return commands.parse_status(reply)
+        except ValueError as e:
+            raise DeliveryError(self.board.id, Outcome.NACK, f"status: {e}") from None
 
     def sync_time(self, now: datetime) -> None:
         self._confirm(commands.set_time(now), "time sync")
@@ -249,6 +271,7 @@ class BxCard:
         end = len(bitmap)
         positions = {0}  # where the card may be; `end` means it has switched to the new bitmap
         failures = 0  # in a row
+        silent = 0  # in a row, not a byte back
         link_errors = 0
         limit = 4 * (self.retries + 1)
         while positions != {end}:
@@ -283,6 +306,11 @@ class BxCard:
                                     f"bitmap block: {commands.nack_reason(reply)}")
             failures += 1
             self.stats.retries += 1
+            silent = silent + 1 if reply is None and not self.heard else 0
+            if silent >= self.silent_limit:
+                raise DeliveryError(self.board.id, Outcome.OFFLINE,
+                                    f"bitmap block at byte {offset}: no reply (timeout) after {failures} "
+                                    "attempts")
             if reply is None:
                 self.stats.timeouts += 1
                 positions.add(offset + size)  # it may have arrived; only the reply was lost
@@ -304,10 +332,13 @@ class BxCard:
         """Remove every dynamic (text) area, so only the special area's picture shows."""
         self._confirm(commands.delete_all_dynamic_areas(), "clear text")
 
-    def show_text(self, text: str, *, timeout_s: int, scroll: bool = False) -> None:
-        """Fast path: the card draws `text` with its own font in dynamic area 0, for `timeout_s`."""
+    def show_text(self, text: str, *, timeout_s: int) -> None:
+        """Fast path: the card draws `text` with its own font in dynamic area 0, for `timeout_s`: still
+        and wrapped when it fits, else one line moving left, centred (card_screen.text_look — the
+        previews draw it from the same model)."""
+        look = text_look(self.board, text)
         try:
-            payload = commands.encode_text(text)
+            payload = commands.encode_text(text, colour=NOTICE_COLOUR)
         except commands.TextNotEncodable as e:
             raise DeliveryError(self.board.id, Outcome.REFUSED,
                                 f"the card's font cannot show this text: {e}") from None
@@ -318,8 +349,9 @@ class BxCard:
                                 f"{self.buffer - TEXT_AREA_OVERHEAD} in a text area (its {self.buffer}-byte "
                                 "receive buffer): shorten it")
         data = commands.dynamic_text(0, 0, 0, width, height, payload, timeout_s=timeout_s, run_mode=2,
-                                     effect=0x03 if scroll else 0x01, auto_wrap=not scroll,
-                                     single_line=scroll, process_mode=1, generation=self.model.generation)
+                                     effect=look.effect, speed=look.speed, align=look.align,
+                                     auto_wrap=not look.scroll, single_line=look.scroll, process_mode=1,
+                                     generation=self.model.generation)
         self._confirm(data, "text")
 
 
@@ -343,11 +375,12 @@ class OnbonBxDriver(Driver):
 
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
-        # The card draws text in its own GB2312 font and, where its model has the special area,
-        # holds one picture (bitmap mode has a single page, §8.3.1).
-        model = model_of(board)
-        return Capabilities(own_font=True, holds_pages=1 if model.special_area else 0,
-                            largest_message=model.buffer)
+        # The card draws text in its own GB2312 font and holds one picture in its special area:
+        # bitmap mode is "数据单页显示", a single page, with no effect and no dwell of its own
+        # (protocol document §8.3; Onbon's SDK BX5MK_SendLatticeMessage sends one bitmap). The host
+        # plays a longer loop, page by page.
+        return Capabilities(own_font=True, holds_pages=1, effects=frozenset({"static"}),
+                            largest_message=model_of(board).buffer)
 
     @classmethod
     def board_problem(cls, board: Board) -> str | None:
@@ -365,6 +398,10 @@ class OnbonBxDriver(Driver):
         except commands.TextNotEncodable:
             return False
         return len(payload) <= model_of(board).buffer - TEXT_AREA_OVERHEAD
+
+    @classmethod
+    def text_pages(cls, board: Board, text: str) -> tuple[Page, ...]:
+        return text_pages(board, text)
 
     def card(self, board: Board) -> BxCard:
         return BxCard(board, self.link)
@@ -385,12 +422,11 @@ class OnbonBxDriver(Driver):
             return Result(board.id, outcome, detail, mode, card.stats.bytes_out, time.monotonic() - start,
                           (shown, pages))
 
+        if content.page is not None:
+            return self._deliver_page(board, content, card, start)
         try:
             if content.text is not None:
-                # The card's 16-dot font: beyond what fits in rows of 16 px, the text scrolls instead.
-                fits = (board.size.width // 16) * (board.size.height // 16)
-                card.show_text(content.text, timeout_s=content.lifetime_s or 65535,
-                               scroll=len(content.text) > fits)
+                card.show_text(content.text, timeout_s=content.lifetime_s or 65535)
                 return result(Outcome.CONFIRMED, shown=pages)
             if pages > 1 and content.whole:
                 return result(Outcome.REFUSED, f"this needs {pages} pages and the card shows one picture; "
@@ -404,6 +440,22 @@ class OnbonBxDriver(Driver):
             return result(e.outcome, str(e))
         except LinkError as e:
             return result(Outcome.LINK, str(e))
+
+    def _deliver_page(self, board: Board, content: Content, card: BxCard, start: float) -> Result:
+        """One page of a loop the host plays: the special area's picture, in place of the last."""
+        assert content.page is not None
+        page = content.program.pages[content.page]
+        try:
+            if content.clear_text:
+                card.clear_text()
+            card.show_bitmap(page.image, timeout_s=content.lifetime_s)
+            outcome, detail = Outcome.CONFIRMED, ""
+        except DeliveryError as e:
+            outcome, detail = e.outcome, str(e)
+        except LinkError as e:
+            outcome, detail = Outcome.LINK, str(e)
+        return Result(board.id, outcome, detail, "page", card.stats.bytes_out, time.monotonic() - start,
+                      (1 if outcome is Outcome.CONFIRMED else 0, 1))
 
     def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
         for board, want in jobs:
@@ -424,11 +476,16 @@ class OnbonBxDriver(Driver):
                           time.monotonic() - start))
 
     def check(self, boards: Sequence[Board]) -> list[Health]:
+        """Each card's status (A1 02): there, and holding a picture or a text? Dynamic and special
+        areas live in RAM ("实时显示信息不能掉电保存", protocol document §8.2): after a power cut the
+        card answers with both empty, and the dispatcher sends its program again."""
         out = []
         for board in boards:
             try:
-                self.card(board).ping()
-                out.append(Health(board.id, True))
+                status = self.card(board).status()
+                empty = not status.special_area and not status.dynamic_area_ids
+                out.append(Health(board.id, True, detail="holds nothing (power cut?)" if empty else "",
+                                  empty=empty))
             except DeliveryError as e:
                 out.append(Health(board.id, False, detail=str(e)))
             except LinkError as e:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ledctl.api.deps import Console
-from ledctl.api.routes import audit, auth, boards, data, events, notices, pages, reports, sim, users
+from ledctl.api.routes import audit, auth, boards, data, events, feeds, notices, pages, reports, sim, users
 from ledctl.errors import LedctlError
 from ledctl.notices.users import AuthError
 from ledctl.notices.workflow import NoticeError
@@ -67,6 +67,6 @@ def create_app(console: Console) -> FastAPI:
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
 
-    for area in (auth, boards, data, notices, users, audit, reports, events, pages, sim):
+    for area in (auth, boards, data, notices, users, audit, reports, events, pages, sim, feeds):
         app.include_router(area.router)
     return app

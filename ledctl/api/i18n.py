@@ -14,6 +14,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "audit": ("审计日志", "Audit"),
     "reports": ("统计报表", "Reports"),
     "sim": ("模拟屏实况", "Simulator"),
+    "sample_data_banner": ("示例数据：本系统的空气质量数据来自演示用的示例文件，不是监测数据；"
+                           "屏上每一页都标有“示例数据”。",
+                           "Sample data: the air-quality figures come from the demo's sample files, not from "
+                           "monitoring; every page on the boards says 示例数据."),
     "login": ("登录", "Log in"),
     "logout": ("退出", "Log out"),
     "user": ("用户名", "User name"),

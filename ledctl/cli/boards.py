@@ -26,7 +26,7 @@ from ledctl.model import Board, Page, Program
 from ledctl.state import BoardsLock, Owner
 
 if TYPE_CHECKING:
-    from ledctl.dispatch import Intent
+    from ledctl.dispatch import Dispatcher, Intent
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -69,11 +69,12 @@ def cmd_boards(args: argparse.Namespace, clock: Clock) -> int:
             "sent": row.sent if row else None, "last_sent": row.sent_at if row else None,
             "shows": row.intended_summary if row else "", "settings": row.settings_confirmed if row else None,
             "failures": row.failures if row else 0, "last_error": row.last_error if row else "",
+            "pages": list(row.pages) if row else [0, 0],  # of the confirmed program: reached the board, in it
         })
     if args.json:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
-    print(f"{'board':<18} {'online':<7} {'state':<10} {'program':<13} {'last confirmed':<20} "
+    print(f"{'board':<18} {'online':<7} {'state':<10} {'pages':<6} {'program':<13} {'last confirmed':<20} "
           "shows / last error")
     for o in out:
         known = o["last_confirmed"] or o["failures"]
@@ -91,7 +92,9 @@ def cmd_boards(args: argparse.Namespace, clock: Clock) -> int:
         when = "—"
         if o["last_confirmed"]:
             when = f"{datetime.fromisoformat(str(o['last_confirmed'])).astimezone(dep.tz):%Y-%m-%d %H:%M:%S}"
-        print(f"{o['board']:<18} {online:<7} {state:<10} {program:<13} {when:<20} "
+        shown, total = o["pages"]
+        pages = f"{shown}/{total}" if total else "—"
+        print(f"{o['board']:<18} {online:<7} {state:<10} {pages:<6} {program:<13} {when:<20} "
               f"{note[:70]}")
     confirmed = sum(1 for o in out if o["confirmed"] and o["confirmed"] == o["intended"])
     sent = sum(1 for o in out if o["sent"] and o["sent"] == o["intended"] and o["confirmed"] != o["intended"])
@@ -149,12 +152,11 @@ def _intents(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment,
             if r.program is None and r.board.id not in own:
                 failed[r.board.id] = r.error
                 continue
-            pages = r.program.pages if r.program is not None else ()
+            if r.board.id in own:  # what the card will draw: its own font, as the previews show it
+                pages = driver_class(r.board).text_pages(r.board, text)
+            else:
+                pages = r.program.pages if r.program is not None else ()
             program = Program(r.board.id, pages or _blank(r.board).pages, valid_to=until)
-            if r.board.id not in own and len(program.pages) > 1 and capabilities(r.board).holds_pages == 1:
-                failed[r.board.id] = (f"needs {len(program.pages)} pages and the board shows one picture; "
-                                      "shorten the text")
-                continue
             intents[r.board.id] = Intent.of(program, f"ledctl broadcast --text ({len(text)} characters)",
                                             ("broadcast --text",), text if r.board.id in own else None,
                                             ends=True)
@@ -187,6 +189,7 @@ def _deliver_now(args: argparse.Namespace, clock: Clock, dep: config_mod.Deploym
     with Dispatcher(dep, state_store(args), clock, progress=lambda line: print("  " + line, flush=True)) as d:
         d.set_intended({b.id: intents[b.id] for b in ready})
         d.settle(max_passes=1)
+        played = _play_one_loop(d, clock, ready, intents)
         views = d.view()
     took = time.monotonic() - start
     print(f"\n{'board':<18} {'result':<40} {'mode':<7} {'bytes':>7} {'seconds':>8}")
@@ -200,8 +203,36 @@ def _deliver_now(args: argparse.Namespace, clock: Clock, dep: config_mod.Deploym
                and views[b.id].sent == intents[b.id].hash)
     print(f"\n{confirmed}/{total} confirmed in {took:.1f} s"
           + (f"; {sent} sent, unconfirmed (they cannot acknowledge)" if sent else ""))
+    if played:
+        print(f"({len(played)} board(s) hold one page at a time and now keep their last page: a running "
+              "service, ledctl serve, plays their loop)")
     # A board that cannot acknowledge was given all its protocol allows: not a failure, never "confirmed".
     return 0 if confirmed + sent == total else 1
+
+
+def _play_one_loop(d: Dispatcher, clock: Clock, ready: Sequence[Board],
+                   intents: Mapping[str, Intent]) -> list[str]:
+    """Boards that hold one page get every page once, each for its dwell, so each is confirmed;
+    returns those boards. A page that fails ends that board's loop (its result says why)."""
+    import time
+
+    played: set[str] = set()
+    while True:
+        views = d.view()
+        playing = [b for b in ready if views[b.id].page is not None and views[b.id].failures == 0
+                   and intents[b.id].hash not in (views[b.id].confirmed, views[b.id].sent)]
+        played |= {b.id for b in playing}
+        if not playing:
+            return sorted(played)
+        due = [t for link in {b.link for b in playing} if (t := d.next_page_at(link)) is not None]
+        if not due:
+            return sorted(played)
+        wait = (min(due) - clock.now()).total_seconds()
+        if wait > 0:
+            print(f"  next page in {wait:.0f} s (each page stays up for its dwell) …", flush=True)
+            time.sleep(wait)
+        for link in {b.link for b in playing}:
+            d.reconcile_link(link)
 
 
 def _ask_the_service(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment,

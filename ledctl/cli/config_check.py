@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from ledctl import config as config_mod
 from ledctl.cli.common import config_arg
 from ledctl.clock import Clock
 from ledctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ledctl.model import Board
+    from ledctl.render.layout import Layout, PageSpec
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,6 +37,10 @@ def cmd_config_check(args: argparse.Namespace, clock: Clock) -> int:
             chosen[board.id] = layout_mod.layout_for(board, layouts).name
         except ConfigError as e:
             problems.extend(f"{dep.path}: {p}" for p in e.problems)
+            continue
+        problem = _layout_problem(board, layouts[chosen[board.id]])
+        if problem:
+            problems.append(f"{dep.path}: board {board.id}: {problem}")
     if problems:
         raise ConfigError(problems)
     by_group = {gid: [b.id for b in dep.boards_in(gid)] for gid in dep.groups}
@@ -67,3 +76,22 @@ def cmd_config_check(args: argparse.Namespace, clock: Clock) -> int:
     for warning in dep.warnings:
         print(f"warning: {warning}")
     return 0
+
+
+
+def _layout_problem(board: Board, layout: Layout) -> str | None:
+    """What the board's controller cannot show of its layout's bulletin: its pages (one per name,
+    the moving variant where there is one) asked of the driver, as a delivery would be."""
+    from PIL import Image
+
+    from ledctl.drivers import DRIVERS
+    from ledctl.model import Page, Program
+
+    specs: dict[str, PageSpec] = {}
+    for spec in layout.bulletin:
+        if spec.name not in specs or spec.effect != "static":
+            specs[spec.name] = spec
+    blank = Image.new("RGB", (board.size.width, board.size.height))
+    program = Program(board.id, tuple(Page(s.name, blank, s.effect, s.dwell_s) for s in specs.values()))
+    problem = DRIVERS[board.driver].program_problem(board, program)
+    return f"layout {layout.name} ({layout.path.name}): {problem}" if problem else None

@@ -49,7 +49,7 @@ def cmd_preview(args: argparse.Namespace, clock: Clock) -> int:
         text = notice_text(args.notice, "--notice")
         title = notice_text(args.notice_title, "--notice-title")
         print(f"preview of notice {title!r} ({len(text)} characters), {len(boards)} board(s) → {out}/")
-        results = pipeline.render_notice_fleet(dep, boards, title=title, body=text, day=day,
+        results = pipeline.notice_as_shown(dep, boards, title=title, body=text, day=day,
                                                blink=args.blink)
     else:
         print(f"preview of the {now:%Y-%m-%d %H:%M} broadcast, {len(boards)} board(s) → {out}/")

@@ -23,7 +23,7 @@ from ledctl.store import Store
 
 
 def card_text(notice: Notice) -> str:
-    return f"{notice.title}：{notice.text}".replace("\n", " ")
+    return pipeline.card_text(notice.title, notice.text)
 
 
 def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> list[str]:
@@ -31,7 +31,7 @@ def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> li
     problems = []
     drawn = []
     for board in boards:
-        if not _as_card_text(board, notice):
+        if not as_card_text(board, notice):
             drawn.append(board)  # shown as pictures, drawn with ledctl's fonts
     day = notice.start.astimezone(dep.tz).date()
     for r in pipeline.render_notice_fleet(
@@ -39,10 +39,6 @@ def fit_problems(dep: Deployment, notice: Notice, boards: Sequence[Board]) -> li
     ):
         if r.program is None:
             problems.append(f"{r.board.id}: {r.error}")
-        elif capabilities(r.board).holds_pages == 1 and len(r.program.pages) > 1:
-            problems.append(
-                f"{r.board.id}: needs {len(r.program.pages)} pages and shows one picture; shorten the text"
-            )
     return problems
 
 
@@ -96,13 +92,13 @@ class NoticeItems:
             for i in active
             if i.startswith("notice:") and int(i.split(":")[1]) in self._current
         ]
-        if not all(_as_card_text(board, n) for n in shown):
+        if not all(as_card_text(board, n) for n in shown):
             return None  # one the card cannot draw: all as pictures, in their composed order
         shown.sort(key=lambda n: (_priority(n), n.start))
         return "　".join(card_text(n) for n in shown) or None
 
 
-def _as_card_text(board: Board, notice: Notice) -> bool:
+def as_card_text(board: Board, notice: Notice) -> bool:
     """Whether the board draws the notice as text in its own font. A card font holds GB2312 only
     (no traditional characters, no rare ones): other text goes as pictures, so an emergency in any
     script ledctl's fonts draw still reaches the board."""

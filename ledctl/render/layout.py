@@ -16,7 +16,7 @@ import re
 import string
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,10 @@ CONDITIONS = ("always", "assessed", "updating", "has_primary", "no_primary", "ti
               "has_water", "has_water1", "has_water2", "has_water3",
               "sample", "real",  # the station's figures are sample data, or not
               "water_sample", "any_sample", "all_real",  # the water figures; any figure on the board
-              "has_missing", "complete")  # an indicator was not measured (HJ 633—2026 §5.3.1), or none
+              "has_missing", "complete",  # an indicator was not measured (HJ 633—2026 §5.3.1), or none
+              # the monthly summary: every HJ 663 figure given, or some withheld (数据不足); the same
+              # month a year earlier could be compared, or not
+              "month_given", "month_withheld", "has_change", "no_change")
 OVERFLOWS = ("page", "scroll-left", "scroll-up")
 
 BULLETIN_FIELDS = frozenset({
@@ -43,6 +46,12 @@ BULLETIN_FIELDS = frozenset({
     "water1_name", "water1_state", "water2_name", "water2_state", "water3_name", "water3_state",
 })
 NOTICE_FIELDS = frozenset({"title", "body", "date", "date_short", "issuer"})
+# The monthly summary of the outdoor screens (HJ 663 month figures, ledctl.render.monthly).
+MONTHLY_FIELDS = frozenset({
+    "month", "month_long", "area", "days_assessed", "days_in_month", "good_days", "good_share",
+    "pm25", "pm10", "so2", "no2", "co", "o3", "index", "index_change", "pm25_change", "good_days_change",
+    "short", "limits",
+})
 
 _TAG = re.compile(r"\[([^\[\]]*)\]")
 _HEX = re.compile(r"^#[0-9A-Fa-f]{6}$")
@@ -90,6 +99,14 @@ class NoticeSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthlySpec:
+    """The monthly summary: its pages, shown on the first `days` days of a month."""
+
+    pages: tuple[PageSpec, ...]
+    days: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     name: str
     path: Path
@@ -99,6 +116,7 @@ class Layout:
     min_dwell_per_char: float = 0.25
     scroll_speed: float = 24.0
     description: str = ""
+    monthly: MonthlySpec | None = None
 
     def fits(self, size: Size) -> bool:
         return size.width >= self.min_size.width and size.height >= self.min_size.height
@@ -172,7 +190,7 @@ def load_file(path: Path) -> Layout:
         raise ConfigError([f"{path}: cannot read: {e}"]) from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError([f"{path}: not valid TOML: {e}"]) from None
-    c.unknown(data, ("layout", "rules", "bulletin", "notice"), "")
+    c.unknown(data, ("layout", "rules", "bulletin", "notice", "monthly"), "")
     head = c.need(data, "layout", dict, "layout", "a [layout] table", {}) or {}
     c.unknown(head, ("name", "description", "min_size"), "layout")
     name = c.need(head, "name", str, "layout", "a name")
@@ -198,11 +216,12 @@ def load_file(path: Path) -> Layout:
     notice = None
     if "notice" in data:
         notice = _notice(c, data["notice"])
+    monthly = _monthly(c, data["monthly"]) if "monthly" in data else None
     if c.problems:
         raise ConfigError(c.problems)
     return Layout(name=name, path=path, min_size=min_size, bulletin=pages, notice=notice,
                   min_dwell_per_char=float(min_dwell), scroll_speed=float(speed),
-                  description=head.get("description", ""))
+                  description=head.get("description", ""), monthly=monthly)
 
 
 def _page(c: _Checker, raw: Any, where: str, fields: frozenset[str]) -> PageSpec:
@@ -266,6 +285,21 @@ def _notice(c: _Checker, raw: Any) -> NoticeSpec | None:
     return NoticeSpec(slots, flow, float(dwell))
 
 
+def _monthly(c: _Checker, raw: Any) -> MonthlySpec | None:
+    if not isinstance(raw, dict):
+        c.bad("monthly", raw, "a [monthly] table with days and [[monthly.page]] pages")
+        return None
+    c.unknown(raw, ("days", "page"), "monthly")
+    days = c.need(raw, "days", int, "monthly", "the first days of a month it is shown on, 1..10", 3)
+    if isinstance(days, int) and not 1 <= days <= 10:
+        c.bad("monthly.days", days, "1..10 (the first days of a month)")
+    pages_raw = c.need(raw, "page", list, "monthly", "an array of pages: [[monthly.page]]", []) or []
+    if not pages_raw:
+        c.problems.append(f"{c.path}: monthly.page: missing; expected at least one [[monthly.page]]")
+    pages = tuple(_page(c, p, f"monthly.page[{i}]", MONTHLY_FIELDS) for i, p in enumerate(pages_raw))
+    return MonthlySpec(pages, days if isinstance(days, int) else 3)
+
+
 def _choice(c: _Checker, raw: Mapping[str, Any], key: str, options: Sequence[str], where: str,
             default: str) -> str:
     value = raw.get(key, default)
@@ -306,6 +340,19 @@ def _check_markup(c: _Checker, text: str, where: str, fields: frozenset[str]) ->
 
 
 # -- choosing and applying ---------------------------------------------------------------------
+
+def for_effects(layout: Layout, effects: frozenset[str] | None) -> Layout:
+    """`layout` for a board that shows only `effects` (None: all): pages with another effect are
+    static, and a notice that would scroll pages instead — a BX card's picture cannot move, so its
+    preview must not either."""
+    if effects is None:
+        return layout
+    pages = tuple(p if p.effect in effects else replace(p, effect="static") for p in layout.bulletin)
+    notice = layout.notice
+    if notice is not None and notice.flow.overflow not in effects and notice.flow.overflow != "page":
+        notice = replace(notice, flow=replace(notice.flow, overflow="page"))
+    return replace(layout, bulletin=pages, notice=notice)
+
 
 def layout_for(board: Board, layouts: Mapping[str, Layout]) -> Layout:
     """The board's own layout (`layout = "…"`), else the largest one made for a board its size."""

@@ -3,6 +3,7 @@ login rate limiting, the notice lifecycle, audit and reports, and the pages."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -213,3 +214,12 @@ def test_security_headers(console) -> None:
     r = client(console).get("/login")
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_every_console_page_says_when_the_figures_are_sample_data(console, tmp_path) -> None:
+    # Issue 14.1: sample data belong to the demo and tests, and say so on the board and in the console.
+    wang = client(console, "wang")
+    for path in ("/", "/data", "/notices", "/reports"):
+        assert "示例数据：" in wang.get(path).text, path
+    real = replace(console, dep=config.load(REPO / "config" / "zhenhai.toml"))
+    assert "示例数据：" not in client(real, "wang").get("/").text

@@ -44,6 +44,36 @@ def site(tmp_path: Path) -> Path:
 
 
 
+def play_loops(dispatcher, clock, limit_s: float = 600.0) -> None:
+    """Move the injected clock page by page until every loop the host plays (a BX card holds one
+    picture) has put each of its pages up once, for its dwell: then those boards are confirmed."""
+    from datetime import timedelta
+
+    dispatcher.settle()
+    end = clock.now() + timedelta(seconds=limit_s)
+    links = {b.link for b in dispatcher.dep.boards}
+    while clock.now() < end:
+        views = dispatcher.view().values()
+        if not any(v.page is not None and v.confirmed != v.intended and not v.failures for v in views):
+            return
+        due = [t for link in links if (t := dispatcher.next_page_at(link)) is not None]
+        if not due:
+            return
+        clock.instant = max(clock.instant, min(due))
+        dispatcher.settle()
+
+
+def quick_replies(dep, timeout_s: float = 0.3):
+    """The deployment with its serial links waiting `timeout_s` for a reply instead of the card's 2 s
+    CommTimeout: the simulated wires here are not paced and answer at once, and a test with an
+    offline or noisy card would otherwise spend seconds on every silent attempt."""
+    from dataclasses import replace
+
+    links = {name: replace(link, timeout_s=timeout_s) if link.transport == "serial" else link
+             for name, link in dep.links.items()}
+    return replace(dep, links=links)
+
+
 def on_free_ports(dep):
     """The deployment with its MQTT links on free loopback ports: a fleet started for it brings its
     own broker there, so a demo or another test run on this machine cannot cross-talk."""
@@ -74,11 +104,11 @@ def service_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml").with_sample_data())
     clock = FixedClock(datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     fleet = Fleet.running(dep, clock.now, state=tmp_path, pace=False, ephemeral=True)
-    live = fleet.rewired()
+    live = quick_replies(fleet.rewired())
     store = Store(tmp_path / "ledctl.sqlite")
     notices = notices_for(live, store.path, clock)
     service = Service(live, store, clock, notices=notices)
     service.start(workers=False)
-    service.dispatcher.settle()
+    play_loops(service.dispatcher, clock)
     yield service, notices, fleet, clock
     fleet.stop()

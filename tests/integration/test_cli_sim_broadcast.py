@@ -67,12 +67,17 @@ def test_sim_lists_every_board_and_broadcast_confirms_the_community(simulator, s
     assert shown["zbs-01"]["online"] is True and shown["zbs-01"]["last_confirmed"]
     assert shown["outdoor-urban"]["confirmed"] is None
 
-    # The simulator's snapshot shows the page that was rendered, pixel for pixel.
+    # Every page went up for its dwell (issue 16.1) and the card keeps the last one, pixel for pixel
+    # as previewed: with no service running, nothing plays the loop on.
+    assert "keep their last page" in run.stdout
+    assert all(shown[f"zbs-{n:02d}"]["pages"] == [2, 2] for n in range(1, 41))
     shot = tmp_path / "state" / "sim" / "zbs-01.png"
     preview = ledctl("preview", "-c", str(site), "--board", "zbs-01", "--date", "2026-11-25",
                      "--out", str(tmp_path / "pv"), cwd=tmp_path)
     assert preview.returncode == 0
-    expected = Image.open(tmp_path / "pv" / "zbs-01" / "01-air.png").convert("RGB").tobytes()
+    pages = sorted(p for p in (tmp_path / "pv" / "zbs-01").glob("*.png") if not p.name.endswith(".led.png"))
+    assert len(pages) == 2
+    expected = Image.open(pages[-1]).convert("RGB").tobytes()
     for _ in range(50):
         if shot.exists() and Image.open(shot).convert("RGB").tobytes() == expected:
             break
@@ -156,9 +161,10 @@ def test_demo_runs_the_whole_chain(site, tmp_path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert "confirmed 42/42 boards" in run.stdout
     assert " stopped" in run.stderr  # the service shut down cleanly
-    sent = Image.open(tmp_path / "pv" / "zbs-01" / "01-air.png").convert("RGB").tobytes()
+    pages = sorted(p for p in (tmp_path / "pv" / "zbs-01").glob("*.png") if not p.name.endswith(".led.png"))
     shown = Image.open(tmp_path / "st" / "sim" / "zbs-01.png").convert("RGB").tobytes()
-    assert shown == sent  # what the board shows is what was rendered for it
+    # What the board shows is what was rendered for it: confirmed once its last page went up.
+    assert len(pages) == 2 and shown == Image.open(pages[-1]).convert("RGB").tobytes()
     proof = json.loads(ledctl("--state", str(tmp_path / "st"), "boards", "-c", str(site), "--json",
                               cwd=tmp_path).stdout)
     assert len(proof) == 42

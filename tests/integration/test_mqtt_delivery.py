@@ -186,7 +186,7 @@ def test_without_mosquitto_the_simulator_uses_the_embedded_broker(tmp_path: Path
         sim.stop()
 
 
-def test_awtrix3_board_gets_saved_apps_and_is_confirmed_by_its_screen(tmp_path: Path, monkeypatch) -> None:
+def test_awtrix3_board_gets_its_apps_and_is_confirmed_by_its_screen(tmp_path: Path, monkeypatch) -> None:
     from ledctl.simulator.fleet import Fleet
 
     broker = Mosquitto(tmp_path / "broker")
@@ -231,7 +231,7 @@ station = "zh-urban"
             (result,) = deliver(dep, boards, programs)
             assert result.confirmed and "screen read back" in result.detail, result.describe()
             device = sim.boards["lobby"].device
-            assert list(device.apps) == ["ledctl0"]  # saved custom app, one per page
+            assert list(device.apps) == ["ledctl00"]  # one custom app per page, in RAM
             assert device.snapshot().tobytes() == programs["lobby"].program.pages[0].image.tobytes()
         finally:
             sim.stop()

@@ -86,13 +86,26 @@ def test_each_board_gets_a_loop_gif(tmp_path: Path) -> None:
     assert 'href="outdoor-urban/loop.gif"' in index
 
 
-def test_notice_preview_scrolls_on_small_boards(tmp_path: Path) -> None:
+def test_a_notice_preview_on_a_bx_board_is_what_the_card_draws(tmp_path: Path) -> None:
+    # Issue 16.15: the preview showed ledctl's title page and a green body scrolling in the bottom
+    # half, while the card draws the text in its own font, one red line moving left. Now the preview
+    # is the card's own drawing (drivers/onbon/card_screen.py) wherever the card draws the text …
     text = "受重污染天气影响，今日PM2.5浓度较高，请减少户外活动。"
     run = preview(tmp_path, "--board", "zbs-40", "--notice", text, "--notice-title", "重污染天气预警")
     assert run.returncode == 0, run.stderr
-    assert "scroll-left" in run.stdout
+    assert "card-text scroll-left" in run.stdout
     with Image.open(tmp_path / "pv" / "zbs-40" / "loop.gif") as gif:
-        assert gif.n_frames > 50  # the text moves across the board
+        assert gif.n_frames > 50  # it moves, as the card moves it
+    # … and where it cannot (not in the card's GB2312 font), the card gets pictures, which cannot
+    # move on a BX card: still pages, page after page, as the host will play them.
+    run = preview(tmp_path / "tw", "--board", "zbs-40", "--notice", "臺灣氣象署發布大雨特報，請注意防範。",
+                  "--notice-title", "大雨特報")
+    assert run.returncode == 0, run.stderr
+    assert "scroll" not in run.stdout and "notice-2 static" in run.stdout
+    pv = tmp_path / "tw" / "pv" / "zbs-40"
+    pages = sorted(p for p in pv.glob("*.png") if not p.name.endswith(".led.png"))
+    with Image.open(pv / "loop.gif") as gif:
+        assert gif.n_frames == len(pages) > 1
 
 
 def test_notice_with_a_glyph_no_board_has_is_refused_per_board(tmp_path: Path) -> None:
@@ -116,3 +129,13 @@ def test_implausible_sample_value_is_never_the_number(tmp_path: Path) -> None:
     assert (tmp_path / "pv" / "outdoor-petrochem" / "01-air.png").exists()
     late = preview(tmp_path / "late", "--date", "2026-11-12", "--board", "outdoor-petrochem")
     assert "(蛟川 2026-11-11)" in late.stdout  # and the next good day replaces it
+
+
+def test_the_outdoor_screens_show_last_months_summary_on_the_first_days_of_a_month(tmp_path: Path) -> None:
+    # Issue 19.3: the monthly summary (HJ 663) on the outdoor screens, on the first [monthly] days (3).
+    run = preview(tmp_path, "--group", "outdoor", "--date", "2026-12-02")
+    assert run.returncode == 0, run.stderr
+    names = sorted(p.name for p in (tmp_path / "pv" / "outdoor-urban").glob("*.png") if ".led." not in p.name)
+    assert "04-month-air.png" in names and "05-month-values.png" in names
+    later = preview(tmp_path / "later", "--group", "outdoor", "--date", "2026-12-04")
+    assert later.returncode == 0 and not list((tmp_path / "later" / "pv" / "outdoor-urban").glob("*month*"))

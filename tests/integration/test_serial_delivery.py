@@ -17,6 +17,8 @@ from ledctl.drivers.pool import LinkPool
 from ledctl.simulator.bx_card import BxCard as SimCard
 from ledctl.simulator.fleet import Fleet
 
+from .conftest import quick_replies
+
 
 def now() -> datetime:
     return datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -65,7 +67,9 @@ def test_all_40_confirm_and_show_exactly_the_page(community) -> None:
 
 
 def test_one_percent_corruption_all_confirm_and_no_torn_image(community) -> None:
-    dep = community.rewired()
+    # A frame whose header the noise hit gets no reply at all, and the host waits the link's whole
+    # timeout for it. These simulated wires answer at once, so 0.3 s (a link's `timeout`) will do.
+    dep = quick_replies(community.rewired(), 0.3)
     boards = dep.boards_in("community")
     contents = bulletin_contents(dep, boards)
     seen: dict[str, set[bytes | None]] = {b.id: set() for b in boards}
@@ -184,3 +188,96 @@ def test_a_notice_of_several_pages_is_refused_by_a_one_picture_card(community) -
     bulletin = bulletin_contents(dep, (board,))
     (result,) = deliver(dep, (board,), bulletin)  # a bulletin: page 1 now, the service plays the rest
     assert result.confirmed and result.pages == (1, 2)
+
+
+def test_a_card_that_answers_late_is_waited_for_and_never_credited_wrongly(community) -> None:
+    # Issue 16.4: the reply window was wire time + 0.25 s; a card (or a DTU) answering after a
+    # second got spurious timeouts and resends, and a late ACK could be credited to the next frame.
+    # The window is now the link's timeout, 2 s by default: the card's own CommTimeout on serial.
+    community.set_fault("zbs-10", delay_s=1.0)
+    dep = community.rewired()
+    board = dep.board("zbs-10")
+    image = bulletin_contents(dep, (board,))["zbs-10"].program.pages[0].image
+    with LinkPool(dep.links, dep.boards) as pool:
+        card = HostCard(board, pool.serial("dtu-10"))
+        card.show_bitmap(image)
+    assert card.stats.timeouts == 0 and card.stats.retries == 0
+    assert card.stats.frames == 1 + 3  # the special area's set-up, then 504 + 504 + 16 bitmap bytes
+    assert community.boards["zbs-10"].device.bitmap == page_bitmap(image, board.colour.value)
+
+
+def test_a_silent_card_is_offline_after_three_timeouts_not_eleven(community) -> None:
+    community.set_fault("zbs-10", offline=True)
+    dep = community.rewired()
+    with LinkPool(dep.links, dep.boards) as pool:
+        card = HostCard(dep.board("zbs-10"), pool.serial("dtu-10"))
+        with pytest.raises(DeliveryError, match=r"no reply \(timeout\) after 3 attempts") as err:
+            card.ping()
+    assert err.value.outcome is Outcome.OFFLINE
+
+
+def test_a_card_draws_notice_text_frame_for_frame_as_its_preview_shows_it(zhenhai) -> None:
+    # Issue 16.15: the preview showed a title page and the body scrolling in the bottom half, in
+    # green; the card drew one red line at the top and left 16 rows dark. Now the preview is the
+    # card's own drawing (drivers/onbon/card_screen.py), and the card is sent what that model draws.
+
+    from ledctl.clock import FixedClock
+    from ledctl.drivers import driver_class
+    from ledctl.render.effects import frames
+
+    clock = FixedClock(now())
+    fleet = Fleet(zhenhai, clock=clock.now, pace=False)
+    fleet.build({"zbs-10"})
+    fleet.start(ephemeral=True)
+    try:
+        dep = fleet.rewired()
+        board = dep.board("zbs-10")
+        text = "重污染天气预警：受重污染天气影响，今日PM2.5浓度较高，请减少户外活动。"
+        [page] = driver_class(board).text_pages(board, text)
+        assert page.effect == "scroll-left"
+        (result,) = deliver(dep, (board,), {"zbs-10": text_content(board, text, 600)})
+        assert result.confirmed and result.mode == "text"
+        card = fleet.boards["zbs-10"].device
+        elapsed = 0.0
+        for n, frame in enumerate(frames(page, board.size)):
+            assert card.snapshot().tobytes() == frame.image.tobytes(), f"frame {n} at {elapsed:.3f} s"
+            clock.advance(seconds=frame.duration_s)
+            elapsed += frame.duration_s
+        box = page.image.getbbox()
+        assert box is not None and box[1] >= 7 and box[3] <= 25  # centred, never stuck in the top half
+        assert {px for px in page.image.getdata()} == {(0, 0, 0), (255, 0, 0)}  # red, not the green of "good"
+    finally:
+        fleet.stop()
+
+
+def test_a_bx_card_shows_every_page_of_its_loop_for_its_dwell_as_the_preview_does(zhenhai, tmp_path) -> None:
+    # Issue 16.1 / "a test per board kind": over one loop the card's screen equals the preview's pages,
+    # page by page, each for its dwell (the host plays the loop: the card holds one picture).
+
+    from ledctl.clock import FixedClock
+    from ledctl.dispatch import Dispatcher, Intent
+    from ledctl.store import Store
+
+    clock = FixedClock(now())
+    fleet = Fleet(zhenhai, clock=clock.now, pace=False)
+    fleet.build({"zbs-10"})
+    fleet.start(ephemeral=True)
+    try:
+        dep = fleet.rewired()
+        board = dep.board("zbs-10")
+        program = bulletin_contents(dep, (board,))["zbs-10"].program
+        assert len(program.pages) == 2
+        card = fleet.boards["zbs-10"].device
+        with Dispatcher(dep, Store(tmp_path / "s.sqlite"), clock) as dispatcher:
+            dispatcher.set_intended({"zbs-10": Intent.of(program, "bulletin")})
+            for loop in range(2):
+                for n, page in enumerate(program.pages):
+                    dispatcher.settle()
+                    assert card.snapshot().tobytes() == page.image.tobytes(), (loop, n)
+                    clock.advance(seconds=page.dwell_s - 1)  # a second before its dwell ends …
+                    dispatcher.settle()
+                    assert card.snapshot().tobytes() == page.image.tobytes(), (loop, n)  # … still up
+                    clock.advance(seconds=1)
+            assert dispatcher.view()["zbs-10"].pages == (2, 2)
+    finally:
+        fleet.stop()

@@ -23,7 +23,7 @@ from ledctl.simulator.fleet import Fleet
 from ledctl.simulator.mqtt_board import BoardLogic
 from ledctl.store import Store
 
-from .conftest import on_free_ports
+from .conftest import on_free_ports, play_loops, quick_replies
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -43,7 +43,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     clock = FixedClock(at(24, 23, 45))
     fleet = Fleet.running(dep, clock.now, state=tmp_path, pace=False, ephemeral=True)
     # Health every two hours and re-assertion every six keep the test quick; the jobs are the same.
-    live = fleet.rewired()
+    live = quick_replies(fleet.rewired())
     quick = replace(live.schedule, health_every_minutes=120, reassert_every_minutes=360)
     live = replace(live, schedule=quick)
     service = Service(live, Store(tmp_path / "ledctl.sqlite"), clock)
@@ -51,21 +51,21 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     fleet.stop()
 
 
-def shows(fleet: Fleet, board_id: str) -> tuple[bool, int, bytes | str]:
-    """(screen on, brightness in percent, what it shows: BX pixels or the MQTT program hash)."""
+def shows(service: Service, fleet: Fleet, board_id: str) -> tuple[bool, int, str]:
+    """(screen on, brightness in percent, the program it shows).
+
+    A BX card holds one picture: its pixels must be the page of the intended program the host put
+    up last (the host plays the loop); an MQTT board says which program it plays."""
     device = fleet.boards[board_id].device
-    if isinstance(device, BxCard):
-        return device.power_on, round(device.brightness * 100 / 15), device.snapshot().tobytes()
-    assert isinstance(device, BoardLogic)
-    return device.power, device.brightness, device.program_hash
-
-
-def expected(service: Service, board_id: str) -> bytes | str:
     intent = service.dispatcher.boards[board_id].intent
     assert intent is not None
-    if service.dep.board(board_id).driver == "onbon-bx":
-        return intent.program.pages[0].image.tobytes()  # a card holds the loop's first page
-    return intent.hash
+    if isinstance(device, BxCard):
+        page = service.dispatcher.view()[board_id].page or 0
+        if device.power_on:  # a dark screen shows nothing
+            assert device.snapshot().tobytes() == intent.program.pages[page].image.tobytes(), (board_id, page)
+        return device.power_on, round(device.brightness * 100 / 15), intent.hash
+    assert isinstance(device, BoardLogic)
+    return device.power, device.brightness, device.program_hash
 
 
 def test_one_whole_day(world) -> None:
@@ -79,31 +79,35 @@ def test_one_whole_day(world) -> None:
 
         def fire(job, fired):
             service.run_job(job, fired)
-            service.dispatcher.settle()
+            service.dispatcher.settle(pages=False)  # hours apart: the loops play at the end (play_loops)
 
         runner.run_until(when, fire)
-        service.dispatcher.settle()
+        play_loops(service.dispatcher, clock)
 
     outdoor = {b.id for b in service.dep.boards_in("outdoor")}
 
     def everyone(power: bool, brightness: int, outdoor_power: bool | None = None) -> dict[str, bytes | str]:
         seen = {}
         for board in service.dep.boards:
-            on, bri, what = shows(fleet, board.id)
+            on, bri, what = shows(service, fleet, board.id)
             want = outdoor_power if board.id in outdoor and outdoor_power is not None else power
             assert on is want, (board.id, clock.now())
             assert abs(bri - brightness) <= 4, (board.id, bri, brightness)  # BX has 16 steps
             if want:
-                assert what == expected(service, board.id), (board.id, clock.now())
+                assert what == service.dispatcher.boards[board.id].intent.hash, (board.id, clock.now())
             seen[board.id] = what
         return seen
 
     # 23:45, first start: yesterday's bulletin goes out at once, to dark screens (off 22:30–06:00,
     # the outdoor screens 23:30–06:00).
     service.start(workers=False)
-    service.dispatcher.settle()
+    play_loops(service.dispatcher, clock)
     everyone(power=False, brightness=40)
-    assert all(row.confirmed == row.intended for row in service.store.boards().values())
+    rows = service.store.boards().values()
+    assert all(row.confirmed == row.intended for row in rows)
+    # Every page of every loop reached its board (issue 16.1: only page 1 of 2 ever reached a BX card).
+    assert all(row.pages[0] == row.pages[1] >= 1 for row in rows)
+    assert {row.pages for row in rows if row.board.startswith("zbs-")} == {(2, 2)}
     dark = fleet.boards["zbs-01"].device.snapshot()
     assert dark.getbbox() is None  # nothing lit at night
 
@@ -140,8 +144,9 @@ def test_one_whole_day(world) -> None:
         mine = [d for d in displays if d.board == board.id]
         assert len(mine) == 2, (board.id, mine)
         assert mine[-1].program == service.dispatcher.boards[board.id].intent.hash
-        assert mine[0].first_at == at(24, 23, 45).isoformat()
-        assert mine[1].first_at == at(25, 8).isoformat()
+        # Confirmed when the whole loop is up: the first page's dwell after the job, at most.
+        assert at(24, 23, 45).isoformat() <= mine[0].first_at < at(24, 23, 46).isoformat()
+        assert at(25, 8).isoformat() <= mine[1].first_at < at(25, 8, 1).isoformat()
         assert mine[1].last_at >= at(26, 5).isoformat()  # re-asserted overnight, same row
 
 

@@ -102,17 +102,25 @@ def test_wled_keeps_the_picture_because_ledctl_keeps_sending_it(tpm2) -> None:
     assert set(wled.shown[1:]) == {page.tobytes()}
 
 
-def test_every_page_is_played_with_its_dwell_and_the_loop_goes_on(tpm2) -> None:
-    wled = RecordingWled(16, 8)
+def test_the_loop_the_dispatcher_plays_stays_up_between_pages(tpm2) -> None:
+    # The dispatcher puts page after page up at its dwell (issue 16.1); between two pages the keeper
+    # sends the page on show again, so WLED never falls back to its own light.
+    wled = RecordingWled(16, 8, own=(255, 160, 0))
     dispatcher = tpm2(wled, size=Size(16, 8))
     red, green = solid((16, 8), (255, 0, 0)), solid((16, 8), (0, 255, 0))
-    dispatcher.set_intended({BOARD: program(Page("a", red, dwell_s=0.6), Page("b", green, dwell_s=0.6))})
+    dispatcher.set_intended({BOARD: program(Page("a", red, dwell_s=8.0), Page("b", green, dwell_s=8.0))})
     dispatcher.settle(max_passes=1)
-    result = dispatcher.view()[BOARD].last_result
-    assert result is not None and result.confirmed and result.pages == (2, 2), result
-    eventually(lambda: [s for s in wled.shown if s in (red.tobytes(), green.tobytes())][-4:]
-               == [red.tobytes(), green.tobytes(), red.tobytes(), green.tobytes()] and len(wled.shown) > 4,
-               "red, green, red, green")
+    view = dispatcher.view()[BOARD]
+    assert view.page == 0 and view.pages == (1, 2) and view.confirmed is None  # one page up of two
+    shown = len(wled.shown)
+    eventually(lambda: len(wled.shown) >= shown + 3, "page 1 sent again, three times")
+    assert wled.in_realtime and wled.snapshot().tobytes() == red.tobytes()
+    dispatcher.clock.advance(seconds=8)  # page 1's dwell is over: page 2
+    dispatcher.settle(max_passes=1)
+    view = dispatcher.view()[BOARD]
+    assert view.confirmed == view.intended and view.pages == (2, 2), view.last_result
+    assert "page 2 of 2 sent, then the ping answered" in view.last_result.detail  # type: ignore[union-attr]
+    eventually(lambda: wled.snapshot().tobytes() == green.tobytes(), "page 2 on the panel")
 
 
 def test_a_receiver_that_cannot_acknowledge_is_sent_never_confirmed(tpm2) -> None:
@@ -197,7 +205,7 @@ def test_screen_off_on_wled_is_dark_frames_kept_up_not_its_own_light(tpm2) -> No
     eventually(lambda: wled.snapshot().getpixel((0, 0)) == (0, 0, 102), "the page at 40 %")
 
 
-def test_closing_the_dispatcher_stops_the_player(tpm2) -> None:
+def test_closing_the_dispatcher_stops_the_keeper(tpm2) -> None:
     wled = RecordingWled(16, 8)
     dispatcher = tpm2(wled, size=Size(16, 8))
     dispatcher.set_intended({BOARD: program(Page("p", solid((16, 8), (0, 0, 255)), dwell_s=10.0))})
@@ -230,8 +238,8 @@ def test_broadcast_and_boards_say_sent_for_a_receiver_that_cannot_acknowledge(si
 
         run = ledctl("broadcast", "--board", BOARD, "--date", "2026-11-25")
         assert run.returncode == 0, run.stdout + run.stderr
-        assert f"{BOARD}: sent: every page sent (2/2); the receiver cannot acknowledge" in run.stdout
-        assert re.search(rf"^{BOARD}\s+sent: every page", run.stdout, re.MULTILINE), run.stdout  # the table
+        assert f"{BOARD}: sent: page 1 of 2 sent; the receiver cannot acknowledge" in run.stdout
+        assert re.search(rf"^{BOARD}\s+sent: page 2 of 2 sent", run.stdout, re.MULTILINE), run.stdout
         assert "0/1 confirmed" in run.stdout and "1 sent, unconfirmed" in run.stdout
         shown = ledctl("boards")
         assert re.search(rf"^{BOARD}\s+\?\s+sent\s", shown.stdout, re.MULTILINE), shown.stdout

@@ -76,7 +76,8 @@ def test_awtrix_stats_and_screens(payload: bytes) -> None:
 
 @SETTINGS
 @given(
-    leaf=st.sampled_from(["custom/ledctl-0", "notify", "notify/dismiss", "power", "settings", "x"]),
+    leaf=st.sampled_from(["custom/ledctl-0", "custom/", "notify", "notify/dismiss", "power", "settings",
+                          "apps", "switch", "sendscreen", "reboot", "x"]),
     payload=payloads,
 )
 def test_an_awtrix_device_takes_any_payload(leaf: str, payload: bytes) -> None:

@@ -25,7 +25,7 @@ def test_a_tpm2_board_is_generic_and_does_not_acknowledge_by_default(tmp_path: P
     board = config.load(write_config(tmp_path, tpm2())).board("t1")
     assert (board.model, board.pixel_order, board.acknowledges) == ("generic", "", None)
     assert capabilities(board).acknowledges is False  # its delivery is "sent", never "confirmed"
-    assert capabilities(board).holds_pages == 0  # the host plays every page
+    assert capabilities(board).holds_pages == 1  # one still frame: the host plays every page
 
 
 def test_a_wled_board_acknowledges_unless_it_says_not(tmp_path: Path) -> None:

@@ -46,9 +46,11 @@ class FakeDriver(Driver):
 
     def deliver(self, jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
         for board, content in jobs:
-            self.delivered.append((board.id, content.program.pages[0].name))
+            shown = content.program.pages[content.page or 0]
+            self.delivered.append((board.id, shown.name))
             self.during(board)
-            report(Result(board.id, self._next(board), mode="pages"))
+            report(Result(board.id, self._next(board), mode="page" if content.page is not None else "pages",
+                          seconds=0.5 if content.page is not None else 0.0))
 
     def apply(self, jobs: Sequence[tuple[Board, Settings]], report: Report) -> None:
         for board, want in jobs:
@@ -215,3 +217,63 @@ def test_backoff_grows_and_is_capped() -> None:
 
     assert [backoff(n).total_seconds() for n in (1, 2, 3)] == [5, 10, 20]
     assert backoff(30) == timedelta(seconds=BACKOFF_MAX_S)
+
+
+# -- loops the host plays (a BX card holds one picture) ---------------------------------------------
+
+
+def two_pages() -> Intent:
+    pages = (Page("air", Image.new("RGB", (128, 32)), dwell_s=8.0),
+             Page("station", Image.new("RGB", (128, 32), "red"), dwell_s=6.0))
+    return Intent.of(Program(BOARD, pages), "bulletin")
+
+
+def test_every_page_of_a_loop_reaches_a_board_that_holds_one_and_only_then_is_it_confirmed(world) -> None:
+    # issue 16.1: only page 1 of 2 ever reached a BX card, yet the whole program was "confirmed".
+    dispatcher, driver, clock, store = world
+    loop = two_pages()
+    dispatcher.set_intended({BOARD: loop})
+    dispatcher.settle()
+    assert driver.delivered == [(BOARD, "air")]
+    assert store.boards()[BOARD].confirmed is None  # one page of two is not the program
+    assert dispatcher.view()[BOARD].pages == (1, 2) and dispatcher.view()[BOARD].page == 0
+    # The next page goes as the first one's dwell ends, less its own wire time (0.5 s here).
+    assert dispatcher.next_page_at("dtu-09") == T0 + timedelta(seconds=7.5)
+    clock.advance(seconds=7)
+    dispatcher.settle()
+    assert driver.delivered == [(BOARD, "air")]  # not before its time
+    clock.advance(seconds=0.5)
+    dispatcher.settle()
+    assert driver.delivered == [(BOARD, "air"), (BOARD, "station")]
+    row = store.boards()[BOARD]
+    assert row.confirmed == loop.hash and row.pages == (2, 2)
+    assert [d.program for d in store.displays(BOARD)] == [loop.hash]
+    # And round again, page by page, with no new confirmation written per page.
+    clock.advance(seconds=5.5)
+    dispatcher.settle()
+    assert driver.delivered[-1] == (BOARD, "air") and len(store.displays(BOARD)) == 1
+
+
+def test_a_new_intent_goes_before_the_next_page_of_the_old_loop(world) -> None:
+    dispatcher, driver, clock, _ = world
+    dispatcher.set_intended({BOARD: two_pages()})
+    dispatcher.settle()
+    clock.advance(seconds=60)  # page 2 long due …
+    dispatcher.set_intended({BOARD: intent("notice")})  # … but an urgent notice came
+    dispatcher.settle()
+    assert driver.delivered == [(BOARD, "air"), (BOARD, "notice")]
+    assert dispatcher.next_page_at("dtu-09") is None  # the old loop is over
+
+
+def test_a_page_that_fails_is_retried_with_backoff_and_the_loop_goes_on(world) -> None:
+    dispatcher, driver, clock, store = world
+    dispatcher.set_intended({BOARD: two_pages()})
+    dispatcher.settle()
+    driver.outcomes[BOARD] = [Outcome.OFFLINE]
+    clock.advance(seconds=8)
+    dispatcher.settle()
+    assert driver.delivered[-1] == (BOARD, "station") and store.boards()[BOARD].failures == 1
+    assert "(page 2 of 2)" in store.boards()[BOARD].last_error
+    clock.advance(seconds=BACKOFF_FIRST_S)
+    dispatcher.settle()
+    assert driver.delivered[-1] == (BOARD, "station") and store.boards()[BOARD].pages == (2, 2)

@@ -83,3 +83,26 @@ def test_a_notice_on_a_board_that_cannot_acknowledge_reads_sent(world) -> None:
     dispatcher.settle()
     (state,) = delivery_states(notices, n, store.path, clock.now())
     assert state["state"] == "sent" and "cannot acknowledge" in str(state["detail"])
+
+
+def test_a_loop_the_host_plays_to_a_board_that_cannot_acknowledge_ends_sent(world) -> None:
+    # A board holding one page (zbs-09's card) gets its loop page by page; when every page was only
+    # sent, the program is sent, not confirmed, and the board is not taken for online.
+    from PIL import Image
+
+    from ledctl.dispatch import Intent
+    from ledctl.model import Page, Program
+
+    dispatcher, driver, clock, store = world
+    still = Image.new("RGB", (128, 32))
+    pages = (Page("a", still, dwell_s=8), Page("b", still, dwell_s=8))
+    loop = Intent.of(Program(BOARD, pages), "loop")
+    driver.outcomes[BOARD] = [Outcome.SENT, Outcome.SENT]
+    dispatcher.set_intended({BOARD: loop})
+    dispatcher.settle(max_passes=1)
+    clock.advance(seconds=8)
+    dispatcher.settle(max_passes=1)
+    assert driver.delivered == [(BOARD, "a"), (BOARD, "b")]  # page after page
+    view = dispatcher.view()[BOARD]
+    assert (view.confirmed, view.sent, view.online) == (None, loop.hash, None)
+    assert store.boards()[BOARD].sent == loop.hash and store.displays(BOARD) == []

@@ -397,8 +397,10 @@ def test_v17_sets_the_time_from_the_injected_clock(clock):
     clock.advance(3600 + 34)
     assert card.system_time == datetime(2013, 1, 25, 12, 18, 0)
     status = one_reply(card.receive(D1)).data
-    # year low byte first, month, day, weekday, hour, minute, second (§5.2)
-    assert status[7:15] == bytes.fromhex("13 20 01 25 05 12 18 00")
+    # The century first, then the year, month, day, weekday, hour, minute, second: the protocol
+    # document's own words ("2011 年表示为0x20,0x11") and Onbon's C# demo (BX-K Form1.cs reads
+    # pStatus[2] as the century). Our fact sheet (§7.5) said low byte first; the vendor wins.
+    assert status[7:15] == bytes.fromhex("20 13 01 25 05 12 18 00")
 
 
 @pytest.mark.parametrize("when", [
@@ -426,7 +428,7 @@ def test_status_reply_payload(clock):
     data = one_reply(card.receive(D1)).data
     assert data[:5] == bytes.fromhex("A1 02 00 00 00")
     assert data[5] == 0x02 and data[6] == 9  # off, brightness 9
-    assert data[7:15] == bytes.fromhex("24 20 06 01 06 12 00 00")  # 2024-06-01 was a Saturday
+    assert data[7:15] == bytes.fromhex("20 24 06 01 06 12 00 00")  # century first; a Saturday
     assert data[15:20] == bytes(5)
     assert data[20:26] == bytes([1, 1, 2, 0, 5]) + bytes(1)  # special area, 1 page, areas 0 and 5
     assert len(data) == 25 + 16 + 12

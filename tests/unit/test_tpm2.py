@@ -14,7 +14,6 @@ from PIL import Image
 from ledctl.drivers.tpm2 import (
     PixelOrder,
     Receiver,
-    Timeline,
     Tpm2Decoder,
     Tpm2Error,
     data_frame,
@@ -23,7 +22,7 @@ from ledctl.drivers.tpm2 import (
     wled_counts_right,
     wled_padded,
 )
-from ledctl.model import Page, Program, Size
+from ledctl.model import Size
 from ledctl.simulator.tpm2_receiver import Tpm2Receiver, Wiring, WledSerial
 
 ORDERS = [f"{corner} {lines}{snake}" for corner, lines, snake in itertools.product(
@@ -232,20 +231,6 @@ def test_generic_receiver_rejects_a_frame_of_the_wrong_size_or_a_bad_end() -> No
     receiver.receive(bad_end)
     assert receiver.stats.frames_shown == 0 and receiver.stats.frames_rejected >= 1
     assert receiver.snapshot().tobytes() == bytes(6)
-
-
-# -- the host's timeline -------------------------------------------------------------------------------
-
-
-def test_the_timeline_plays_every_page_for_its_dwell_and_loops() -> None:
-    red, green = Image.new("RGB", (8, 4), (255, 0, 0)), Image.new("RGB", (8, 4), (0, 255, 0))
-    program = Program("b", (Page("a", red, dwell_s=2.0), Page("b", green, effect="blink", dwell_s=1.0)))
-    line = Timeline.of(program, Size(8, 4), fps=25)
-    assert line.total == pytest.approx(3.0) and line.pages == (0, 1, 1)
-    assert line.at(0.0) == (0, 2.0) and line.at(1.99)[0] == 0
-    assert line.at(2.0) == (1, 2.5) and line.at(2.7) == (2, 3.0)  # the blink's dark half
-    assert line.at(3.1) == (0, 5.0)  # the second pass
-    assert line.images[2].getbbox() is None
 
 
 @settings(max_examples=200, deadline=None)

@@ -81,12 +81,7 @@ def program_of(console: Console, board_id: str, which: str) -> Program | None:
     service = console.service
     if service is None:
         return None
-    rt = service.dispatcher.boards.get(board_id)
-    if rt is None or rt.intent is None:
-        return None
-    if which == "confirmed" and rt.confirmed != rt.intent.hash:
-        return None
-    return rt.intent.program
+    return service.dispatcher.program_of(board_id, confirmed=which == "confirmed")
 
 
 @router.get("/img/boards/{board_id}/{which}.png", include_in_schema=False)

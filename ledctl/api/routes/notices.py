@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from ledctl import preview
 from ledctl.api.deps import ERRORS, Approver, Console, ConsoleDep, NoticeId, Operator, Viewer, png
 from ledctl.model import Board
-from ledctl.notices.items import delivery_states, fit_problems
+from ledctl.notices.items import as_card_text, delivery_states, fit_problems
 from ledctl.notices.users import User
 from ledctl.notices.workflow import Notice
 
@@ -130,7 +130,7 @@ def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[s
     pictures_out = []
     for members in kinds.values():
         first = members[0]
-        [result] = pipeline.render_notice_fleet(
+        [result] = pipeline.notice_as_shown(
             console.dep,
             (first,),
             title=title,
@@ -149,7 +149,7 @@ def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep) -> dict[s
                     + base64.b64encode(png(preview.led_look(p.image, preview.led_scale(first)))).decode()
                     for p in result.program.pages[:4]
                 ],
-                "card_font": first.driver == "onbon-bx",
+                "card_font": as_card_text(first, probe),  # the card draws it in its own font
             }
         )
     return {"title": title, "text": text, "errors": errors, "previews": pictures_out}

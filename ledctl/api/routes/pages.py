@@ -19,6 +19,7 @@ from ledctl.api.routes.data import bulletin_figures
 from ledctl.api.routes.notices import notice_json
 from ledctl.api.routes.reports import disclosure
 from ledctl.api.security import SESSION_COOKIE
+from ledctl.config import Deployment
 from ledctl.errors import LedctlError
 from ledctl.notices.users import User
 
@@ -42,6 +43,7 @@ def page(request: Request, name: str, user: User, **values: Any) -> HTMLResponse
         site=console.dep.site,
         csrf=session.csrf if session else "",
         sim=console.fleet is not None,
+        sample_data=_sample_data(console.dep),
         path=request.url.path,
         **values,
     )
@@ -49,6 +51,13 @@ def page(request: Request, name: str, user: User, **values: Any) -> HTMLResponse
     if request.query_params.get("lang") in LANGS:
         response.set_cookie("lang", lang, samesite="strict", max_age=365 * 86400, path="/")
     return response
+
+
+def _sample_data(dep: Deployment) -> bool:
+    """Whether a station's figures may come from synthetic sample data (the demo, tests): then every
+    page of the console says so, as every such page on a board does (示例数据)."""
+    return any(dep.sources[name].sample for station in dep.stations
+               for name in dep.source_chain(station) if name in dep.sources)
 
 
 @router.get("/login", include_in_schema=False)
