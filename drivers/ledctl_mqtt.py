@@ -386,10 +386,14 @@ class LedctlMqttDriver(Driver):
 
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
-        # The board's player cycles the pages of its retained program, acks its hash, and reads its
-        # screen back.
-        return Capabilities(holds_pages=MAX_PAGES, largest_message=MIN_MAX_MESSAGE, acknowledges=True,
-                            reads_back=True)
+        # The board's player cycles the pages of its retained program (at most MAX_PAGES: see
+        # program_problem), acks its hash, and reads its screen back.
+        return Capabilities(largest_message=MIN_MAX_MESSAGE, acknowledges=True, reads_back=True)
+
+    @classmethod
+    def program_problem(cls, board: Board, program: Program) -> str | None:
+        """§4.1, as far as it is known before the board's info: pages, and pixels a page."""
+        return _page_problem(board, program, 8 * board.size.width * board.size.height)
 
     def _id(self, kind: str, board: Board) -> str:
         self._commands += 1
@@ -398,14 +402,10 @@ class LedctlMqttDriver(Driver):
     def _problem(self, board: Board, program: Program, encoded: Encoded) -> str | None:
         """§4.1: what this board cannot take, before anything is sent."""
         state = self.boards.state_of(board.id)
-        if len(program.pages) > MAX_PAGES:
-            return f"{len(program.pages)} pages; a ledctl-mqtt board holds at most {MAX_PAGES}"
         limit = state.max_page_pixels or 8 * board.size.width * board.size.height
-        for i, page in enumerate(program.pages, start=1):
-            w, h = page.image.size
-            if max(w, h) > MAX_SIDE or w * h > limit:
-                return (f"page {i} ({page.name}) is {w}x{h}; the board holds pages of at most {limit} pixels "
-                        f"and {MAX_SIDE} a side")
+        problem = _page_problem(board, program, limit)
+        if problem:
+            return problem
         if len(encoded.manifest) > state.max_message:
             return (f"the manifest is {len(encoded.manifest)} bytes; the board takes at most "
                     f"{state.max_message}")
@@ -579,6 +579,17 @@ class LedctlMqttDriver(Driver):
         if verdict:
             return Health(board.id, True, "", verdict)  # shows something else: sent again
         return Health(board.id, True, shows)
+
+
+def _page_problem(board: Board, program: Program, limit: int) -> str | None:
+    if len(program.pages) > MAX_PAGES:
+        return f"{len(program.pages)} pages; a ledctl-mqtt board holds at most {MAX_PAGES}"
+    for i, page in enumerate(program.pages, start=1):
+        w, h = page.image.size
+        if max(w, h) > MAX_SIDE or w * h > limit:
+            return (f"page {i} ({page.name}) is {w}x{h}; the board holds pages of at most {limit} pixels "
+                    f"and {MAX_SIDE} a side")
+    return None
 
 
 def _parts(page: object) -> int:
