@@ -79,11 +79,14 @@ def crowd(url: str, site: str, ids: list[str], ready: multiprocessing.synchroniz
         outbox.extend(boards[board].on_message(
             msg.topic, bytes(msg.payload), response_topic=getattr(props, "ResponseTopic", None),
             correlation=getattr(props, "CorrelationData", None)))
+        if msg.topic.endswith("/cmd"):  # a screen read-back is answered by the board's render loop
+            outbox.extend(boards[board].render())
 
     client.on_message = on_message
     client.connect(url.split("//")[1].split(":")[0], int(url.rsplit(":", 1)[1]))
     client.subscribe(f"ledctl/v1/{site}/+/program", qos=1)
     client.subscribe(f"ledctl/v1/{site}/+/page/#", qos=1)
+    client.subscribe(f"ledctl/v1/{site}/+/cmd", qos=1)
     client.loop_start()
     ready.set()
     while True:

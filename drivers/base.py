@@ -17,11 +17,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
-from ledctl.model import Board, ColourMode, Page, Program, Size
+from ledctl.model import Board, ColourMode, Link, Page, Program, Size
 
 if TYPE_CHECKING:
     from ledctl.schedule import Settings
@@ -127,6 +127,7 @@ class DriverSpec:
     exact_size: Size | None = None
     one_board_per_link: bool = False
     models: tuple[str, ...] = ()  # the controller models a board may name; the first is the default
+    options: tuple[str, ...] = ()  # board keys of this driver's own (tpm2: pixel_order, acknowledges)
 
     def size_problem(self, size: Size, colour: ColourMode) -> str | None:
         """Why this driver cannot show a page of `size` in `colour`, or None."""
@@ -157,6 +158,7 @@ class DriverContext:
     site: str = "site"
     ack_timeout_s: float = 15.0
     boards: Sequence[Board] = field(default_factory=tuple)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # the time boards are told
 
 
 class Driver(ABC):
@@ -173,6 +175,16 @@ class Driver(ABC):
     @classmethod
     def board_problem(cls, board: Board) -> str | None:
         """Why this driver cannot drive `board` as configured (checked with the config), or None."""
+        return None
+
+    @classmethod
+    def option_problem(cls, key: str, value: object) -> str | None:
+        """What a board key of this driver's own (`spec.options`) expects, when `value` is not it."""
+        return None
+
+    @classmethod
+    def link_problem(cls, board: Board, link: Link) -> str | None:
+        """Why `board` cannot be driven over `link` as configured (its baud rate …), or None."""
         return None
 
     @classmethod

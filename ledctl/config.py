@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ledctl.drivers import DRIVERS
+from ledctl.drivers import DRIVERS, Driver
 from ledctl.errors import ConfigError
 from ledctl.model import (
     DEFAULT_BOUNDS,
@@ -814,6 +814,7 @@ def _boards(
         topic = t.get("topic", str, "an MQTT topic prefix without spaces, + or # (awtrix3: its PREFIX)", "",
                       lambda v: bool(re.match(r"^[^\s+#]+$", v)))
         model = t.get("model", str, "the controller's model", "")
+        options = _board_options(t, p, DRIVERS.get(driver_name) if isinstance(driver_name, str) else None)
         water = t.string_list("water_stations", ()) or ()
         for w in water:
             st = stations.get(w)
@@ -863,11 +864,14 @@ def _boards(
                 id=bid, name=name, size=size, colour=colour, driver=driver_name, link=link_name,
                 station=station, location=location or "", area=area or "", address=address,
                 groups=tuple(board_groups), water_stations=tuple(water), layout=layout or "",
-                topic=topic or "", model=model or "",
+                topic=topic or "", model=model or "", **options,
             )
             problem = DRIVERS[driver_name].board_problem(board) if driver_name in DRIVERS else None
             if problem:
                 p.add(t.key("model" if board.model else "driver"), problem)
+            problem = DRIVERS[driver_name].link_problem(board, link) if link and driver else None
+            if problem:
+                p.add(t.key("link"), problem)
             boards.append(board)
     for link_name, members in per_link.items():
         lone = next((d for _, d in members if DRIVERS[d].spec.one_board_per_link), None)
@@ -879,6 +883,32 @@ def _boards(
                   f"a link of its own: {lone} boards have no addressing, so nothing can share "
                   f"their wire (boards[{first}] uses it)")
     return boards
+
+
+# Board keys that only some drivers take (DriverSpec.options): each driver says what it expects.
+_BOARD_OPTIONS: dict[str, tuple[type, str]] = {
+    "pixel_order": (str, 'the order of the pixels on the wire, e.g. "top-left rows serpentine"'),
+    "acknowledges": (bool, "true or false: whether the receiver answers the ping"),
+}
+
+
+def _board_options(t: _Table, p: _Problems, driver: type[Driver] | None) -> dict[str, Any]:
+    """The driver-specific keys of one board (absent ones keep the Board defaults)."""
+    out: dict[str, Any] = {}
+    for key, (kind, expected) in _BOARD_OPTIONS.items():
+        if key not in t.data:
+            t.read.add(key)
+            continue
+        value = t.get(key, kind, expected)
+        if value is None or driver is None:
+            continue
+        if key not in driver.spec.options:
+            p.bad(t.key(key), value, f"no {key}: {driver.spec.name} boards do not take it")
+        elif (problem := driver.option_problem(key, value)) is not None:
+            p.bad(t.key(key), value, problem)
+        else:
+            out[key] = value.strip() if isinstance(value, str) else value
+    return out
 
 
 def _validation(top: _Table, p: _Problems) -> Validation:

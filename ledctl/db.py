@@ -4,8 +4,9 @@ migrations and its connections. Everything ledctl keeps goes through here.
 Tables (see `MIGRATIONS` for their columns):
 
 * the data: `readings` (the last good readings, by source, station, start and period), `fetches`;
-* the boards: `boards` (intended vs confirmed, health, the last failure and when), `deliveries`
-  (every delivery attempt), `displays` (the proof of display), `health_checks`;
+* the boards: `boards` (intended vs confirmed — or only sent, to a board that cannot acknowledge —,
+  health, the last failure and when), `deliveries` (every delivery attempt and its outcome),
+  `displays` (the proof of display), `health_checks`;
 * the service: `job_runs`, `service` (small facts restored on start, the notices' revision);
 * governance: `notices` (each a JSON document plus indexed columns kept in step with it),
   `users`, `tokens`, `audit` and `audit_head` (the hash-chained log).
@@ -258,6 +259,14 @@ def _m6_publications(con: sqlite3.Connection) -> None:
         UNIQUE (channel, publication, revision)
     )""")
     con.execute("CREATE INDEX outbox_due ON outbox (next_try) WHERE sent_at IS NULL")
+def _m7_sent(con: sqlite3.Connection) -> None:
+    # A board that cannot acknowledge (a TPM2 receiver that answers no ping) is sent its program,
+    # never confirmed on it: the program and when it went, kept apart from `confirmed`.
+    con.execute("ALTER TABLE boards ADD COLUMN sent TEXT")
+    con.execute("ALTER TABLE boards ADD COLUMN sent_at TEXT")
+    # The typed outcome of each attempt (confirmed, sent, offline, nack, refused, link); NULL on
+    # rows from before, where `ok` is all there is (ok = 1 was then also written for "sent").
+    con.execute("ALTER TABLE deliveries ADD COLUMN outcome TEXT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +287,8 @@ MIGRATIONS: tuple[Migration, ...] = (
               _m5_pages),
     Migration(6, "publications, pictures and the channels' outbox: publish once, feed every channel",
               _m6_publications),
+    Migration(7, "boards.sent/sent_at (sent to a board that cannot acknowledge) and deliveries.outcome",
+              _m7_sent),
 )
 LATEST = MIGRATIONS[-1].version
 

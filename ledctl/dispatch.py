@@ -121,6 +121,7 @@ class BoardRuntime:
     intent: Intent | None = None
     settings: Settings | None = None
     confirmed: str | None = None
+    sent: str | None = None  # sent to a board that cannot acknowledge: done, but never "confirmed"
     settings_confirmed: str | None = None
     program: Attempts = field(default_factory=Attempts)
     settings_attempts: Attempts = field(default_factory=Attempts)
@@ -151,6 +152,7 @@ class BoardView:
     last_result: Result | None
     pages: tuple[int, int] = (0, 0)  # of the intended program: pages that reached the board, pages
     page: int | None = None  # the page the host last put up, where the host plays the loop
+    sent: str | None = None  # the program sent to a board that cannot acknowledge (not a confirmation)
 
 
 def backoff(failures: int) -> timedelta:
@@ -187,6 +189,7 @@ class Dispatcher:
                 row = rows.get(board_id)
                 if row is not None:
                     rt.confirmed, rt.settings_confirmed = row.confirmed, row.settings_confirmed
+                    rt.sent = row.sent
                     rt.program.failures, rt.online = row.failures, row.online
 
     def set_intended(self, intents: Mapping[str, Intent]) -> list[str]:
@@ -246,7 +249,7 @@ class Dispatcher:
                     board_id, rt.intent.hash if rt.intent else None, rt.intent.summary if rt.intent else "",
                     rt.intent.items if rt.intent else (), rt.confirmed,
                     rt.settings.key() if rt.settings else None, rt.settings_confirmed, rt.online,
-                    rt.failures, rt.last_result, self._pages(rt), self._playing(rt))
+                    rt.failures, rt.last_result, self._pages(rt), self._playing(rt), rt.sent)
                 for board_id, rt in self.boards.items()
             }
 
@@ -256,7 +259,8 @@ class Dispatcher:
             return (0, 0)
         if rt.play is not None and rt.play.hash == rt.intent.hash:
             return (len(rt.play.delivered), rt.intent.pages)
-        return (rt.intent.pages, rt.intent.pages) if rt.confirmed == rt.intent.hash else (0, rt.intent.pages)
+        done = rt.intent.hash in (rt.confirmed, rt.sent)
+        return (rt.intent.pages, rt.intent.pages) if done else (0, rt.intent.pages)
 
     @staticmethod
     def _playing(rt: BoardRuntime) -> int | None:
@@ -292,8 +296,9 @@ class Dispatcher:
         if rt.intent is None:
             return False
         playing = rt.play is not None and rt.play.hash == rt.intent.hash
-        # A loop in play is the player's: its first page went, the rest follow at their time.
-        wanted = rt.resend_program or (rt.confirmed != rt.intent.hash and not playing)
+        # A loop in play is the player's: its first page went, the rest follow at their time. A
+        # program sent to a board that cannot acknowledge is done as much as it can be.
+        wanted = rt.resend_program or (rt.intent.hash not in (rt.confirmed, rt.sent) and not playing)
         return wanted and (not due_only or rt.program.due(now))
 
     @staticmethod
@@ -405,7 +410,8 @@ class Dispatcher:
                     rt.online = False
                 failures = rt.program.failures
             else:
-                rt.online = True
+                if r.confirmed:  # a page only sent says nothing of the board being there
+                    rt.online = True
                 if first or rt.play is None or rt.play.hash != intent.hash:
                     rt.play = Play(intent.hash, page, now, set())
                     rt.resend_program = False
@@ -449,22 +455,29 @@ class Dispatcher:
 
     def _content_result(self, r: Result, intent: Intent) -> None:
         now = self.clock.now()
-        record = DeliveryRecord(r.board, intent.hash, r.mode, r.ok, r.describe(), r.bytes_sent, r.seconds,
-                                now)
+        record = DeliveryRecord(r.board, intent.hash, r.mode, r.confirmed, r.describe(), r.bytes_sent,
+                                r.seconds, now, r.outcome.value)
         if r.ok:
             try:
                 # The proof first: a confirmation the store cannot keep (disk full) is not counted,
-                # so it is sent and recorded again once the store works.
-                self.store.confirm(r.board, intent.hash, intent.summary, now, record, intent.items,
-                                   pages=(intent.pages, intent.pages))
+                # so it is sent and recorded again once the store works. A program only sent (to a
+                # board that cannot acknowledge) is kept as sent: it is no proof of display.
+                if r.confirmed:
+                    self.store.confirm(r.board, intent.hash, intent.summary, now, record, intent.items,
+                                       pages=(intent.pages, intent.pages))
+                else:
+                    self.store.sent(r.board, intent.hash, now, record)
             except StoreError as e:
-                r = replace(r, outcome=Outcome.LINK, detail=f"confirmed but not recorded: {e}")
+                r = replace(r, outcome=Outcome.LINK, detail=f"{r.outcome.value} but not recorded: {e}")
         with self._lock:
             rt = self.boards[r.board]
             rt.last_result = r
             current = rt.intent is not None and rt.intent.hash == intent.hash
-            if r.ok:
+            if r.confirmed:
                 rt.confirmed, rt.online = intent.hash, True
+            elif r.ok:
+                rt.sent = intent.hash
+            if r.ok:
                 if current:
                     rt.program.succeeded()
                     if r.mode != "page":  # a loop the host plays: resending starts it over
@@ -478,8 +491,8 @@ class Dispatcher:
                 rt.online = False
             failures = rt.program.failures
         if r.ok:
-            event(log, "confirmed", board=r.board, program=intent.hash[:12], result=r.describe(),
-                  bytes=r.bytes_sent, seconds=f"{r.seconds:.2f}")
+            event(log, "confirmed" if r.confirmed else "sent", board=r.board, program=intent.hash[:12],
+                  result=r.describe(), bytes=r.bytes_sent, seconds=f"{r.seconds:.2f}")
             return
         try:
             self.store.failed(r.board, r.describe(), now, record, offline=r.outcome is Outcome.OFFLINE)

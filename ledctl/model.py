@@ -124,6 +124,8 @@ class Board:
     layout: str = ""  # a layout by name; "" picks one by size
     topic: str = ""  # awtrix3: the device's MQTT topic prefix (default: the board id)
     model: str = ""  # the controller's model where the driver tells them apart (onbon-bx: "BX-5K2")
+    pixel_order: str = ""  # tpm2: the order of the pixels on the wire ("" = "top-left rows")
+    acknowledges: bool | None = None  # tpm2: does the receiver answer the ping (None: as its model does)
 
 
 DEFAULT_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {

@@ -42,6 +42,7 @@ class Report:
     notices_rejected: int = 0
     notice_displays: int = 0  # board × notice confirmations
     deliveries_confirmed: int = 0
+    deliveries_sent: int = 0  # to boards that cannot acknowledge: neither confirmed nor failed
     deliveries_failed: int = 0
     availability: dict[str, float | None] = field(default_factory=dict)  # board -> share of checks online
     air: AirQuality | None = None  # the period's air quality (HJ 663)
@@ -68,6 +69,7 @@ class Report:
             "notices_rejected": self.notices_rejected,
             "notice_displays_confirmed": self.notice_displays,
             "deliveries_confirmed": self.deliveries_confirmed,
+            "deliveries_sent_unconfirmed": self.deliveries_sent,
             "deliveries_failed": self.deliveries_failed,
             "fleet_availability": self.fleet_availability,
             "board_availability": self.availability,
@@ -128,12 +130,14 @@ def build(
         if n.state == "rejected" and inside(n.closed_at):
             report.notices_rejected += 1
     with store.db.read() as db:  # one snapshot of both tables
-        rows = db.execute("SELECT at, ok FROM deliveries").fetchall()
+        rows = db.execute("SELECT at, ok, outcome FROM deliveries").fetchall()
         checks = db.execute("SELECT board, at, online FROM health_checks").fetchall()
-    for at, ok in rows:
+    for at, ok, outcome in rows:
         if inside(at):
             if ok:
                 report.deliveries_confirmed += 1
+            elif outcome == "sent":
+                report.deliveries_sent += 1
             else:
                 report.deliveries_failed += 1
     seen: dict[str, list[int]] = {b: [0, 0] for b in boards}
@@ -192,6 +196,8 @@ def render(report: Report, fmt: str) -> str:
         f"  确认送达 deliveries confirmed / failed:    {report.deliveries_confirmed} / "
         f"{report.deliveries_failed}",
     ]
+    if report.deliveries_sent:
+        lines.append(f"  送出未确认 sent, unconfirmed (cannot ack): {report.deliveries_sent}")
     if report.channels:
         per = "  ".join(f"{name} {count}" for name, count in report.channels.items())
         lines.append(f"  各渠道发布 items per channel:              {per}")

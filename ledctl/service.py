@@ -654,7 +654,8 @@ def _summary(active: tuple[str, ...], program: Program) -> str:
 
 
 def wait_confirmed(service: Service, timeout: timedelta, tick: Callable[[int, int], None]) -> bool:
-    """Block until every board with an intended program confirmed it, calling `tick(done, total)`.
+    """Block until every board with an intended program confirmed it (or, a board that cannot
+    acknowledge, was sent it), calling `tick(done, total)`.
 
     Only a confirmation made since this service started counts: what the store remembers from an
     earlier run says nothing of boards that may have gone blank meanwhile (the start re-sends
@@ -674,6 +675,7 @@ def wait_confirmed(service: Service, timeout: timedelta, tick: Callable[[int, in
 
 
 def confirmed_now(v: BoardView) -> bool:
-    """Whether a board confirmed its intended program in this run (not only in the store's memory)."""
-    return (v.intended is not None and v.confirmed == v.intended and v.last_result is not None
+    """Whether a board confirmed its intended program in this run (not only in the store's memory), or
+    was sent it, for a board that cannot acknowledge."""
+    return (v.intended is not None and v.intended in (v.confirmed, v.sent) and v.last_result is not None
             and v.last_result.ok and v.pages[0] >= v.pages[1])

@@ -2,6 +2,7 @@
 
 It keeps the last good data (every reading that passed validation, by source), the
 delivery attempts, and for the service: each board's intended and confirmed program
+(or, for a board that cannot acknowledge, the program sent to it — never a confirmation)
 and settings, its health and last failure, the proof of display (one row per program a
 board confirmed, with when it was first and last confirmed), and when each job last ran.
 The file itself (schema, migrations, connections) is `ledctl.db`'s; `prune` keeps it from
@@ -33,11 +34,12 @@ class DeliveryRecord:
     board: str
     program: str
     mode: str
-    ok: bool
+    ok: bool  # confirmed by the board (a program only sent to a board that cannot acknowledge is not)
     result: str
     bytes: int
     seconds: float
     at: datetime
+    outcome: str = ""  # the driver's typed Outcome ("confirmed", "sent", "offline", …); "" unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class BoardRow:
     confirmed_items: tuple[str, ...] = ()
     last_failure_at: str | None = None  # when the last delivery or command failed (ISO 8601)
     pages: tuple[int, int] = (0, 0)  # of the confirmed program: pages that reached the board, pages in it
+    sent: str | None = None  # the program last sent to it where it cannot acknowledge (never confirmed)
+    sent_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,23 +152,26 @@ class Store:
 
     @staticmethod
     def _insert_deliveries(db: sqlite3.Connection, records: Iterable[DeliveryRecord]) -> None:
-        rows = [(r.board, r.program, r.mode, int(r.ok), r.result, r.bytes, r.seconds, r.at.isoformat())
-                for r in records]
-        db.executemany("INSERT INTO deliveries (board, program, mode, ok, result, bytes, seconds, at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        rows = [(r.board, r.program, r.mode, int(r.ok), r.result, r.bytes, r.seconds, r.at.isoformat(),
+                 r.outcome or None) for r in records]
+        db.executemany("INSERT INTO deliveries (board, program, mode, ok, result, bytes, seconds, at, "
+                       "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def board_summaries(self) -> dict[str, dict[str, object]]:
         """Per board: the last delivery attempt, and the last confirmed program with its time."""
         with self.db.read() as db:
-            rows = db.execute("SELECT board, program, mode, ok, result, at FROM deliveries "
+            rows = db.execute("SELECT board, program, mode, ok, result, at, outcome FROM deliveries "
                               "ORDER BY at, rowid").fetchall()
         out: dict[str, dict[str, object]] = {}
         failures: dict[str, int] = {}
-        for board, program, mode, ok, result, at in rows:
+        for board, program, mode, ok, result, at, outcome in rows:
             entry = out.setdefault(board, {"confirmed": None, "confirmed_at": None})
             entry.update(last_result=result, last_at=at, mode=mode)
             if ok:
                 entry.update(confirmed=program, confirmed_at=at)
+                failures[board] = 0
+            elif outcome == "sent":  # only sent, to a board that cannot acknowledge: not confirmed
+                entry.update(sent=program, sent_at=at)
                 failures[board] = 0
             else:
                 failures[board] = failures.get(board, 0) + 1
@@ -209,6 +216,17 @@ class Store:
             if attempt is not None:
                 self._insert_deliveries(db, [attempt])
 
+    def sent(self, board: str, program: str, at: datetime, attempt: DeliveryRecord | None = None) -> None:
+        """`program` went to a board that cannot acknowledge it: kept apart from what it confirmed (no
+        proof of display), with the attempt, in one transaction."""
+        when = at.isoformat()
+        with self.db.write() as db:
+            db.execute("INSERT INTO boards (board) VALUES (?) ON CONFLICT DO NOTHING", (board,))
+            db.execute("UPDATE boards SET sent = ?, sent_at = ?, failures = 0, last_error = '' "
+                       "WHERE board = ?", (program, when, board))
+            if attempt is not None:
+                self._insert_deliveries(db, [attempt])
+
     def failed(self, board: str, error: str, at: datetime, attempt: DeliveryRecord | None = None,
                offline: bool = False) -> int:
         """A delivery or command failed; returns the failures in a row."""
@@ -230,8 +248,8 @@ class Store:
     def forget_confirmation(self, board: str) -> None:
         """The board may have lost what it showed (it was off-line, or restarted): send it again."""
         with self.db.write() as db:
-            db.execute("UPDATE boards SET confirmed = NULL, settings_confirmed = NULL WHERE board = ?",
-                       (board,))
+            db.execute("UPDATE boards SET confirmed = NULL, settings_confirmed = NULL, sent = NULL "
+                       "WHERE board = ?", (board,))
 
     def seen(self, board: str, online: bool, at: datetime, error: str = "") -> None:
         with self.db.write() as db:
@@ -249,10 +267,12 @@ class Store:
             rows = db.execute(
                 "SELECT board, intended, intended_summary, intended_at, confirmed, confirmed_at, "
                 "settings_intended, settings_confirmed, online, last_seen, failures, last_error, "
-                "intended_items, confirmed_items, last_failure_at, pages_shown, pages_total FROM boards"
+                "intended_items, confirmed_items, last_failure_at, pages_shown, pages_total, sent, sent_at "
+                "FROM boards"
             ).fetchall()
         return {r[0]: BoardRow(*r[:8], None if r[8] is None else bool(r[8]), *r[9:12],
-                               tuple(json.loads(r[12])), tuple(json.loads(r[13])), r[14], (r[15], r[16]))
+                               tuple(json.loads(r[12])), tuple(json.loads(r[13])), r[14], (r[15], r[16]),
+                               r[17], r[18])
                 for r in rows}
 
     def displays(self, board: str | None = None) -> list[Display]:

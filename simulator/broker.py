@@ -79,8 +79,9 @@ def board_acl(site: str, controller: str = "controller", devices: Sequence[str] 
 
     User `controller` reads and writes all of `ledctl/v1/#` (and every AWTRIX device's tree in
     `devices`). Every other user is a board whose username is its board id: it may read its own
-    `program`, `page/<n>` and `cmd`, and write only its own `status`, `info` and `ack` (the ack
-    topic is also the MQTT 5 Response Topic the controller sets on a manifest). An AWTRIX device's
+    `program`, `page/#`, `settings` and `cmd`, and write only its own `status`, `info`, `ack`,
+    `telemetry` and `screen` (the ack topic is also the MQTT 5 Response Topic the controller sets
+    on a manifest). An AWTRIX device's
     username is its topic prefix, and it is confined to that tree. With `use_username_as_clientid`
     (in the broker's config) nobody can take another's client id either. Mosquitto refuses %u
     substitution for usernames containing `/`, `+` or `#`.
@@ -99,10 +100,13 @@ def board_acl(site: str, controller: str = "controller", devices: Sequence[str] 
         "# Every other user is a board (username = board id), confined to its own topics.",
         f"pattern read {base}/program",
         f"pattern read {base}/page/#",
+        f"pattern read {base}/settings",
         f"pattern read {base}/cmd",
         f"pattern write {base}/status",
         f"pattern write {base}/info",
         f"pattern write {base}/ack",
+        f"pattern write {base}/telemetry",
+        f"pattern write {base}/screen",
         "# An AWTRIX device (username = its topic prefix) stays in its own tree.",
         "pattern readwrite %u/#",
         "",

@@ -17,7 +17,7 @@ from ledctl.model import Board
 from ledctl.simulator.awtrix_device import AwtrixDevice, MqttAwtrix
 from ledctl.simulator.bx_card import BxCard
 from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
-from ledctl.simulator.tpm2_receiver import Tpm2Receiver
+from ledctl.simulator.tpm2_receiver import Tpm2Receiver, WledSerial
 
 Clock = Callable[[], datetime]
 
@@ -29,7 +29,7 @@ class Client(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SerialEmulator:
-    make: Callable[[Board, Clock], BxCard | Tpm2Receiver]
+    make: Callable[[Board, Clock], BxCard | Tpm2Receiver | WledSerial]
 
 
 Credentials = tuple[str, str] | None  # (user, password) on a broker that checks them
@@ -50,6 +50,16 @@ def _bx(board: Board, clock: Clock) -> BxCard:
     return BxCard(board.address, board.size.width, board.size.height, board.colour.value, clock=clock)
 
 
+def _tpm2(board: Board, clock: Clock) -> Tpm2Receiver | WledSerial:
+    """WLED's serial input for `model = "wled"`, else a strict generic receiver; wired as the board's
+    pixel_order says (the device is set up to match its config, as on site)."""
+    order = board.pixel_order or "top-left rows"
+    if board.model == "wled":
+        return WledSerial(board.size.width, board.size.height, order=order)
+    return Tpm2Receiver(board.size.width, board.size.height, order=order,
+                        answers_ping=bool(board.acknowledges))
+
+
 def _ledctl_board(device: BoardLogic | AwtrixDevice, url: str, protocol: str,
                   credentials: Credentials) -> Client:
     assert isinstance(device, BoardLogic)
@@ -64,7 +74,7 @@ def _awtrix(device: BoardLogic | AwtrixDevice, url: str, protocol: str, credenti
 
 EMULATORS: dict[str, SerialEmulator | MqttEmulator] = {
     "onbon-bx": SerialEmulator(_bx),
-    "tpm2": SerialEmulator(lambda board, clock: Tpm2Receiver(board.size.width, board.size.height)),
+    "tpm2": SerialEmulator(_tpm2),
     "ledctl-mqtt": MqttEmulator(
         lambda board, site, clock: BoardLogic(site, board.id, board.size.width, board.size.height,
                                               board.colour.value, clock=clock),

@@ -28,7 +28,7 @@ from ledctl.simulator.bx_card import BxCard
 from ledctl.simulator.embedded_broker import EmbeddedBroker
 from ledctl.simulator.emulators import EMULATORS, Client, MqttEmulator, SerialEmulator
 from ledctl.simulator.mqtt_board import BoardLogic
-from ledctl.simulator.tpm2_receiver import Tpm2Receiver
+from ledctl.simulator.tpm2_receiver import Tpm2Receiver, WledSerial
 from ledctl.simulator.wire import SimulatedWire, WireFaults
 
 log = logging.getLogger("ledctl.simulator")
@@ -41,7 +41,7 @@ class SimError(LedctlError):
 @dataclass
 class SimBoard:
     board: Board
-    device: BxCard | Tpm2Receiver | BoardLogic | AwtrixDevice
+    device: BxCard | Tpm2Receiver | WledSerial | BoardLogic | AwtrixDevice
     wire: SimulatedWire | None  # None: an MQTT board (it connects to the broker itself)
     client: Client | None = None
     listen_url: str = ""
@@ -100,13 +100,16 @@ class Fleet:
         for link_name, boards in by_link.items():
             link = dep.links[link_name]
             devices = [self._device(b) for b in boards]
+            for device in devices:
+                if isinstance(device, WledSerial):  # its UART listens at a rate of its own (115200)
+                    device.wire_baud = link.baud
             wire = SimulatedWire(link_name, devices, baud=link.baud, pace=self.pace,
                                  rng=random.Random(f"{self.seed}:{link_name}"), faults=WireFaults())
             self.wires[link_name] = wire
             for board, device in zip(boards, devices, strict=True):
                 self.boards[board.id] = SimBoard(board, device, wire)
 
-    def _device(self, board: Board) -> BxCard | Tpm2Receiver:
+    def _device(self, board: Board) -> BxCard | Tpm2Receiver | WledSerial:
         emulator = EMULATORS[board.driver]
         assert isinstance(emulator, SerialEmulator)
         return emulator.make(board, self.clock)

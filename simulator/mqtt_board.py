@@ -4,12 +4,22 @@ It shares no code with the controller side (`ledctl.drivers`) and does not use l
 for the effects: a bug on one side must not be cancelled by the same bug on the other.
 
 `BoardLogic` is the protocol state machine without any network, driven by `on_message`, `tick`
-and an injected clock, and answering with the messages the board must publish (`Outgoing`).
-`MqttBoard` wires it to a broker with paho-mqtt 2 (MQTT 5, or 3.1.1 with the documented fallbacks).
+(the board's housekeeping: expiry, the watchdog, telemetry), `render` (its render loop: frames,
+screen read-backs) and an injected clock, and answering with the messages the board must publish
+(`Outgoing`). `MqttBoard` wires it to a broker with paho-mqtt 2 (MQTT 5, or 3.1.1 with the
+documented fallbacks).
+
+As strict as the document: messages larger than its `max_message` are dropped (an ESP32's MQTT
+buffer), pages come whole or in `parts`, pages larger than `max_page_pixels` are refused, a
+program with `valid_from` or `expires` waits for the time on a board without a clock, settings
+come from the retained `settings` topic (power and brightness are not commands), a reboot
+(a new BoardLogic) keeps nothing, and a renderer that stops (`hang`) stops counting frames and
+answering read-backs while the connection lives on — the watchdog then reports `alert`.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -20,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -38,6 +48,10 @@ PROTOCOL = 1
 EFFECTS = ("static", "blink", "scroll-left", "scroll-up")
 COLOURS = ("mono-red", "red-green", "full")
 BLINK_PERIOD_S = 1.0  # §3: on half a second, off half a second
+MIN_MAX_MESSAGE = 16384  # §4.1: every board takes messages of at least this many bytes
+MAX_PAGES = 64  # §4.1
+MAX_SIDE = 8192  # §4.1: pixels, either direction
+WATCHDOG_S = 5.0  # §9: no frame for this long is an alert
 _ID = re.compile(r"^[A-Za-z0-9_-]+$")
 _PALETTES: dict[str, frozenset[tuple[int, int, int]]] = {
     "mono-red": frozenset({(0, 0, 0), (255, 0, 0)}),
@@ -72,6 +86,8 @@ class _PageSpec:
     width: int
     height: int
     sha256: str
+    size: int | None = None  # the PNG's length (`bytes`), when the manifest says
+    parts: int = 1  # §4: published whole (1) or in this many parts
 
 
 @dataclass(slots=True)
@@ -174,6 +190,13 @@ class BoardLogic:
         *,
         clock: Callable[[], datetime],
         firmware: str = "ledctl-sim 1",
+        max_message: int = MIN_MAX_MESSAGE,
+        max_page_pixels: int | None = None,
+        telemetry_interval: float = 60.0,
+        has_clock: bool = True,
+        watchdog: bool = True,
+        monotonic: Callable[[], float] = time.monotonic,
+        rssi: int | None = -61,
     ) -> None:
         for what, ident in (("site", site), ("board", board)):
             if not _ID.match(ident):
@@ -199,6 +222,27 @@ class BoardLogic:
         self._brightness = 100
         self._power = True
         self._errors: list[str] = []
+        if max_message < MIN_MAX_MESSAGE:
+            raise ValueError(f"max_message {max_message}: at least {MIN_MAX_MESSAGE} (§4.1)")
+        self.max_message = max_message
+        self.max_page_pixels = max_page_pixels or 8 * width * height
+        self.telemetry_interval = telemetry_interval
+        self.has_clock = has_clock
+        self.watchdog = watchdog
+        self.rssi = rssi
+        self._mono = monotonic
+        self._booted = monotonic()
+        self._parts: dict[tuple[int, int], bytes] = {}  # (page, part) -> bytes, §4
+        self._state = "online"  # hello() makes it "init", subscribed() "online" (§8)
+        self._alert = ""  # why it is in alert
+        self._frames = 0  # frames the render loop drew (§9)
+        self._last_frame = monotonic()
+        self._hung = False  # the render loop stopped (a fault to inject)
+        self._screen_requests: list[str] = []  # ids of `screen` commands, answered by the render loop
+        self._last_telemetry: float | None = None
+        self._last_error: dict[str, Any] | None = None
+        self._time_offset: timedelta | None = None  # without a clock of its own: from the `time` command
+        self._waiting_for_time: _Manifest | None = None
 
     # -- topics -----------------------------------------------------------------------------------
 
@@ -207,8 +251,9 @@ class BoardLogic:
 
     @property
     def subscriptions(self) -> tuple[str, ...]:
-        """Pages first, so that retained pages arrive before the retained manifest (as live)."""
-        return (self.topic("page/#"), self.topic("program"), self.topic("cmd"))
+        """§1: settings first (a board rebooting at night learns its screen is off before it could
+        light it), pages before the manifest (so that the manifest finds them), then commands."""
+        return (self.topic("settings"), self.topic("page/#"), self.topic("program"), self.topic("cmd"))
 
     # -- state ------------------------------------------------------------------------------------
 
@@ -225,9 +270,10 @@ class BoardLogic:
             m = self._pending
             if m is None:
                 return None
-            missing = [s.index for s in m.pages if s.index not in self._pages]
-            mismatched = [s.index for s in m.pages if s.index in self._pages
-                          and hashlib.sha256(self._pages[s.index]).hexdigest() != s.sha256]
+            held = {s.index: self._page_bytes(s) for s in m.pages}
+            missing = [i for i, raw in held.items() if raw is None]
+            mismatched = [i for i, raw in held.items()
+                          if raw is not None and hashlib.sha256(raw).hexdigest() != m.pages[i].sha256]
             return {"hash": m.hash, "missing": missing, "mismatched": mismatched}
 
     @property
@@ -258,10 +304,46 @@ class BoardLogic:
         with self._lock:
             return dict(self._pages)
 
+    @property
+    def state(self) -> str:
+        """The lifecycle state (§8): init, online or alert."""
+        with self._lock:
+            return self._state
+
+    @property
+    def frames(self) -> int:
+        with self._lock:
+            return self._frames
+
+    @property
+    def clock_source(self) -> str:
+        """§9 `clock`: sntp (a clock of its own), controller (the `time` command) or none."""
+        with self._lock:
+            if self.has_clock:
+                return "sntp"
+            return "controller" if self._time_offset is not None else "none"
+
     # -- messages the board publishes ---------------------------------------------------------------
 
     def _now(self) -> datetime:
+        """The time that passes (the loop, the scrolls): the board's own oscillator."""
         return _aware(self._clock())
+
+    def _wall(self) -> datetime | None:
+        """What time the board thinks it is (§11), or None when it does not know."""
+        if self.has_clock:
+            return self._now()
+        if self._time_offset is None:
+            return None
+        return self._now() + self._time_offset
+
+    def _at(self) -> str | None:
+        wall = self._wall()
+        return _iso(wall) if wall is not None else None
+
+    def _note_error(self, error: str) -> None:
+        self._errors.append(error)
+        self._last_error = {"error": error, "uptime": int(self._mono() - self._booted), "at": self._at()}
 
     def _json(self, topic: str, body: dict[str, Any], *, retain: bool,
               correlation: bytes | None = None) -> Outgoing:
@@ -269,12 +351,29 @@ class BoardLogic:
 
     def _info(self) -> Outgoing:
         body = {"width": self.width, "height": self.height, "colour": self.colour,
-                "firmware": self.firmware, "protocol": PROTOCOL}
+                "firmware": self.firmware, "protocol": PROTOCOL, "max_message": self.max_message,
+                "max_page_pixels": self.max_page_pixels}
         return self._json(self.topic("info"), body, retain=True)
 
-    def _status(self, state: str = "online") -> Outgoing:
-        body = {"state": state, "program": self.program_hash, "at": _iso(self._now())}
+    def _status(self, state: str | None = None) -> Outgoing:
+        state = state or self._state
+        body: dict[str, Any] = {"state": state, "program": self.program_hash, "at": self._at()}
+        if state == "alert":
+            body["error"] = self._alert
         return self._json(self.topic("status"), body, retain=True)
+
+    def telemetry(self) -> Outgoing:
+        """§9: the periodic health report."""
+        with self._lock:
+            self._last_telemetry = self._mono()
+            frame = self._frame_info()
+            uptime = int(self._mono() - self._booted)
+            body = {"state": self._state, "uptime": uptime, "firmware": self.firmware,
+                    "rssi": self.rssi, "heap": 81234, "program": self.program_hash, "page": frame["page"],
+                    "frames": self._frames, "power": self._power, "brightness": self._brightness,
+                    "clock": self.clock_source, "last_error": self._last_error,
+                    "interval": self.telemetry_interval, "at": self._at()}
+            return self._json(self.topic("telemetry"), body, retain=False)
 
     def _ack(self, body: dict[str, Any], response_topic: str | None, correlation: bytes | None) -> Outgoing:
         if response_topic:
@@ -286,14 +385,21 @@ class BoardLogic:
         body: dict[str, Any] = {"hash": manifest_hash, "ok": error is None}
         if error is not None:
             body["error"] = error
-            self._errors.append(f"program {manifest_hash or '?'}: {error}")
-        body["at"] = _iso(self._now())
+            self._note_error(f"program {manifest_hash or '?'}: {error}")
+        body["at"] = self._at()
         return self._ack(body, response_topic, correlation)
 
     def hello(self) -> list[Outgoing]:
-        """On connecting: `info` and `status` online, both retained (§7)."""
+        """On connecting: `info` and `status` init, both retained (§1, §8)."""
         with self._lock:
-            return [self._info(), self._status("online")]
+            self._state = "init"
+            return [self._info(), self._status("init")]
+
+    def subscribed(self) -> list[Outgoing]:
+        """On the SUBACK: `status` online and a telemetry message (§1)."""
+        with self._lock:
+            self._state = "alert" if self._alert else "online"
+            return [self._status(), self.telemetry()]
 
     def will(self) -> Outgoing:
         """The last will: `status` offline with the hash on air, retained (§7)."""
@@ -314,8 +420,17 @@ class BoardLogic:
             if not topic.startswith(self.prefix):
                 return []
             name = topic[len(self.prefix):]
+            if len(payload) > self.max_message:
+                # §4.1: more than its receive buffer holds; the firmware cannot take it whole.
+                self._note_error(f"{name}: a message of {len(payload)} bytes, more than max_message "
+                                 f"{self.max_message}: dropped")
+                if name == "program":
+                    return [self._program_ack("", self._errors[-1], response_topic, correlation)]
+                return []
             if name == "program":
                 return self._on_program(payload, response_topic, correlation)
+            if name == "settings":
+                return self._on_settings(payload, response_topic, correlation)
             if name == "cmd":
                 return self._on_cmd(payload, response_topic, correlation)
             if name.startswith("page/"):
@@ -323,17 +438,34 @@ class BoardLogic:
             return []
 
     def _on_page(self, index_text: str, payload: bytes) -> list[Outgoing]:
-        if not index_text.isdigit() or not index_text.isascii():
-            self._errors.append(f"page/{index_text}: not a page index, ignored")
+        index_part = index_text.split("/")
+        if len(index_part) > 2 or not all(t.isdigit() and t.isascii() for t in index_part):
+            self._note_error(f"page/{index_text}: not a page index, ignored")
             return []
-        index = int(index_text)
-        if not payload:
+        index = int(index_part[0])
+        if len(index_part) == 2:  # §4: one part of a chunked page
+            key = (index, int(index_part[1]))
+            if payload:
+                self._parts[key] = bytes(payload)
+            else:
+                self._parts.pop(key, None)
+        elif not payload:
             self._pages.pop(index, None)
             return []
-        self._pages[index] = bytes(payload)
+        else:
+            self._pages[index] = bytes(payload)
         if self._pending is None:
             return []
         return self._try(self._pending)
+
+    def _page_bytes(self, spec: _PageSpec) -> bytes | None:
+        """The whole PNG of a page, from `page/<n>` or its parts (§4); None while incomplete."""
+        if spec.parts <= 1:
+            return self._pages.get(spec.index)
+        parts = [self._parts.get((spec.index, k)) for k in range(spec.parts)]
+        if any(p is None for p in parts):
+            return None
+        return b"".join(p for p in parts if p is not None)
 
     def _on_program(self, payload: bytes, response_topic: str | None,
                     correlation: bytes | None) -> list[Outgoing]:
@@ -360,13 +492,23 @@ class BoardLogic:
             manifest = self._parse_manifest(data, response_topic, correlation)
         except ManifestError as exc:
             return [self._program_ack(manifest_hash, str(exc), response_topic, correlation)]
-        # The newest manifest wins: whatever waited for pages or for its start is superseded.
+        # The newest manifest wins: whatever waited for pages, the time or its start is superseded.
         self._pending = None
         self._held = None
-        now = self._now()
-        if manifest.expires is not None and manifest.expires <= now:
+        self._waiting_for_time = None
+        return self._timed(manifest)
+
+    def _timed(self, manifest: _Manifest) -> list[Outgoing]:
+        """§11: a program with valid_from or expires needs the time; without it, it waits."""
+        now = self._wall()
+        timed = manifest.expires is not None or manifest.valid_from is not None
+        if now is None and timed:
+            self._waiting_for_time = manifest
+            return [self._program_ack(manifest.hash, "no clock: waiting for the time",
+                                      manifest.response_topic, manifest.correlation)]
+        if now is not None and manifest.expires is not None and manifest.expires <= now:
             out = [self._program_ack(manifest.hash, f"expired at {_iso(manifest.expires)}",
-                                     response_topic, correlation)]
+                                     manifest.response_topic, manifest.correlation)]
             if self._current is not None:
                 self._current = None
                 out.append(self._status())
@@ -392,6 +534,8 @@ class BoardLogic:
         raw_pages = data.get("pages")
         if not isinstance(raw_pages, list):
             raise ManifestError("pages: expected a list")
+        if len(raw_pages) > MAX_PAGES:
+            raise ManifestError(f"pages: {len(raw_pages)}, at most {MAX_PAGES} (§4.1)")
         specs: list[_PageSpec] = []
         for position, raw in enumerate(raw_pages):
             if not isinstance(raw, dict):
@@ -407,15 +551,27 @@ class BoardLogic:
             if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha):
                 raise ManifestError(f"{what}: sha256 {sha!r} is not a SHA-256 hex digest")
             name = raw.get("name", "")
+            width = _positive_int(raw.get("width"), f"{what}: width")
+            height = _positive_int(raw.get("height"), f"{what}: height")
+            if max(width, height) > MAX_SIDE or width * height > self.max_page_pixels:
+                # §4.1: more than the board can hold decoded.
+                raise ManifestError(f"{what}: {width}x{height} is more than this board holds "
+                                    f"(max_page_pixels {self.max_page_pixels}, at most {MAX_SIDE} a side)")
+            size = raw.get("bytes")
+            if size is not None:
+                size = _positive_int(size, f"{what}: bytes")
+            parts = _positive_int(raw.get("parts", 1), f"{what}: parts")
             specs.append(_PageSpec(
                 index=position,
                 name=name if isinstance(name, str) else str(name),
                 effect=effect,
                 dwell=_number(raw.get("dwell", 0), f"{what}: dwell"),
                 speed=_number(raw.get("speed", 0), f"{what}: speed"),
-                width=_positive_int(raw.get("width"), f"{what}: width"),
-                height=_positive_int(raw.get("height"), f"{what}: height"),
+                width=width,
+                height=height,
                 sha256=sha.lower(),
+                size=size,
+                parts=parts,
             ))
         return _Manifest(manifest_hash, valid_from, expires, colour if isinstance(colour, str) else None,
                          tuple(specs), response_topic, correlation)
@@ -437,10 +593,13 @@ class BoardLogic:
         images: list[Image.Image] = []
         waiting: list[str] = []
         for spec in manifest.pages:
-            raw = self._pages.get(spec.index)
+            raw = self._page_bytes(spec)
             if raw is None:
-                continue  # not here yet: wait quietly
+                continue  # not here yet (or not every part): wait quietly
             sha = hashlib.sha256(raw).hexdigest()
+            if spec.size is not None and len(raw) != spec.size:
+                waiting.append(f"page {spec.index}: {len(raw)} bytes, the manifest says {spec.size}")
+                continue
             if sha != spec.sha256:
                 waiting.append(f"page {spec.index}: sha256 mismatch")
                 continue
@@ -463,7 +622,8 @@ class BoardLogic:
         program = _Program(manifest, tuple(self._page(spec, image) for spec, image in zip(
             manifest.pages, images, strict=True)))
         self._check_colours(program)
-        if manifest.valid_from is not None and manifest.valid_from > self._now():
+        wall = self._wall()
+        if manifest.valid_from is not None and wall is not None and manifest.valid_from > wall:
             self._held = program
             return []
         return self._switch(program)
@@ -517,27 +677,40 @@ class BoardLogic:
         cmd_id = data.get("id")
         if not isinstance(cmd_id, str) or not cmd_id:
             return [self._cmd_ack(cmd_id, "command without an id", response_topic, correlation)]
-        known = [key for key in ("brightness", "power", "reannounce") if key in data]
+        if "brightness" in data or "power" in data:
+            # §6, §7: power and brightness are settings, retained so that they survive a reboot.
+            return [self._cmd_ack(cmd_id, "power and brightness go in the retained settings topic",
+                                  response_topic, correlation)]
+        known = [key for key in ("reannounce", "screen", "time") if key in data]
         if not known:
-            return [self._cmd_ack(cmd_id, "no known command (brightness, power, reannounce)",
+            return [self._cmd_ack(cmd_id, "no known command (reannounce, screen, time)",
                                   response_topic, correlation)]
-        brightness = data.get("brightness")
-        if "brightness" in data and (isinstance(brightness, bool) or not isinstance(brightness, int | float)
-                                     or not 0 <= brightness <= 100):
-            return [self._cmd_ack(cmd_id, f"brightness {brightness!r}: a percentage 0..100",
-                                  response_topic, correlation)]
-        for key in ("power", "reannounce"):
-            if key in data and not isinstance(data[key], bool):
-                return [self._cmd_ack(cmd_id, f"{key} {data[key]!r}: true or false",
-                                      response_topic, correlation)]
-        out: list[Outgoing] = []
-        if "brightness" in data:
-            self._brightness = round(brightness)  # type: ignore[arg-type]
-        if "power" in data:
-            self._power = data["power"]
-        out.append(self._cmd_ack(cmd_id, None, response_topic, correlation))
+        for key in ("reannounce", "screen"):
+            if key in data and data[key] is not True:
+                return [self._cmd_ack(cmd_id, f"{key} {data[key]!r}: true", response_topic, correlation)]
+        when = None
+        if "time" in data:
+            told = data["time"]
+            try:
+                when = _aware(datetime.fromisoformat(told)) if isinstance(told, str) else None
+            except ValueError:
+                when = None
+            if when is None:
+                error = f"time {told!r}: an ISO 8601 time"
+                return [self._cmd_ack(cmd_id, error, response_topic, correlation)]
+        # Every command but `screen` is acked by its id; `screen` is answered by the screen itself.
+        out = [] if known == ["screen"] else [self._cmd_ack(cmd_id, None, response_topic, correlation)]
+        if when is not None:
+            if not self.has_clock:  # §11: SNTP wins; else the controller's time is the clock
+                self._time_offset = when - self._now()
+            if self._waiting_for_time is not None:
+                waiting, self._waiting_for_time = self._waiting_for_time, None
+                out += self._timed(waiting)
         if data.get("reannounce") is True:
-            out += [self._info(), self._status()]
+            out += [self._info(), self._status(), self.telemetry()]
+        if data.get("screen") is True:
+            # §10: answered by the render loop after its next frame (a stuck renderer never answers).
+            self._screen_requests.append(cmd_id)
         return out
 
     def _cmd_ack(self, cmd_id: object, error: str | None, response_topic: str | None,
@@ -545,87 +718,165 @@ class BoardLogic:
         body: dict[str, Any] = {"cmd": cmd_id, "ok": error is None}
         if error is not None:
             body["error"] = error
-            self._errors.append(f"cmd {cmd_id!r}: {error}")
+            self._note_error(f"cmd {cmd_id!r}: {error}")
         return self._ack(body, response_topic, correlation)
+
+    def _on_settings(self, payload: bytes, response_topic: str | None,
+                     correlation: bytes | None) -> list[Outgoing]:
+        """§6: power and brightness, retained: applied at once and after every reconnect."""
+        if not payload.strip():  # deleted: as a board never configured
+            self._power, self._brightness = True, 100
+            return []
+        try:
+            data = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            return [self._cmd_ack(None, "settings are not a JSON object", response_topic, correlation)]
+        set_id = data.get("id")
+        brightness = data.get("brightness", self._brightness)
+        if isinstance(brightness, bool) or not isinstance(brightness, int | float) \
+                or not 0 <= brightness <= 100:
+            return [self._cmd_ack(set_id, f"brightness {brightness!r}: a percentage 0..100",
+                                  response_topic, correlation)]
+        power = data.get("power", self._power)
+        if not isinstance(power, bool):
+            return [self._cmd_ack(set_id, f"power {power!r}: true or false", response_topic, correlation)]
+        self._brightness, self._power = round(brightness), power
+        return [self._cmd_ack(set_id, None, response_topic, correlation)]
 
     # -- time -------------------------------------------------------------------------------------
 
     def tick(self) -> list[Outgoing]:
-        """Start a held program whose `valid_from` came, drop an expired one (even offline)."""
+        """The board's housekeeping (not the render loop): start a held program whose `valid_from`
+        came, drop an expired one (even offline), the watchdog (§9) and the telemetry when due."""
         with self._lock:
-            now = self._now()
+            now = self._wall()
             out: list[Outgoing] = []
-            if self._pending is not None and _expired(self._pending, now):
-                self._errors.append(f"program {self._pending.hash}: expired while waiting for pages")
-                self._pending = None
-            held = self._held
-            if held is not None:
-                if _expired(held.manifest, now):
-                    self._errors.append(f"program {held.hash}: expired before its valid_from")
-                    self._held = None
-                elif held.manifest.valid_from is None or held.manifest.valid_from <= now:
-                    self._held = None
-                    out += self._switch(held)
-            current = self._current
-            if current is not None and _expired(current.manifest, now):
-                self._current = None
-                out.append(self._status())
+            if now is not None:
+                out += self._expiry(now)
+            if self.watchdog and self._state == "online" and self._mono() - self._last_frame > WATCHDOG_S:
+                self._alert = f"renderer: no frame for {self._mono() - self._last_frame:.0f} s"
+                self._note_error(self._alert)
+                self._state = "alert"
+                out += [self._status(), self.telemetry()]
+            elif (self._state != "init" and self._last_telemetry is not None
+                  and self._mono() - self._last_telemetry >= self.telemetry_interval):
+                out.append(self.telemetry())
             return out
+
+    def _expiry(self, now: datetime) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        if self._pending is not None and _expired(self._pending, now):
+            self._note_error(f"program {self._pending.hash}: expired while waiting for pages")
+            self._pending = None
+        held = self._held
+        if held is not None:
+            if _expired(held.manifest, now):
+                self._note_error(f"program {held.hash}: expired before its valid_from")
+                self._held = None
+            elif held.manifest.valid_from is None or held.manifest.valid_from <= now:
+                self._held = None
+                out += self._switch(held)
+        current = self._current
+        if current is not None and _expired(current.manifest, now):
+            self._current = None
+            out.append(self._status())
+        return out
+
+    # -- the render loop ----------------------------------------------------------------------------
+
+    def render(self) -> list[Outgoing]:
+        """One pass of the render loop: draw a frame (count it), answer the `screen` requests (§10),
+        and leave a watchdog alert once frames come again. A hung renderer does nothing."""
+        with self._lock:
+            if self._hung:
+                return []
+            self._frames += 1
+            self._last_frame = self._mono()
+            out = [self._screen_answer(cmd_id) for cmd_id in self._screen_requests]
+            self._screen_requests = []
+            if self._state == "alert" and self._alert.startswith("renderer:"):
+                self._alert, self._state = "", "online"
+                out += [self._status(), self.telemetry()]
+            return out
+
+    def hang(self, hung: bool = True) -> None:
+        """A fault: the render loop stops (a deadlock, a crashed task) while MQTT carries on."""
+        with self._lock:
+            self._hung = hung
+
+    def _screen_answer(self, cmd_id: str) -> Outgoing:
+        frame = self._frame_info()
+        buffer = io.BytesIO()
+        frame["image"].save(buffer, format="PNG")
+        body = {"id": cmd_id, "program": self.program_hash, "page": frame["page"], "origin": frame["origin"],
+                "lit": frame["lit"], "power": self._power, "brightness": self._brightness,
+                "frames": self._frames, "at": self._at(), "png": base64.b64encode(buffer.getvalue()).decode()}
+        return self._json(self.topic("screen"), body, retain=False)
 
     # -- display ----------------------------------------------------------------------------------
 
     def snapshot(self) -> Image.Image:
         """What the board shows now (RGB, board size; brightness is not applied to pixels)."""
         with self._lock:
-            frame = Image.new("RGB", (self.width, self.height))
-            program = self._current
-            now = self._now()
-            if not self._power or program is None or not program.pages:
-                return frame
-            if _expired(program.manifest, now):
-                return frame
-            started = program.started or now
-            elapsed = (now - started).total_seconds()
-            total = sum(page.duration for page in program.pages)
-            page, t = program.pages[0], 0.0
-            if total > 0:
-                t = elapsed % total
-                for candidate in program.pages:
-                    if t < candidate.duration:
-                        page = candidate
-                        break
-                    t -= candidate.duration
-                else:  # float rounding at the very end of the loop
-                    page, t = program.pages[-1], program.pages[-1].duration
-            self._draw(frame, page, t)
-            return frame
+            return self._frame_info()["image"]
 
-    def _draw(self, frame: Image.Image, page: _Page, t: float) -> None:
+    def _frame_info(self) -> dict[str, Any]:
+        """The frame on air: its image, the page drawn, where the page's corner is, lit or not."""
+        frame = Image.new("RGB", (self.width, self.height))
+        info: dict[str, Any] = {"image": frame, "page": None, "origin": [0, 0], "lit": False}
+        program = self._current
+        if program is None or not program.pages:
+            return info
+        wall = self._wall()
+        if wall is not None and _expired(program.manifest, wall):
+            return info
+        now = self._now()
+        started = program.started or now
+        elapsed = (now - started).total_seconds()
+        total = sum(page.duration for page in program.pages)
+        page, t = program.pages[0], 0.0
+        if total > 0:
+            t = elapsed % total
+            for candidate in program.pages:
+                if t < candidate.duration:
+                    page = candidate
+                    break
+                t -= candidate.duration
+            else:  # float rounding at the very end of the loop
+                page, t = program.pages[-1], program.pages[-1].duration
+        info["page"] = page.spec.index
+        origin, lit = self._place(page, t)
+        info["origin"], info["lit"] = list(origin), lit
+        if self._power and lit:
+            frame.paste(page.image, origin)
+        return info
+
+    def _place(self, page: _Page, t: float) -> tuple[tuple[int, int], bool]:
         effect = page.spec.effect
-        image = page.image
         if effect == "static":
-            frame.paste(image, (0, 0))
-        elif effect == "blink":
-            if t % BLINK_PERIOD_S < BLINK_PERIOD_S / 2:
-                frame.paste(image, (0, 0))
-        else:
-            offset = int(page.speed * t + 1e-9)
-            if effect == "scroll-left":
-                frame.paste(image, (self.width - offset, 0))
-            else:
-                frame.paste(image, (0, self.height - offset))
+            return (0, 0), True
+        if effect == "blink":
+            return (0, 0), t % BLINK_PERIOD_S < BLINK_PERIOD_S / 2
+        offset = int(page.speed * t + 1e-9)
+        if effect == "scroll-left":
+            return (self.width - offset, 0), True
+        return (0, self.height - offset), True
 
 
 class MqttBoard:
     """`BoardLogic` on a broker, with paho-mqtt 2.
 
     paho callbacks only feed the logic and queue what it answers; a worker thread publishes the
-    queue and calls `logic.tick()` once a second (so expiry works while disconnected, too).
+    queue and, every `tick_s`, runs the render loop (`logic.render()`) and the housekeeping
+    (`logic.tick()`: expiry works while disconnected, too). Every connect is a clean session with a
+    30 s keepalive (§1).
     """
 
     def __init__(self, logic: BoardLogic, url: str, *, username: str | None = None,
                  password: str | None = None, protocol: str = "5", keepalive: int = 30,
-                 tick_s: float = 1.0) -> None:
+                 tick_s: float = 0.25) -> None:
         if protocol not in ("5", "3.1.1", "311"):
             raise ValueError(f"protocol {protocol!r}: '5' or '3.1.1'")
         parts = urlsplit(url if "://" in url else f"mqtt://{url}")
@@ -642,8 +893,10 @@ class MqttBoard:
         password = password or (unquote(parts.password) if parts.password else None)
         if password is not None and username is None:
             username = logic.board  # §1: the username is the board id
+        # §1: a clean session every time (3.1.1: Clean Session here; MQTT 5: Clean Start in connect()).
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=logic.board,
-                                   protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311)
+                                   protocol=mqtt.MQTTv5 if self.v5 else mqtt.MQTTv311,
+                                   **({} if self.v5 else {"clean_session": True}))
         if username is not None:
             self._client.username_pw_set(username, password)
         if self.tls:
@@ -669,7 +922,8 @@ class MqttBoard:
             raise RuntimeError("already started")
         self._started = True
         self._set_will()
-        self._client.connect(self.host, self.port, keepalive=self.keepalive)
+        self._client.connect(self.host, self.port, keepalive=self.keepalive,
+                             **({"clean_start": True} if self.v5 else {}))
         self._stopping.clear()
         self._worker = threading.Thread(target=self._work, name=f"ledctl-sim-{self.logic.board}",
                                         daemon=True)
@@ -739,6 +993,8 @@ class MqttBoard:
         failures = [str(rc) for rc in reason_codes if rc.is_failure]
         if failures:
             self.connect_errors.append(f"subscribe refused: {', '.join(failures)}")
+        for item in self.logic.subscribed():  # §1: online once subscribed, and a telemetry
+            self._queue.put(item)
         self._ready.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: ReasonCode,
@@ -777,7 +1033,7 @@ class MqttBoard:
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self.tick_s
                 try:
-                    out = self.logic.tick()
+                    out = self.logic.render() + self.logic.tick()
                 except Exception:
                     log.exception("%s: tick", self.logic.board)
                     out = []

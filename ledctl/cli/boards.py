@@ -65,6 +65,8 @@ def cmd_boards(args: argparse.Namespace, clock: Clock) -> int:
             "online": bool(row and row.online), "intended": row.intended if row else None,
             "confirmed": row.confirmed if row else None,
             "last_confirmed": row.confirmed_at if row else None,
+            # sent to a board that cannot acknowledge (e.g. a TPM2 receiver without a ping): never confirmed
+            "sent": row.sent if row else None, "last_sent": row.sent_at if row else None,
             "shows": row.intended_summary if row else "", "settings": row.settings_confirmed if row else None,
             "failures": row.failures if row else 0, "last_error": row.last_error if row else "",
             "pages": list(row.pages) if row else [0, 0],  # of the confirmed program: reached the board, in it
@@ -79,6 +81,8 @@ def cmd_boards(args: argparse.Namespace, clock: Clock) -> int:
         online = ("yes" if o["online"] else "no") if known else "?"
         if o["confirmed"] and o["confirmed"] == o["intended"]:
             state = "confirmed"
+        elif o["sent"] and o["sent"] == o["intended"]:
+            state = "sent"  # all its protocol allows: the board cannot acknowledge
         elif o["intended"]:
             state = "pending"
         else:
@@ -93,7 +97,9 @@ def cmd_boards(args: argparse.Namespace, clock: Clock) -> int:
         print(f"{o['board']:<18} {online:<7} {state:<10} {pages:<6} {program:<13} {when:<20} "
               f"{note[:70]}")
     confirmed = sum(1 for o in out if o["confirmed"] and o["confirmed"] == o["intended"])
-    print(f"\n{confirmed}/{len(out)} boards confirmed on what they should show")
+    sent = sum(1 for o in out if o["sent"] and o["sent"] == o["intended"] and o["confirmed"] != o["intended"])
+    print(f"\n{confirmed}/{len(out)} boards confirmed on what they should show"
+          + (f"; {sent} sent, unconfirmed (they cannot acknowledge)" if sent else ""))
     return 0
 
 
@@ -193,11 +199,15 @@ def _deliver_now(args: argparse.Namespace, clock: Clock, dep: config_mod.Deploym
             continue
         print(f"{b.id:<18} {r.describe()[:40]:<40} {r.mode:<7} {r.bytes_sent:>7} {r.seconds:>8.1f}")
     confirmed = sum(1 for b in ready if views[b.id].confirmed == intents[b.id].hash)
-    print(f"\n{confirmed}/{total} confirmed in {took:.1f} s")
+    sent = sum(1 for b in ready if views[b.id].confirmed != intents[b.id].hash
+               and views[b.id].sent == intents[b.id].hash)
+    print(f"\n{confirmed}/{total} confirmed in {took:.1f} s"
+          + (f"; {sent} sent, unconfirmed (they cannot acknowledge)" if sent else ""))
     if played:
         print(f"({len(played)} board(s) hold one page at a time and now keep their last page: a running "
               "service, ledctl serve, plays their loop)")
-    return 0 if confirmed == total else 1
+    # A board that cannot acknowledge was given all its protocol allows: not a failure, never "confirmed".
+    return 0 if confirmed + sent == total else 1
 
 
 def _play_one_loop(d: Dispatcher, clock: Clock, ready: Sequence[Board],
@@ -210,7 +220,7 @@ def _play_one_loop(d: Dispatcher, clock: Clock, ready: Sequence[Board],
     while True:
         views = d.view()
         playing = [b for b in ready if views[b.id].page is not None and views[b.id].failures == 0
-                   and views[b.id].confirmed != intents[b.id].hash]
+                   and intents[b.id].hash not in (views[b.id].confirmed, views[b.id].sent)]
         played |= {b.id for b in playing}
         if not playing:
             return sorted(played)
@@ -255,7 +265,7 @@ def _ask_the_service(args: argparse.Namespace, clock: Clock, dep: config_mod.Dep
     while True:
         rows = store.boards()
         done = [b for b in boards if (row := rows.get(b.id)) is not None and row.intended
-                and row.confirmed == row.intended]
+                and row.intended in (row.confirmed, row.sent)]
         if len(done) == len(boards) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -263,9 +273,10 @@ def _ask_the_service(args: argparse.Namespace, clock: Clock, dep: config_mod.Dep
     for b in boards:
         row = rows.get(b.id)
         ok = row is not None and row.intended and row.confirmed == row.intended
-        note = (row.intended_summary if ok else row.last_error or "being sent") if row else "—"
-        print(f"{b.id:<18} {'confirmed' if ok else 'pending':<10} {note[:70]}")
-    print(f"\n{len(done)}/{len(boards)} confirmed (by the service)")
+        sent = not ok and row is not None and row.intended and row.sent == row.intended
+        note = (row.intended_summary if ok or sent else row.last_error or "being sent") if row else "—"
+        print(f"{b.id:<18} {'confirmed' if ok else 'sent' if sent else 'pending':<10} {note[:70]}")
+    print(f"\n{len(done)}/{len(boards)} confirmed or sent (by the service)")
     return 0 if len(done) == len(boards) else 1
 
 

@@ -392,7 +392,7 @@ def _show(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, no
     deadline = time.monotonic() + (args.wait or 0)
     while True:
         states = delivery_states(notices, n, notices.path, clock.now())
-        done = all(s["state"] == "confirmed" for s in states)
+        done = all(s["state"] in ("confirmed", "sent") for s in states)
         if done or time.monotonic() >= deadline:
             break
         time.sleep(0.5)
@@ -412,7 +412,9 @@ def _show(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, no
     if n.needs_review:
         print("  ⚑ published by emergency override: needs review by another approver")
     confirmed = sum(1 for s in states if s["state"] == "confirmed")
-    print(f"  delivery: {confirmed}/{len(states)} boards confirmed")
+    sent = sum(1 for s in states if s["state"] == "sent")
+    print(f"  delivery: {confirmed}/{len(states)} boards confirmed"
+          + (f", {sent} sent (they cannot acknowledge)" if sent else ""))
     for s in states:
         print(f"    {s['board']:<18} {s['state']:<10} {_local(str(s['detail']), dep.tz)}")
     return 0 if done or not args.wait else 1

@@ -115,7 +115,8 @@ def notices_for(dep: Deployment, db: Path, clock: Clock) -> Notices:
 
 
 def delivery_states(notices: Notices, notice: Notice, db: Path, now: datetime) -> list[dict[str, object]]:
-    """Per target board: confirmed (with when), pending, failing (why), or not shown (and why not)."""
+    """Per target board: confirmed (with when), sent (to a board that cannot acknowledge), pending,
+    failing (why), or not shown (and why not)."""
     rows = Store(db).boards()
     item = f"notice:{notice.id}"
     out = []
@@ -128,6 +129,8 @@ def delivery_states(notices: Notices, notice: Notice, db: Path, now: datetime) -
             detail = f"starts {notice.start.isoformat()}"
         elif row is not None and item in row.confirmed_items and row.confirmed == row.intended:
             state, detail = "confirmed", row.confirmed_at or ""
+        elif row is not None and item in row.intended_items and row.sent == row.intended and not row.failures:
+            state, detail = "sent", f"{row.sent_at} (the board cannot acknowledge)"
         elif row is not None and item in row.intended_items:
             state = "failing" if row.failures else "pending"
             detail = row.last_error if row.failures else "being sent"

@@ -239,7 +239,7 @@ station = "zh-urban"
         broker.stop()
 
 
-def test_brightness_and_power_commands_are_acked(dep) -> None:
+def test_brightness_and_power_settings_are_acked(dep) -> None:
     urban, client = screen(dep, "outdoor-urban")
     link = MqttLink("cmd", dep.links["broker"].url, client_id="controller-cmd", username="controller",
                     password_env="LEDCTL_TEST_MQTT_PASSWORD")
@@ -247,8 +247,8 @@ def test_brightness_and_power_commands_are_acked(dep) -> None:
     boards.listen()
     link.connect()
     try:
-        boards.command(dep.board("outdoor-urban"), {"brightness": 40}, "c-1")
-        boards.command(dep.board("outdoor-urban"), {"power": False}, "c-2")
+        boards.settings(dep.board("outdoor-urban"), {"brightness": 40}, "c-1")
+        boards.settings(dep.board("outdoor-urban"), {"power": False}, "c-2")
         done = boards.wait_commands({"outdoor-urban": "c-1", "outdoor-petrochem": "c-2"}, 5)
         assert done == {"outdoor-urban": "", "outdoor-petrochem": ""}  # both acked, by id
         assert urban.brightness == 40 and urban.power is False

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ledctl import config, pipeline
+from ledctl import pipeline
 from ledctl.delivery import deliver_once as deliver
 from ledctl.drivers.base import Content, Outcome
 from ledctl.drivers.onbon.bitmap import page_bitmap
@@ -172,59 +172,6 @@ def test_pty_link(zhenhai) -> None:
         assert result.ok, result.describe()
     finally:
         fleet.stop()
-
-
-def test_tpm2_board_over_tcp(tmp_path, repo) -> None:
-    text = (repo / "config" / "zhenhai.toml").read_text(encoding="utf-8")
-    text = text.replace('driver = "onbon-bx"\nmodel = "BX-5K2"\nlink = "dtu-12"\naddress = 1',
-                        'driver = "tpm2"\nlink = "dtu-12"')
-    text = text.replace('"sample-data/', f'"{repo}/config/sample-data/').replace('source = "centre"',
-                                                                               'source = "sample"')
-    text += f'\n[layouts]\ndir = "{repo}/config/layouts"\n'
-    (tmp_path / "t.toml").write_text(text, encoding="utf-8")
-    dep = config.load(tmp_path / "t.toml")
-    assert dep.board("zbs-12").driver == "tpm2"
-    fleet = Fleet(dep, clock=now, pace=False)
-    fleet.build({"zbs-12"})
-    fleet.start(ephemeral=True)
-    try:
-        dep2 = fleet.rewired()
-        boards = (dep2.board("zbs-12"),)
-        contents = bulletin_contents(dep2, boards)
-        (result,) = deliver(dep2, boards, contents)
-        assert result.confirmed and "ping" in result.detail
-        shown = fleet.boards["zbs-12"].device.snapshot()
-        assert shown.tobytes() == contents["zbs-12"].program.pages[0].image.tobytes()
-    finally:
-        fleet.stop()
-
-
-def test_tpm2_host_plays_the_loop(zhenhai) -> None:
-    from PIL import Image
-
-    from ledctl.drivers.link import SerialLink
-    from ledctl.drivers.tpm2 import Tpm2Board
-    from ledctl.model import Page, Program
-    from ledctl.simulator.tpm2_receiver import Tpm2Receiver
-    from ledctl.simulator.wire import SimulatedWire
-
-    receiver = Tpm2Receiver(8, 4, order="serpentine")
-    wire = SimulatedWire("strip", [receiver], baud=115200, pace=False)
-    url = wire.listen_tcp()
-    try:
-        red, green = Image.new("RGB", (8, 4), (255, 0, 0)), Image.new("RGB", (8, 4), (0, 255, 0))
-        pages = (Page("a", red, dwell_s=0.2), Page("b", green, effect="blink", dwell_s=1.0))
-        program = Program("strip", pages)
-        link = SerialLink("strip", url, baud=115200)
-        waits: list[float] = []
-        sent = Tpm2Board(8, 4, link, order="serpentine").play(program, sleep=waits.append)
-        link.close()
-        assert sent == 1 + 2  # red once; the blink: on, off (a second at one blink per second)
-        assert receiver.stats.frames_shown == sent and receiver.stats.pings == 1
-        assert sum(waits) == pytest.approx(1.2, abs=0.1)  # the program's own timing
-        assert receiver.snapshot().getpixel((0, 0)) == (0, 0, 0)  # it ended on the blink's dark half
-    finally:
-        wire.stop()
 
 
 def test_a_notice_of_several_pages_is_refused_by_a_one_picture_card(community) -> None:

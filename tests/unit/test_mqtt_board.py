@@ -124,15 +124,18 @@ def is_dark(board: BoardLogic) -> bool:
 # -- connection ------------------------------------------------------------------------------------
 
 
-def test_hello_publishes_info_and_online_status_retained() -> None:
+def test_hello_publishes_info_and_init_then_online_once_subscribed() -> None:
     board, _ = new_board("red-green")
     info, status = board.hello()
     assert info.topic == PREFIX + "info" and info.retain
     assert info.json() == {"width": W, "height": H, "colour": "red-green", "firmware": "ledctl-sim 1",
-                           "protocol": 1}
+                           "protocol": 1, "max_message": 16384, "max_page_pixels": 8 * W * H}
     assert status.topic == PREFIX + "status" and status.retain
-    assert status.json()["state"] == "online" and status.json()["program"] == ""
+    assert status.json()["state"] == "init" and status.json()["program"] == ""
     assert datetime.fromisoformat(status.json()["at"]) == T0
+    status, telemetry = board.subscribed()  # §1: on the SUBACK
+    assert status.json()["state"] == "online" and status.retain
+    assert telemetry.topic == PREFIX + "telemetry" and not telemetry.retain
 
 
 def test_will_is_offline_status_with_the_hash_on_air() -> None:
@@ -379,48 +382,71 @@ def cmd(board: BoardLogic, body: Any, **kw: Any) -> list[Outgoing]:
     return send(board, "cmd", json.dumps(body).encode(), **kw)
 
 
-def test_brightness_command() -> None:
+def settings(board: BoardLogic, body: Any, **kw: Any) -> list[Outgoing]:
+    return send(board, "settings", json.dumps(body).encode(), **kw)
+
+
+def test_brightness_setting() -> None:
     board, _ = new_board()
     assert board.brightness == 100
-    out = cmd(board, {"id": "c-17", "brightness": 70})
+    out = settings(board, {"id": "s-17", "brightness": 70})
     assert len(out) == 1 and out[0].topic == PREFIX + "ack" and not out[0].retain
-    assert out[0].json() == {"cmd": "c-17", "ok": True}
+    assert out[0].json() == {"cmd": "s-17", "ok": True}
     assert board.brightness == 70
 
 
 @pytest.mark.parametrize("value", [101, -1, "70", True, None])
 def test_invalid_brightness_is_refused(value: Any) -> None:
     board, _ = new_board()
-    out = cmd(board, {"id": "c-1", "brightness": value})
+    out = settings(board, {"id": "s-1", "brightness": value})
     body = out[0].json()
-    assert body["cmd"] == "c-1" and body["ok"] is False and "brightness" in body["error"]
+    assert body["cmd"] == "s-1" and body["ok"] is False and "brightness" in body["error"]
     assert board.brightness == 100
 
 
-def test_power_command_darkens_and_restores_the_screen() -> None:
+def test_power_setting_darkens_and_restores_the_screen() -> None:
     board, _ = new_board()
     load(board, [png(colour=RED)])
-    assert cmd(board, {"id": "c-18", "power": False})[0].json() == {"cmd": "c-18", "ok": True}
+    assert settings(board, {"id": "s-18", "power": False})[0].json() == {"cmd": "s-18", "ok": True}
     assert board.power is False and is_dark(board)
     assert board.program_hash == "h-a"  # still its program, just not lit
-    cmd(board, {"id": "c-19", "power": True})
+    settings(board, {"id": "s-19", "power": True})
     assert board.power is True and colour_at(board) == RED
-    bad = cmd(board, {"id": "c-20", "power": "off"})[0].json()
+    bad = settings(board, {"id": "s-20", "power": "off"})[0].json()
     assert bad["ok"] is False and board.power is True
 
 
-def test_reannounce_publishes_info_and_status_again() -> None:
+def test_power_and_brightness_are_not_commands() -> None:
+    # §6, §7: a command is not retained, so a screen switched off by one would light again after a
+    # reboot; they are settings.
+    board, _ = new_board()
+    body = cmd(board, {"id": "c-1", "power": False})[0].json()
+    assert body["ok"] is False and "settings" in body["error"] and board.power is True
+
+
+def test_settings_survive_a_reboot_because_they_are_retained_and_subscribed_first() -> None:
+    board, _ = new_board()
+    assert board.subscriptions[0] == PREFIX + "settings"
+    settings(board, {"id": "s-1", "power": False, "brightness": 30})
+    rebooted, _ = new_board()  # RAM is gone; the broker hands the retained settings back first
+    assert (rebooted.power, rebooted.brightness) == (True, 100)
+    settings(rebooted, {"id": "s-1", "power": False, "brightness": 30})
+    load(rebooted, [png(colour=RED)])
+    assert (rebooted.power, rebooted.brightness) == (False, 30) and is_dark(rebooted)
+
+
+def test_reannounce_publishes_info_status_and_telemetry_again() -> None:
     board, _ = new_board()
     load(board, [png()])
     out = cmd(board, {"id": "c-19", "reannounce": True})
     assert out[0].json() == {"cmd": "c-19", "ok": True}
-    assert [o.topic for o in out[1:]] == [PREFIX + "info", PREFIX + "status"]
-    assert all(o.retain for o in out[1:]) and out[2].json()["program"] == "h-a"
+    assert [o.topic for o in out[1:]] == [PREFIX + "info", PREFIX + "status", PREFIX + "telemetry"]
+    assert out[1].retain and out[2].retain and out[2].json()["program"] == "h-a"
 
 
 def test_command_ack_uses_the_response_topic() -> None:
     board, _ = new_board()
-    out = cmd(board, {"id": "c-5", "brightness": 5}, response_topic="r/c", correlation=b"xyz")
+    out = cmd(board, {"id": "c-5", "reannounce": True}, response_topic="r/c", correlation=b"xyz")
     assert out[0].topic == "r/c" and out[0].correlation == b"xyz"
 
 

@@ -19,7 +19,7 @@ from ledctl.model import Board, Program
 router = APIRouter()
 
 # What a board's state is, worst first: the problems strip lists every state but "ok".
-STATES = ("offline", "busy", "failing", "pending", "override", "unknown", "ok")
+STATES = ("offline", "busy", "failing", "pending", "override", "unknown", "sent", "ok")
 STATE_WORDS = {
     "offline": ("离线", "offline"),
     "busy": ("在线·忙", "online, busy"),
@@ -27,6 +27,7 @@ STATE_WORDS = {
     "pending": ("发送中", "being sent"),
     "override": ("紧急发布待审核", "override not yet reviewed"),
     "unknown": ("尚未联系", "not yet reached"),
+    "sent": ("已发送", "sent"),
     "ok": ("正常", "fine"),
 }
 
@@ -61,6 +62,7 @@ def board_rows(console: Console, lang: str = "zh") -> list[dict[str, Any]]:
             items, summary, pages = v.items, v.summary, v.pages
             last_result = v.last_result.describe() if v.last_result is not None else ""
             settings = v.settings_confirmed
+            sent = v.sent
         else:
             intended = row.intended if row else None
             confirmed = row.confirmed if row else None
@@ -71,9 +73,10 @@ def board_rows(console: Console, lang: str = "zh") -> list[dict[str, Any]]:
             pages = row.pages if row else (0, 0)
             last_result = ""
             settings = row.settings_confirmed if row else None
+            sent = row.sent if row else None
         last_error = (row.last_error if row else "") or ""
         state, why = _state(online, failures, intended, confirmed, pages, last_error, last_result, items,
-                            reviews, lang, tz, now)
+                            reviews, lang, tz, now, sent)
         out.append(
             {
                 "board": b.id,
@@ -89,6 +92,9 @@ def board_rows(console: Console, lang: str = "zh") -> list[dict[str, Any]]:
                 "last_confirmed": i18n.local_iso(row.confirmed_at, tz) if row else None,
                 "last_confirmed_text": i18n.when(row.confirmed_at, tz, now, seconds=True)
                 if row and row.confirmed_at else "—",
+                # sent to a board that cannot acknowledge: all its protocol allows, never "confirmed"
+                "sent": sent,
+                "last_sent": i18n.local_iso(row.sent_at, tz) if row else None,
                 "last_seen": i18n.local_iso(row.last_seen, tz) if row else None,
                 "shows": summary,
                 "shows_text": i18n.items_name(items, lang, tz, now, titles),
@@ -110,7 +116,8 @@ def board_rows(console: Console, lang: str = "zh") -> list[dict[str, Any]]:
 
 def _state(online: bool | None, failures: int, intended: str | None, confirmed: str | None,
            pages: tuple[int, int] | list[int], last_error: str, last_result: str, items: tuple[str, ...],
-           reviews: dict[int, Any], lang: str, tz: Any, now: datetime) -> tuple[str, str]:
+           reviews: dict[int, Any], lang: str, tz: Any, now: datetime,
+           sent: str | None = None) -> tuple[str, str]:
     en = lang == "en"
     reason = last_error or last_result
     busy = "busy" in reason.lower() and (online is False or failures > 0)
@@ -121,6 +128,9 @@ def _state(online: bool | None, failures: int, intended: str | None, confirmed: 
     if failures:
         return "failing", messages.result(last_result or last_error, lang) or (
             "Not confirmed; it is tried again." if en else "未确认，系统会重试。")
+    if intended is not None and confirmed != intended and sent == intended:
+        return "sent", ("Sent: this board cannot acknowledge, so what it shows is not confirmed." if en else
+                        "已发送：此屏不能回执，显示内容无法确认。")
     if intended is not None and confirmed != intended:
         shown, total = pages[0], pages[1]
         if total > 1 and shown:
@@ -146,7 +156,7 @@ def problem_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Boards that need attention, worst first, those with the same state and reason together."""
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in rows:
-        if r["state"] != "ok":
+        if r["state"] not in ("ok", "sent"):  # sent is all such a board's protocol can say
             grouped.setdefault((r["state"], r["why"]), []).append(r)
     order = {s: i for i, s in enumerate(STATES)}
     return [

@@ -424,7 +424,7 @@ function setupFilters() {
       const show = (!q || card.dataset.search.toLowerCase().includes(q))
         && (!area || card.dataset.area === area)
         && (!group || card.dataset.groups.split(" ").includes(group))
-        && (!wanted || (wanted === "problem" ? state !== "ok" : state === wanted));
+        && (!wanted || (wanted === "problem" ? state !== "ok" && state !== "sent" : state === wanted));
       card.hidden = !show;
     });
     $$("section.area").forEach(section => { section.hidden = !$$(".board[data-board]", section).some(c => !c.hidden); });
