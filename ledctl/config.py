@@ -147,6 +147,36 @@ class StoreRules:
     keep_delivery_days: int = KEEP_DELIVERY_DAYS  # delivery attempts (displays: always two calendar years)
 
 
+STAGE_ROLES = ("operator", "approver", "admin")  # who may act at a stage of the review chain (and above)
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage of the review chain a notice goes through before it is approved ([[governance.stages]])."""
+
+    id: str
+    name: str  # as staff say it: 办公室审核
+    role: str  # the least role that acts at this stage
+    may_edit: bool = False  # may change the title and text (kept as a new revision, the change audited)
+    confidentiality: bool = False  # whoever signs it off confirms the confidentiality review (保密审查)
+    # Whether someone who already acted on the notice (drafted it or signed off an earlier stage) may
+    # act here too. Never on the last stage: the two-person rule is the minimum every chain keeps.
+    same_person: bool = False
+    # "The department drafts or confirms it": a draft by a user with this stage's role signs it off.
+    drafting_counts: bool = False
+
+
+# Without [governance]: one approval by an approver who did not write the notice.
+DEFAULT_STAGES = (Stage("approve", "审批", "approver"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Governance:
+    """The review chain of free-text notices ([governance]); see ledctl.notices.workflow."""
+
+    stages: tuple[Stage, ...] = DEFAULT_STAGES
+
+
 CHANNEL_KINDS = ("bulletin", "notice")  # what a channel can receive
 
 
@@ -196,6 +226,7 @@ class Deployment:
     layouts_dir: Path = Path("config/layouts")
     validation: Validation = field(default_factory=Validation)
     notices: NoticeRules = field(default_factory=NoticeRules)
+    governance: Governance = field(default_factory=Governance)
     cap: CapRules = field(default_factory=CapRules)
     store: StoreRules = field(default_factory=StoreRules)
     channels: tuple[Channel, ...] = ()
@@ -512,6 +543,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
 
     validation = _validation(top, p)
     notices = _notices(top, p)
+    governance = _governance(top, p)
     cap = _cap(top, p, groups)
     store = _store(top, p)
     channels = _channels(top, p, file)
@@ -543,6 +575,7 @@ def parse(data: dict[str, Any], file: Path) -> Deployment:
         layouts_dir=layouts_dir,
         validation=validation,
         notices=notices,
+        governance=governance,
         cap=cap,
         store=store,
         channels=channels,
@@ -687,6 +720,50 @@ def _notices(top: _Table, p: _Problems) -> NoticeRules:
         templates[tid] = Template(tid, name or tid, level or "normal", title or "", text or "", slots, types)
     t.finish()
     return NoticeRules(tuple(banned), max_chars or 200, float(share or 0.5), templates)
+
+
+def _governance(top: _Table, p: _Problems) -> Governance:
+    top.read.add("governance")
+    t = _Table(p, "governance", top.data.get("governance", {}))
+    t.read.add("stages")
+    raw = t.data.get("stages")
+    t.finish()
+    if raw is None:
+        return Governance()
+    if not isinstance(raw, list) or not raw:
+        p.bad("governance.stages", raw, "a non-empty array of tables: [[governance.stages]]")
+        return Governance()
+    stages: list[Stage] = []
+    for i, item in enumerate(raw):
+        st = _Table(p, f"governance.stages[{i}]", item)
+        sid = st.get("id", str, "an id of letters, digits, '-' and '_'", check=lambda v: bool(_ID.match(v)))
+        if isinstance(sid, str) and any(s.id == sid for s in stages):
+            p.bad(st.key("id"), sid, "an id no other stage has")
+        name = st.text("name")
+        role = st.get("role", str, f"one of {', '.join(STAGE_ROLES)}", check=lambda v: v in STAGE_ROLES)
+        flags = {key: st.get(key, bool, "true or false", False)
+                 for key in ("may_edit", "confidentiality", "same_person", "drafting_counts")}
+        st.finish()
+        if isinstance(sid, str) and isinstance(name, str) and isinstance(role, str):
+            stages.append(Stage(sid, name, role, **{k: bool(v) for k, v in flags.items()}))
+    if len(stages) != len(raw):
+        return Governance()
+    last, where = stages[-1], f"governance.stages[{len(stages) - 1}]"
+    # The two-person rule is the floor any chain keeps: the last word is an approver's, and not the
+    # word of anyone who already acted on the notice.
+    if last.role == "operator":
+        p.bad(f"{where}.role", last.role, "approver or admin: the last stage approves the notice")
+    if last.same_person:
+        p.add(f"{where}.same_person", "the last stage cannot be signed off by someone who already acted on "
+              "the notice (the two-person rule); remove same_person there")
+    if last.drafting_counts:
+        p.add(f"{where}.drafting_counts",
+              "the last stage cannot be signed off by drafting (the two-person rule)")
+    for i, st in enumerate(stages):
+        if st.drafting_counts and any(not s.drafting_counts for s in stages[:i]):
+            p.add(f"governance.stages[{i}].drafting_counts",
+                  "only the first stages can be signed off by drafting (a later one follows a review)")
+    return Governance(tuple(stages))
 
 
 _SLOT_EXPECTED = ('a list of the allowed values, "time", "number", "name", "text", or a table '

@@ -40,6 +40,12 @@ class Report:
     notices: dict[str, dict[str, int]] = field(default_factory=dict)  # level -> origin -> published
     notices_cancelled: int = 0
     notices_rejected: int = 0
+    # The review chain's shortcuts made visible: notices published by emergency override, those of them
+    # that skipped stages of the chain (and which stages), and those still waiting for their review.
+    overrides: int = 0
+    shortcuts: int = 0
+    skipped_stages: dict[str, int] = field(default_factory=dict)  # stage id -> overrides that skipped it
+    overrides_unreviewed: int = 0
     notice_displays: int = 0  # board × notice confirmations
     deliveries_confirmed: int = 0
     deliveries_sent: int = 0  # to boards that cannot acknowledge: neither confirmed nor failed
@@ -67,6 +73,10 @@ class Report:
             "notices_published_total": sum(sum(v.values()) for v in self.notices.values()),
             "notices_cancelled": self.notices_cancelled,
             "notices_rejected": self.notices_rejected,
+            "overrides": self.overrides,
+            "override_shortcuts": self.shortcuts,
+            "overrides_unreviewed": self.overrides_unreviewed,
+            "skipped_stages": self.skipped_stages,
             "notice_displays_confirmed": self.notice_displays,
             "deliveries_confirmed": self.deliveries_confirmed,
             "deliveries_sent_unconfirmed": self.deliveries_sent,
@@ -129,6 +139,12 @@ def build(
             report.notices_cancelled += 1
         if n.state == "rejected" and inside(n.closed_at):
             report.notices_rejected += 1
+        if n.override_reason is not None and n.published_at is not None and inside(n.published_at):
+            report.overrides += 1
+            report.shortcuts += bool(n.skipped)
+            report.overrides_unreviewed += n.needs_review
+            for stage in n.skipped:
+                report.skipped_stages[stage] = report.skipped_stages.get(stage, 0) + 1
     with store.db.read() as db:  # one snapshot of both tables
         rows = db.execute("SELECT at, ok, outcome FROM deliveries").fetchall()
         checks = db.execute("SELECT board, at, online FROM health_checks").fetchall()
@@ -166,7 +182,8 @@ def render(report: Report, fmt: str) -> str:
         writer = csv.writer(out)
         writer.writerow(["figure", "value"])
         for key, value in data.items():
-            if key in ("notices_published", "board_availability", "air_quality", "items_per_channel"):
+            if key in ("notices_published", "board_availability", "air_quality", "items_per_channel",
+                       "skipped_stages"):
                 continue
             writer.writerow([key, "" if value is None else value])
         for level, origins in sorted(report.notices.items()):
@@ -176,6 +193,8 @@ def render(report: Report, fmt: str) -> str:
             writer.writerow([f"board_availability.{board}", "" if share is None else f"{share:.4f}"])
         for channel, count in report.channels.items():
             writer.writerow([f"items_per_channel.{channel}", count])
+        for stage, count in sorted(report.skipped_stages.items()):
+            writer.writerow([f"skipped_stages.{stage}", count])
         if report.air:
             writer.writerows(_air_csv(report.air))
         return out.getvalue()
@@ -192,6 +211,10 @@ def render(report: Report, fmt: str) -> str:
     lines += [
         f"  撤销 cancelled / 驳回 rejected:            {report.notices_cancelled} / "
         f"{report.notices_rejected}",
+        f"  紧急发布 overrides / 跳过审核 shortcuts:    {report.overrides} / {report.shortcuts}"
+        + (f" (skipped: {', '.join(f'{k} ×{v}' for k, v in sorted(report.skipped_stages.items()))})"
+           if report.skipped_stages else "")
+        + (f"; {report.overrides_unreviewed} not yet reviewed" if report.overrides_unreviewed else ""),
         f"  通知上屏确认 notice displays confirmed:    {report.notice_displays}",
         f"  确认送达 deliveries confirmed / failed:    {report.deliveries_confirmed} / "
         f"{report.deliveries_failed}",

@@ -53,7 +53,7 @@ DELIVERY_REPORT_S = 120.0  # a change not on all its boards by then is logged as
 NOTICE_EVENTS = {
     "draft": "notice-drafted", "approve": "notice-approved", "reject": "notice-rejected",
     "publish": "notice-published", "override": "notice-published-by-override", "review": "notice-reviewed",
-    "cancel": "notice-cancelled",
+    "cancel": "notice-cancelled", "sign-off": "notice-signed-off", "edit": "notice-edited",
 }
 
 # More items (notices) come from elsewhere: a provider returns them for an instant.

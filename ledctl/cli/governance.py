@@ -71,13 +71,16 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         p = no_sub.add_parser(
             action,
             help={
-                "approve": "approve a draft (another approver than its author)",
+                "approve": "sign off the next stage of a draft's review chain (the last one approves it)",
                 "publish": "publish an approved notice (or a template draft)",
                 "review": "review a notice published by emergency override",
                 "show": "a notice, and each target board's confirmation",
             }[action],
         )
         p.add_argument("id", type=int)
+        if action == "approve":
+            p.add_argument("--confidentiality-checked", action="store_true",
+                           help="the confidentiality review (保密审查) was done: a stage may ask for it")
         if action == "show":
             p.add_argument("--json", action="store_true")
             p.add_argument("--wait", type=float, metavar="S", help="wait up to S seconds until all confirm")
@@ -92,6 +95,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
         )
         p.add_argument("id", type=int)
         p.add_argument("--reason", required=True)
+    ed = no_sub.add_parser("edit", help="change a draft's title or text at a review stage that may edit "
+                                        "(a new revision; the change is in the audit log)")
+    ed.add_argument("id", type=int)
+    ed.add_argument("--title")
+    ed.add_argument("--text")
     ls = no_sub.add_parser("list", help="every notice with its state")
     ls.add_argument("--json", action="store_true")
     ls.add_argument("--needs-review", action="store_true", help="only overrides not reviewed yet")
@@ -294,14 +302,16 @@ def cmd_notice(args: argparse.Namespace, clock: Clock) -> int:
             print(f"ledctl: {len(damaged)} notice row(s) cannot be read and are left out "
                   f"(rows {', '.join(str(d.row) for d in damaged)}; ledctl doctor says why)", file=sys.stderr)
         if args.json:
-            print(json.dumps([_summary(n, now) for n in shown], ensure_ascii=False, indent=2))
+            print(json.dumps([_summary(n, now, notices) for n in shown], ensure_ascii=False, indent=2))
             return 0
         for n in shown:
             flag = "  ⚑ needs review" if n.needs_review else ""
+            standing = notices.standing(n)
+            waiting = f"  → {standing.describe()}" if standing.next else ""
             print(
                 f"#{n.id:<4} {n.state_at(now):<9} {n.level:<9} {n.origin:<8} "
                 f"{n.start.astimezone(dep.tz):%m-%d %H:%M}–{n.end.astimezone(dep.tz):%m-%d %H:%M} "
-                f"{','.join(n.targets):<24} {n.title}{flag}"
+                f"{','.join(n.targets):<24} {n.title}{flag}{waiting}"
             )
         if not shown:
             print("no notices")
@@ -333,23 +343,34 @@ def cmd_notice(args: argparse.Namespace, clock: Clock) -> int:
                 share=args.share,
                 blink=args.blink,
             )
+        standing = notices.standing(n)
         nxt = (
             "publish it (a template with typed slots needs no second person)"
             if n.preapproved
-            else "another approver approves it, then publish"
+            else f"{standing.describe()} signs it off (ledctl notice approve {n.id}), then publish"
         )
         print(f"notice {n.id} drafted ({n.level}, {len(notices.boards_of(n.targets))} boards); next: {nxt}")
         return 0
     actions = {
-        "approve": lambda: notices.approve(user, args.id),
+        "approve": lambda: notices.approve(user, args.id,
+                                           confidentiality_checked=args.confidentiality_checked),
+        "edit": lambda: notices.edit(user, args.id, title=args.title, text=args.text),
         "publish": lambda: notices.publish(user, args.id),
         "review": lambda: notices.review(user, args.id),
         "reject": lambda: notices.reject(user, args.id, args.reason),
         "cancel": lambda: notices.cancel(user, args.id, args.reason),
         "override": lambda: notices.override(user, args.id, args.reason),
     }
+    if cmd == "edit" and args.title is None and args.text is None:
+        raise UsageError("notice edit: give --title, --text or both")
     n = actions[cmd]()
-    print(f"notice {n.id}: {n.state_at(now)}" + (" (flagged: needs review)" if n.needs_review else ""))
+    print(f"notice {n.id}: {n.state_at(now)}" + (" (flagged: needs review)" if n.needs_review else "")
+          + (f" (revision {n.revision})" if cmd == "edit" else ""))
+    standing = notices.standing(n)
+    if standing.next is not None:
+        print(f"next: {standing.describe()}")
+    if n.skipped:
+        print(f"the override skipped the review stages {', '.join(n.skipped)}: the report counts it")
     if n.state == "published":
         print(
             f"the service sends it to {len(notices.boards_of(n.targets))} boards now; "
@@ -365,8 +386,11 @@ def _slot(text: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def _summary(n: Notice, now: datetime) -> dict[str, object]:
+def _summary(n: Notice, now: datetime, notices: Notices) -> dict[str, object]:
     return {
+        "chain": notices.standing(n).as_json(),
+        "revision": n.revision,
+        "skipped": list(n.skipped),
         "id": n.id,
         "state": n.state_at(now),
         "level": n.level,
@@ -398,7 +422,8 @@ def _show(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, no
         time.sleep(0.5)
         n = notices.get(args.id)
     if args.json:
-        print(json.dumps({**_summary(n, clock.now()), "boards": states}, ensure_ascii=False, indent=2))
+        doc = {**_summary(n, clock.now(), notices), "boards": states}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
         return 0 if done or not args.wait else 1
     now = clock.now()
     print(f"notice {n.id}: {n.title} [{n.state_at(now)}, {n.level}, {n.origin}]")
@@ -411,6 +436,23 @@ def _show(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment, no
     print(who + (f"; override: {n.override_reason}" if n.override_reason else ""))
     if n.needs_review:
         print("  ⚑ published by emergency override: needs review by another approver")
+    standing = notices.standing(n)
+    if n.signoffs or standing.next is not None:
+        print(f"  review chain (revision {n.revision}):")
+        done = {so.stage: so for so in n.signoffs}
+        for i, st in enumerate(standing.stages, 1):
+            so = done.get(st.id)
+            if so is not None:
+                how = " by drafting" if so.drafted else ""
+                check = ", 保密审查 confirmed" if so.confidentiality else ""
+                print(f"    {i}. {st.name} ({st.id}): {so.by}{how}, "
+                      f"{datetime.fromisoformat(so.at).astimezone(dep.tz):%Y-%m-%d %H:%M}{check}")
+            elif st is standing.next:
+                print(f"    {i}. {st.name} ({st.id}): next — {standing.describe().split(': ', 1)[1]}")
+            elif n.state == "draft":
+                print(f"    {i}. {st.name} ({st.id}): waiting")
+    if n.skipped:
+        print(f"  ⚑ the override skipped: {', '.join(n.skipped)}")
     confirmed = sum(1 for s in states if s["state"] == "confirmed")
     sent = sum(1 for s in states if s["state"] == "sent")
     print(f"  delivery: {confirmed}/{len(states)} boards confirmed"

@@ -266,9 +266,11 @@ def import_alert(dep: Deployment, notices: Notices, alert: CapAlert, *, may_trus
                         f"published as notice {', '.join(map(str, ids))} (trusted sender)"
                         + (f"; replaced {', '.join(str(n.id) for n in live)}" if live else ""))
     waiting = f"; notice {', '.join(str(n.id) for n in live)} stays up until then" if live else ""
-    who = f"an approver other than {importer.name}" if importer is not None else "an approver"
+    standing = notices.standing(made[0]) if made else None
+    nxt = f"next: {standing.describe()}" if standing is not None and standing.next else "next: approval"
     return Imported(alert.identifier, "drafted", (*ids, *superseded),
-                    f"drafted as notice {', '.join(map(str, ids))}; {who} must approve it{waiting}")
+                    f"drafted as notice {', '.join(map(str, ids))}; it goes through the review chain "
+                    f"({nxt}){waiting}")
 
 
 def _sender_of(entry: audit.Entry) -> str | None:

@@ -1,16 +1,20 @@
-"""The notice lifecycle and the bureau's review rule.
+"""The notice lifecycle and the bureau's review chain.
 
-    draft ──approve──► approved ──publish──► published ──(end)──► expired
-      │  └─reject──► rejected                    │
-      ├──publish (template: one person) ─────────┤
+    draft ──approve (each stage)──► approved ──publish──► published ──(end)──► expired
+      │  └─reject──► rejected                                  │
+      ├──publish (template: one person) ───────────────────────┤
       ├──override (emergency, one person, flagged for review) ──┘
       └──────────────cancel (from draft, approved or published)──► cancelled
 
-Free text is approved by a *different* user with the approver role; a template is
-pre-approved wording, so its author's own publish suffices; an emergency override
-publishes alone with a reason and stays on the needs-review list until another
-user reviews it. Every change goes into the hash-chained audit log in the same
-transaction. Windows are absolute and never change after drafting.
+Free text goes through the stages of [governance] in order (by default one: an approver
+who did not write it); each stage has its role, may allow editing (a new revision, the
+change in the audit log) and may ask for the confidentiality review (保密审查). Whoever
+already acted on a notice cannot sign off a stage that does not allow it, and never the
+last one: the two-person rule is the floor of every chain. A template is pre-approved
+wording, so its author's own publish suffices; an emergency override publishes alone
+with a reason, records the stages it skipped (the shortcut, counted by the report), and
+stays on the needs-review list until another user reviews it. Every change goes into the
+audit log in the same transaction. Windows are absolute and never change after drafting.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ledctl.clock import Clock
-from ledctl.config import ALL_GROUP, Deployment, SlotType, Template
+from ledctl.config import ALL_GROUP, Deployment, SlotType, Stage, Template
 from ledctl.db import NoticeIndex, database, epoch_us, notice_index, set_notice_index
 from ledctl.errors import LedctlError
 from ledctl.events import event
@@ -68,6 +72,17 @@ class Damage:
 
 
 @dataclass(frozen=True, slots=True)
+class Signoff:
+    """One stage of the review chain signed off: by whom, when, and with the confidentiality review."""
+
+    stage: str
+    by: str
+    at: str  # ISO 8601 with its offset (kept as written: the audit log compares documents)
+    confidentiality: bool = False
+    drafted: bool = False  # signed off by drafting (the department drafts or confirms it)
+
+
+@dataclass(frozen=True, slots=True)
 class Notice:
     id: int
     title: str
@@ -102,6 +117,9 @@ class Notice:
     # own publish suffices. Absent from documents written before slots were typed: those wait for
     # an approver (the safe side).
     preapproved: bool = False
+    signoffs: tuple[Signoff, ...] = ()  # the review chain's stages signed off so far, in order
+    revision: int = 1  # one more for every edit during review
+    skipped: tuple[str, ...] = ()  # the stages an override published past (the shortcut)
 
     def state_at(self, now: datetime) -> str:
         return "expired" if self.state == "published" and now >= self.end else self.state
@@ -113,6 +131,8 @@ class Notice:
                 doc[key] = value.isoformat()
         doc["targets"] = list(self.targets)
         doc["replaces"] = list(self.replaces)
+        doc["signoffs"] = [asdict(so) for so in self.signoffs]
+        doc["skipped"] = list(self.skipped)
         if now is not None:
             doc["state"] = self.state_at(now)
         return doc
@@ -127,7 +147,50 @@ class Notice:
         }
         values["targets"] = tuple(values.get("targets", ()))  # type: ignore[arg-type]
         values["replaces"] = tuple(values.get("replaces", ()))  # type: ignore[arg-type]
+        values["signoffs"] = tuple(Signoff(**so) for so in values.get("signoffs", ()))  # type: ignore[arg-type, attr-defined]
+        values["skipped"] = tuple(values.get("skipped", ()))  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where a notice stands in its review chain, and who must act next."""
+
+    stages: tuple[Stage, ...]
+    signoffs: tuple[Signoff, ...]
+    next: Stage | None  # the stage that acts next (None: not in review)
+    acted: tuple[str, ...]  # who already acted on the notice (its author, each stage's signer)
+
+    def not_by(self) -> tuple[str, ...]:
+        """Who cannot sign off the next stage."""
+        return () if self.next is None or self.next.same_person else self.acted
+
+    def as_json(self) -> dict[str, object]:
+        done = {so.stage: so for so in self.signoffs}
+        return {
+            "stages": [{"id": st.id, "name": st.name, "role": st.role, "may_edit": st.may_edit,
+                        "confidentiality": st.confidentiality,
+                        "by": done[st.id].by if st.id in done else None,
+                        "at": done[st.id].at if st.id in done else None,
+                        "drafted": done[st.id].drafted if st.id in done else False}
+                       for st in self.stages],
+            "next": None if self.next is None else {
+                "id": self.next.id, "name": self.next.name, "role": self.next.role,
+                "step": self.stages.index(self.next) + 1, "of": len(self.stages),
+                "may_edit": self.next.may_edit, "confidentiality": self.next.confidentiality,
+                "not_by": list(self.not_by())},
+        }
+
+    def describe(self) -> str:
+        """One line for the command line: 2/3 办公室审核 (office): an approver other than wang, li."""
+        if self.next is None:
+            return ""
+        others = self.not_by()
+        who = f"an {self.next.role}" if self.next.role[0] in "ao" else f"a {self.next.role}"
+        return (f"{self.stages.index(self.next) + 1}/{len(self.stages)} {self.next.name} ({self.next.id}): "
+                f"{who}{' other than ' + ', '.join(others) if others else ''}"
+                f"{'; may edit' if self.next.may_edit else ''}"
+                f"{'; confirms the confidentiality review' if self.next.confidentiality else ''}")
 
 
 # Checks a notice against its target boards (fonts, sizes): the problems, each naming the board.
@@ -312,6 +375,17 @@ def _document_problem(row: int, doc: dict[str, object]) -> str:
     replaces = doc.get("replaces", [])
     if not isinstance(replaces, list) or not all(isinstance(r, int) for r in replaces):
         return f"replaces = {json.dumps(replaces)}: expected a list of notice ids"
+    signoffs = doc.get("signoffs", [])
+    if not isinstance(signoffs, list) or not all(
+            isinstance(so, dict) and isinstance(so.get("stage"), str) and isinstance(so.get("by"), str)
+            and isinstance(so.get("at"), str) and set(so) <= set(Signoff.__slots__) for so in signoffs):
+        return f"signoffs = {json.dumps(signoffs, ensure_ascii=False)}: expected a list of {{stage, by, at}}"
+    skipped = doc.get("skipped", [])
+    if not isinstance(skipped, list) or not all(isinstance(x, str) for x in skipped):
+        return f"skipped = {json.dumps(skipped, ensure_ascii=False)}: expected a list of stage ids"
+    revision = doc.get("revision", 1)
+    if type(revision) is not int or revision < 1:
+        return f"revision = {json.dumps(revision)}: expected a whole number from 1"
     return ""
 
 
@@ -444,6 +518,16 @@ class Notices:
         if check.intact:
             self.seal.anchor(self.db, self.clock.now())
         return check
+
+    def standing(self, n: Notice) -> Standing:
+        """Where `n` stands in the review chain: a draft that is not pre-approved wording waits for the
+        first stage not yet signed off."""
+        stages = self.dep.governance.stages
+        signed = {so.stage for so in n.signoffs}
+        waiting = n.state == "draft" and not (n.origin == "template" and n.preapproved)
+        nxt = next((st for st in stages if st.id not in signed), None) if waiting else None
+        acted = tuple(dict.fromkeys([n.author, *(so.by for so in n.signoffs)]))
+        return Standing(stages, n.signoffs, nxt, acted)
 
     def boards_of(self, targets: Sequence[str]) -> tuple[Board, ...]:
         chosen: dict[str, Board] = {}
@@ -584,6 +668,13 @@ class Notices:
             replaces=tuple(replaces),
             preapproved=preapproved and origin == "template",
         )
+        if author is None:  # a user's own draft: "the department drafts or confirms it" (not a feed's)
+            drafted = []
+            for stage in self.dep.governance.stages:
+                if not (stage.drafting_counts and user.can(stage.role)):
+                    break
+                drafted.append(Signoff(stage.id, user.name, now.isoformat(), drafted=True))
+            notice = replace(notice, signoffs=tuple(drafted))
         if self.fit is not None:
             problems = self.fit(notice, boards)
             if problems:
@@ -628,12 +719,14 @@ class Notices:
         )
 
     def _change(
-        self, notice_id: int, actor: str, action: str, change: Callable[[Notice, datetime], Notice]
+        self, notice_id: int, actor: str, action: str | Callable[[Notice], str],
+        change: Callable[[Notice, datetime], Notice],
     ) -> Notice:
         with self.db.write() as db:  # the write lock from the start: read-then-write is atomic
             before = self._get(db, notice_id)
             after = change(before, self.clock.now())
-            written = self._write(db, after, actor, action, before)
+            said = action if isinstance(action, str) else action(after)
+            written = self._write(db, after, actor, said, before)
         self.seal.anchor(self.db, self.clock.now())
         return written
 
@@ -645,20 +738,78 @@ class Notices:
                 f"notice {notice.id} is {state}; only a notice that is {' or '.join(states)} can be {doing}"
             )
 
-    def approve(self, user: User, notice_id: int) -> Notice:
-        user.require("approver", "approve notices")
+    def _stage_for(self, user: User, n: Notice, doing: str) -> Stage:
+        """The stage `user` would act at on `n`, checked: their role, and whether they already acted."""
+        standing = self.standing(n)
+        stage = standing.next
+        if stage is None:  # signed off under a chain since shortened: the last stage approves it
+            stage = standing.stages[-1]
+        if not user.can(stage.role):
+            raise AuthError(f"to {doing} {stage.name} ({stage.id}, stage {standing.stages.index(stage) + 1} "
+                            f"of {len(standing.stages)}) needs the {stage.role} role; {user.name} is "
+                            f"{user.role}")
+        if not stage.same_person and user.name in standing.acted:
+            did = "wrote" if user.name == n.author else "signed off an earlier stage of"
+            raise AuthError(f"{user.name} {did} notice {n.id}; another {stage.role} must {doing} "
+                            f"{stage.name} ({stage.id}) (the two-person rule)")
+        return stage
+
+    def approve(self, user: User, notice_id: int, *, confidentiality_checked: bool = False) -> Notice:
+        """Sign off the next stage of the notice's review chain; the last one approves it."""
+        user.require("operator", "sign off notices")
 
         def change(n: Notice, now: datetime) -> Notice:
             self._expect(n, now, ("draft",), "approved")
-            if n.author == user.name:
-                raise AuthError(
-                    f"{user.name} wrote notice {n.id}; another approver must approve it (the two-person rule)"
-                )
+            stage = self._stage_for(user, n, "sign off")
+            if stage.confidentiality and not confidentiality_checked:
+                raise NoticeError(
+                    f"{stage.name} ({stage.id}) confirms the confidentiality review (保密审查) of notice "
+                    f"{n.id}: review it, then sign off with --confidentiality-checked "
+                    "(API: confidentiality_checked = true)")
             if now >= n.end:
                 raise NoticeError(f"notice {n.id}'s window ended at {n.end.isoformat()}; draft a new one")
-            return replace(n, state="approved", approver=user.name)
+            signoffs = (*(so for so in n.signoffs if so.stage != stage.id),
+                        Signoff(stage.id, user.name, now.isoformat(), stage.confidentiality))
+            signed = {so.stage for so in signoffs}
+            if all(st.id in signed for st in self.dep.governance.stages):
+                return replace(n, state="approved", approver=user.name, signoffs=signoffs)
+            return replace(n, signoffs=signoffs)
 
-        return self._change(notice_id, user.name, "approve", change)
+        def action(n: Notice) -> str:
+            return "approve" if n.state == "approved" else "sign-off"
+
+        return self._change(notice_id, user.name, action, change)
+
+    def edit(self, user: User, notice_id: int, *, title: str | None = None,
+             text: str | None = None) -> Notice:
+        """Change a draft's title or text at a stage that may edit: a new revision, the change audited."""
+        user.require("operator", "edit notices")
+        rules = self.dep.notices
+
+        def change(n: Notice, now: datetime) -> Notice:
+            self._expect(n, now, ("draft",), "edited")
+            standing = self.standing(n)
+            if standing.next is None or not standing.next.may_edit:
+                editing = [st.name for st in standing.stages if st.may_edit]
+                where = f"at {standing.next.name} ({standing.next.id})" if standing.next else "not in review"
+                raise NoticeError(f"notice {n.id} is {where}, which does not edit; "
+                                  + (f"only {'、'.join(editing)} may edit" if editing else "no stage edits")
+                                  + " (or cancel it and draft it anew)")
+            self._stage_for(user, n, "edit at")
+            banned = rules.banned_words
+            new_title = n.title if title is None else clean_text(title, "the title", 40, banned)
+            new_text = n.text if text is None else clean_text(text, "the text", rules.max_chars, banned)
+            if (new_title, new_text) == (n.title, n.text):
+                raise NoticeError(f"notice {n.id}: the title and text are as they were; nothing to edit")
+            edited = replace(n, title=new_title, text=new_text, revision=n.revision + 1)
+            if self.fit is not None:
+                problems = self.fit(edited, self.boards_of(n.targets))
+                if problems:
+                    raise NoticeError("the edited notice does not fit every target board:\n  "
+                                      + "\n  ".join(problems))
+            return edited
+
+        return self._change(notice_id, user.name, "edit", change)
 
     def reject(self, user: User, notice_id: int, reason: str) -> Notice:
         user.require("approver", "reject notices")
@@ -715,6 +866,10 @@ class Notices:
                 )
             if now >= n.end:
                 raise NoticeError(f"notice {n.id}'s window ended at {n.end.isoformat()}; draft a new one")
+            standing = self.standing(n)
+            signed = {so.stage for so in n.signoffs}
+            skipped = (tuple(st.id for st in standing.stages if st.id not in signed)
+                       if n.state == "draft" else ())
             return replace(
                 n,
                 state="published",
@@ -722,6 +877,7 @@ class Notices:
                 published_by=user.name,
                 override_reason=reason,
                 needs_review=True,
+                skipped=skipped,
             )
 
         return self._change(notice_id, user.name, "override", change)

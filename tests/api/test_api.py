@@ -25,6 +25,7 @@ PASSWORDS = {
     "root": "root-password",
     "wang": "wang-password",
     "li": "li-password!",
+    "chen": "chen-password",
     "guest": "guest-password",
 }
 
@@ -38,6 +39,7 @@ def console(tmp_path: Path) -> Console:
     root = users.add("root", "admin", PASSWORDS["root"], T0, None)
     users.add("wang", "operator", PASSWORDS["wang"], T0, root)
     users.add("li", "approver", PASSWORDS["li"], T0, root)
+    users.add("chen", "approver", PASSWORDS["chen"], T0, root)
     users.add("guest", "viewer", PASSWORDS["guest"], T0, root)
     return Console(dep, store, users, notices_for(dep, store.path, clock), clock)
 
@@ -60,25 +62,44 @@ DRAFT = {
 
 
 def test_the_lifecycle_through_the_api(console) -> None:
-    wang, li = client(console, "wang"), client(console, "li")
+    """The shipped chain: the department's draft, the office's review (with 保密审查, may edit), the
+    deputy head's approval; each refusal on the way."""
+    wang, li, chen = client(console, "wang"), client(console, "li"), client(console, "chen")
     r = wang.post("/api/notices", json=DRAFT)
     assert r.status_code == 201, r.text
     n = r.json()
     assert n["state"] == "draft" and len(n["boards"]) == 40
+    chain = n["chain"]
+    assert [s["id"] for s in chain["stages"]] == ["department", "office", "leader"]
+    assert chain["stages"][0]["by"] == "wang" and chain["stages"][0]["drafted"]  # the department drafted it
+    assert chain["next"]["id"] == "office" and chain["next"]["not_by"] == ["wang"]
     r = wang.post(f"/api/notices/{n['id']}/approve")
     assert r.status_code == 403 and "approver role" in r.json()["error"]
     r = wang.post(f"/api/notices/{n['id']}/publish")
     assert r.status_code == 409 and "needs an approver first" in r.json()["error"]
-    assert li.post(f"/api/notices/{n['id']}/approve").json()["state"] == "approved"
+    r = li.post(f"/api/notices/{n['id']}/approve")
+    assert r.status_code == 409 and "保密审查" in r.json()["error"]
+    r = wang.post(f"/api/notices/{n['id']}/edit", json={"text": "明天上午九点到十二点停水，请提前储水。"})
+    assert r.status_code == 403 and "needs the approver role" in r.json()["error"]  # the office edits
+    r = li.post(f"/api/notices/{n['id']}/edit", json={"text": "明天九点至十二点停水，请提前储水。"})
+    assert r.status_code == 200 and r.json()["revision"] == 2, r.text
+    r = li.post(f"/api/notices/{n['id']}/approve", json={"confidentiality_checked": True})
+    assert r.json()["state"] == "draft" and r.json()["chain"]["next"]["id"] == "leader"
+    assert r.json()["chain"]["next"]["not_by"] == ["wang", "li"]
+    r = li.post(f"/api/notices/{n['id']}/approve")
+    assert r.status_code == 403 and "two-person rule" in r.json()["error"]
+    r = li.post(f"/api/notices/{n['id']}/edit", json={"title": "停水"})
+    assert r.status_code == 409 and "does not edit" in r.json()["error"]  # the leader's stage edits nothing
+    done = chen.post(f"/api/notices/{n['id']}/approve").json()
+    assert (done["state"], done["approver"], done["chain"]["next"]) == ("approved", "chen", None)
     assert wang.post(f"/api/notices/{n['id']}/publish").json()["state"] == "published"
     r = wang.post(f"/api/notices/{n['id']}/cancel", json={"reason": "检修取消"})
     assert r.json()["state"] == "cancelled"
-    assert [e["action"] for e in li.get("/api/audit").json()][-4:] == [
-        "draft",
-        "approve",
-        "publish",
-        "cancel",
-    ]
+    audit = li.get("/api/audit").json()
+    assert [e["action"] for e in audit][-6:] == ["draft", "edit", "sign-off", "approve", "publish", "cancel"]
+    edit = audit[-5]
+    assert (edit["actor"], edit["before"]["text"], edit["after"]["text"]) == (
+        "li", "明天上午九点到十二点停水，请提前储水。", "明天九点至十二点停水，请提前储水。")
     assert li.get("/api/audit/verify").json()["intact"] is True
     report = li.get("/api/report", params={"month": "2026-11"}).json()
     assert report["notices_published"] == {"normal": {"manual": 1}} and report["notices_cancelled"] == 1
@@ -109,7 +130,7 @@ def test_roles_are_checked_on_every_call(console) -> None:
     assert r.status_code == 403 and "guest (viewer) may not do this" in r.json()["error"]
     assert guest.get("/api/users").status_code == 403
     root = client(console, "root")
-    assert [u["name"] for u in root.get("/api/users").json()] == ["guest", "li", "root", "wang"]
+    assert [u["name"] for u in root.get("/api/users").json()] == ["chen", "guest", "li", "root", "wang"]
     r = root.post("/api/users", json={"name": "zhao", "role": "operator", "password": "zhao-password"})
     assert r.status_code == 201
     assert root.get("/api/audit", params={"subject": "user:zhao"}).json()[0]["action"] == "user-add"

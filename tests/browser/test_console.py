@@ -1,6 +1,7 @@
 """The console in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright), against the
 real service, the simulated fleet and a real Mosquitto: log in, see 42 boards, draft a notice, a
-second user approves and publishes it, the targeted simulated boards show it, cancel, they stop.
+second and a third user sign off the review chain (office review with 保密审查, the deputy head's
+approval) and publish it, the targeted simulated boards show it, cancel, they stop.
 Every page also works with the network cut off: nothing is fetched from anywhere but the console."""
 
 from __future__ import annotations
@@ -39,6 +40,18 @@ def test_log_in_draft_approve_show_cancel(world, page) -> None:
     page.click("[data-logout]")
     page.wait_for_url(f"{url}/login")
     login(page, url, "li")
+    page.goto(notice_url)
+    # The office's review (办公室审核): signed off only with the confidentiality review ticked.
+    expect(page.locator("#chain [data-stage=office]")).to_contain_text("下一步")
+    expect(page.locator("[data-action=approve]")).to_be_disabled()
+    page.check("#confidentiality-checked")
+    page.click("[data-action=approve]")
+    expect(page.locator("#chain [data-stage=office]")).to_contain_text("已保密审查")
+    expect(page.locator("[data-action=approve]")).to_have_count(0)  # li acted: the leader is another
+    expect(page.locator("#why-no-approve")).to_be_visible()
+    page.click("[data-logout]")
+    page.wait_for_url(f"{url}/login")
+    login(page, url, "zhao")  # the deputy head in charge (分管领导审批)
     page.goto(notice_url)
     page.click("[data-action=approve]")
     page.wait_for_selector("[data-action=publish]")

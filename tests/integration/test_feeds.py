@@ -19,6 +19,7 @@ from ledctl.notices import cap_bridge
 from ledctl.notices.users import User, Users
 from ledctl.publications import Publications
 from ledctl.service import Service
+from tests.chain import approve_fully
 
 from ..unit.test_publications import SECRET, Receiver
 
@@ -36,7 +37,7 @@ def receiver():
 def publish(notices, clock):
     n = notices.draft(WANG, title="停水通知", text="明天上午九点到十二点停水，请提前储水。", level="normal",
                       targets=["group:community"], end=clock.now() + timedelta(hours=3))
-    notices.approve(LI, n.id)
+    approve_fully(notices, n.id)
     return notices.publish(WANG, n.id)
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from ledctl.notices.users import User
 from ledctl.service import BULLETIN_KEY, Service
+from tests.chain import approve_fully
 
 LI, WANG = User("li", "approver"), User("wang", "operator")
 
@@ -17,7 +18,7 @@ def publish(notices, clock, **kw):
                 end=clock.now() + timedelta(hours=2))
     args.update(kw)
     n = notices.draft(WANG, **args)
-    notices.approve(LI, n.id)
+    approve_fully(notices, n.id)
     return notices.publish(WANG, n.id)
 
 

@@ -11,6 +11,7 @@ import hmac
 import json
 import logging
 import sqlite3
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,6 +28,12 @@ CONFIG = REPO / "config" / "zhenhai.toml"
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 KEY = "k3y-for-the-audit-log-0123456789abcdef"
 WANG, LI = User("wang", "operator"), User("li", "approver")
+
+
+def two_person_rule() -> config.Deployment:
+    """The shipped config with the two-person rule alone (no three-stage chain): each notice of a busy
+    day is three audit rows (draft, approve, publish), which the row numbers below count on."""
+    return replace(config.load(CONFIG), governance=config.Governance())
 
 
 def busy_day(notices: Notices, count: int = 3) -> None:
@@ -48,7 +55,7 @@ def verify(state: Path, capsys, *extra: str) -> tuple[int, str]:
 @pytest.fixture
 def keyed(tmp_path, monkeypatch) -> Notices:
     monkeypatch.setenv("LEDCTL_AUDIT_KEY", KEY)
-    notices = Notices(config.load(CONFIG), tmp_path / "ledctl.sqlite", FixedClock(T0))
+    notices = Notices(two_person_rule(), tmp_path / "ledctl.sqlite", FixedClock(T0))
     busy_day(notices)
     return notices
 
@@ -159,11 +166,11 @@ def test_without_the_key_a_keyed_log_is_neither_verified_nor_written(keyed, caps
     monkeypatch.delenv("LEDCTL_AUDIT_KEY")
     code, out = verify(keyed.path.parent, capsys)
     assert code == 1 and "rows 1..10 are keyed: give the audit key ($LEDCTL_AUDIT_KEY" in out
-    unkeyed = Notices(config.load(CONFIG), keyed.path, FixedClock(T0))
+    unkeyed = Notices(two_person_rule(), keyed.path, FixedClock(T0))
     with pytest.raises(Exception, match="keyed since row 1, and this ledctl has no audit key"):
         busy_day(unkeyed, 1)
     monkeypatch.setenv("LEDCTL_AUDIT_KEY", "another-key-of-enough-length-0000")
-    other = Notices(config.load(CONFIG), keyed.path, FixedClock(T0))
+    other = Notices(two_person_rule(), keyed.path, FixedClock(T0))
     with pytest.raises(Exception, match="not the one that wrote the log's last row"):
         busy_day(other, 1)
     assert verify(keyed.path.parent, capsys)[0] == 1
@@ -171,12 +178,12 @@ def test_without_the_key_a_keyed_log_is_neither_verified_nor_written(keyed, caps
 
 
 def test_an_unkeyed_log_is_carried_over(tmp_path, capsys, monkeypatch) -> None:
-    old = Notices(config.load(CONFIG), tmp_path / "ledctl.sqlite", FixedClock(T0))
+    old = Notices(two_person_rule(), tmp_path / "ledctl.sqlite", FixedClock(T0))
     busy_day(old, 2)  # written before the bureau had a key: SHA-256 rows
     code, out = verify(tmp_path, capsys)
     assert code == 0 and "not keyed" in out and "the log is not keyed: whoever can write the store" in out
     monkeypatch.setenv("LEDCTL_AUDIT_KEY", KEY)
-    keyed = Notices(config.load(CONFIG), tmp_path / "ledctl.sqlite", FixedClock(T0))
+    keyed = Notices(two_person_rule(), tmp_path / "ledctl.sqlite", FixedClock(T0))
     busy_day(keyed, 1)  # the first change with the key: the keyed chain starts at row 7
     [mark] = [r for r in rows(keyed) if r[3] == "audit-keyed"]
     assert mark[0] == 7 and json.loads(mark[6])["unkeyed_rows"] == 6
@@ -200,7 +207,7 @@ def rows_after(all_rows: list[list], seq: int) -> list[list]:
 def test_audit_seal_keys_the_log_at_once(tmp_path, capsys, monkeypatch) -> None:
     from ledctl.notices.users import Users
 
-    old = Notices(config.load(CONFIG), tmp_path / "ledctl.sqlite", FixedClock(T0))
+    old = Notices(two_person_rule(), tmp_path / "ledctl.sqlite", FixedClock(T0))
     busy_day(old, 1)
     Users(old.path).add("root", "admin", "root-password", T0, None)
     monkeypatch.setenv("LEDCTL_AUDIT_KEY", KEY)

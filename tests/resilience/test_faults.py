@@ -21,6 +21,7 @@ from ledctl.notices.users import User
 from ledctl.schedule import Job
 from ledctl.service import TICK
 from ledctl.simulator.bx_card import BxCard
+from tests.chain import approve_fully
 
 from ..integration.conftest import play_loops
 
@@ -38,7 +39,7 @@ def publish(notices, clock, **kw):
     )
     args.update(kw)
     n = notices.draft(WANG, **args)
-    notices.approve(LI, n.id)
+    approve_fully(notices, n.id)
     return notices.publish(WANG, n.id)
 
 

@@ -17,12 +17,13 @@ from ledctl.clock import FixedClock
 from ledctl.config import SlotType, Template
 from ledctl.notices.users import User, Users
 from ledctl.notices.workflow import NoticeError, Notices, clean_text
+from tests.chain import approve_fully
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 25, 9, 5, tzinfo=TZ)
 ALERT = REPO / "tests" / "fixtures" / "cap" / "zhenhai-alert.xml"  # Severe, Immediate: an emergency
-PASSWORDS = {"root": "root-password", "li": "li-password!", "chen": "chen-password"}
+PASSWORDS = {"root": "root-password", "li": "li-password!", "chen": "chen-password", "zhou": "zhou-password"}
 WANG = User("wang", "operator")
 LI = User("li", "approver")
 
@@ -46,6 +47,7 @@ def test_an_approver_who_imports_an_alert_by_hand_cannot_approve_it_alone(tmp_pa
     root = users.add("root", "admin", PASSWORDS["root"], T0, None)
     users.add("li", "approver", PASSWORDS["li"], T0, root)
     users.add("chen", "approver", PASSWORDS["chen"], T0, root)
+    users.add("zhou", "approver", PASSWORDS["zhou"], T0, root)
 
     assert ledctl(tmp_path, "li", "cap", "import", str(ALERT), monkeypatch=monkeypatch) == 0
     imported = capsys.readouterr().out
@@ -64,11 +66,13 @@ def test_an_approver_who_imports_an_alert_by_hand_cannot_approve_it_alone(tmp_pa
     assert ledctl(tmp_path, "li", "notice", "publish", str(n.id), monkeypatch=monkeypatch) != 0
     assert notices.get(n.id).state == "draft"
 
-    assert "an approver other than li must approve it" in imported
-    # A second person approves; then it goes out, like any free text.
-    assert ledctl(tmp_path, "chen", "notice", "approve", str(n.id), monkeypatch=monkeypatch) == 0
+    assert "2/3 办公室审核 (office): an approver other than li" in imported
+    # The chain's other people sign it off; then it goes out, like any free text.
+    assert ledctl(tmp_path, "chen", "notice", "approve", str(n.id), "--confidentiality-checked",
+                  monkeypatch=monkeypatch) == 0
+    assert ledctl(tmp_path, "zhou", "notice", "approve", str(n.id), monkeypatch=monkeypatch) == 0
     assert ledctl(tmp_path, "li", "notice", "publish", str(n.id), monkeypatch=monkeypatch) == 0
-    assert (notices.get(n.id).state, notices.get(n.id).approver) == ("published", "chen")
+    assert (notices.get(n.id).state, notices.get(n.id).approver) == ("published", "zhou")
 
 
 def test_a_feed_polled_by_the_service_keeps_the_senders_identity(dep, tmp_path) -> None:
@@ -80,7 +84,7 @@ def test_a_feed_polled_by_the_service_keeps_the_senders_identity(dep, tmp_path) 
     result = cap_bridge.import_alert(dep, notices, alert, may_trust=True)
     n = notices.get(result.notices[0])
     assert n.author == "cap:alert@yjj.ningbo.example" and n.state == "draft"  # not a trusted sender
-    notices.approve(LI, n.id)  # so any approver may approve it: no user wrote it
+    approve_fully(notices, n.id)  # so any approver may approve it: no user wrote it
     # The same alert imported again by hand later is a duplicate, whoever brings it.
     again = cap_bridge.import_alert(dep, notices, alert, importer=LI)
     assert again.action == "duplicate"
@@ -136,7 +140,7 @@ def test_a_template_with_a_free_text_slot_needs_a_second_person(dep, tmp_path) -
     with pytest.raises(NoticeError, match="another approver approves it first"):
         notices.publish(WANG, n.id)
     assert notices.get(n.id).state == "draft"
-    notices.approve(LI, n.id)
+    approve_fully(notices, n.id)
     assert notices.publish(WANG, n.id).state == "published"
 
 

@@ -16,6 +16,7 @@ import pytest
 from ledctl import cli
 from ledctl.notices.users import User
 from ledctl.simulator.bx_card import BxCard
+from tests.chain import approve_fully
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = str(REPO / "config" / "zhenhai.toml")
@@ -81,7 +82,7 @@ def test_a_published_notice_edited_in_the_store_is_named(world, capsys) -> None:
     _, notices, _, clock = world
     n = notices.draft(LI, title="通知", text="今日下午城河社区停电检修。", level="normal",
                       targets=["group:community"], end=clock.now() + timedelta(hours=2))
-    notices.approve(User("chen", "approver"), n.id)
+    approve_fully(notices, n.id)
     notices.publish(LI, n.id)
     notices.db.close()
     with sqlite3.connect(notices.path) as raw:  # the text changed behind the review rule's back

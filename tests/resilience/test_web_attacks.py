@@ -61,6 +61,8 @@ VALID = {
     "/api/notices": DRAFT,
     "/api/notices/preview": DRAFT,
     "/api/notices/{notice_id}/reject": {"reason": "理由"},
+    "/api/notices/{notice_id}/approve": {"confidentiality_checked": True},
+    "/api/notices/{notice_id}/edit": {"text": "明天上午九点到十二点停水，请提前储水。"},
     "/api/notices/{notice_id}/cancel": {"reason": "理由"},
     "/api/notices/{notice_id}/override": {"reason": "理由"},
     "/api/users": {"name": "zhao", "role": "viewer", "password": "zhao-password"},
@@ -77,7 +79,10 @@ def operations_with_bodies() -> list[tuple[str, list[str]]]:
         body = item.get("post", {}).get("requestBody")
         if body is None:
             continue
-        ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        schema = body["content"]["application/json"]["schema"]
+        # An optional body is anyOf [the model, null].
+        schema = next((s for s in schema.get("anyOf", [schema]) if "$ref" in s), schema)
+        ref = schema["$ref"].rsplit("/", 1)[1]
         found.append((path, sorted(schemas[ref]["properties"])))
     return found
 

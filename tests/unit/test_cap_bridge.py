@@ -16,6 +16,7 @@ from ledctl.notices import cap_bridge
 from ledctl.notices.cap import parse_alert, parse_feed
 from ledctl.notices.users import User
 from ledctl.notices.workflow import NoticeError, Notices
+from tests.chain import approve_fully
 
 REPO = Path(__file__).resolve().parents[2]
 CAP = REPO / "tests" / "fixtures" / "cap"
@@ -42,7 +43,8 @@ def test_alert_update_cancel_chain(dep, tmp_path) -> None:
     clock = FixedClock(T0)
     notices = notices_for(dep, tmp_path, clock)
     first = cap_bridge.import_alert(dep, notices, load("zhenhai-alert.xml"))
-    assert first.action == "drafted" and "an approver must approve" in first.message
+    assert first.action == "drafted"
+    assert "goes through the review chain (next: 1/3 业务科室确认" in first.message
     n1 = notices.get(first.notices[0])
     assert (n1.origin, n1.level, n1.targets, n1.author) == (
         "cap",
@@ -56,7 +58,7 @@ def test_alert_update_cancel_chain(dep, tmp_path) -> None:
     )
     assert (n1.start, n1.end) == (datetime(2026, 11, 25, 9, tzinfo=TZ), datetime(2026, 11, 25, 13, tzinfo=TZ))
     assert n1.cap_identifier == "NBEMA-2026-1125-001"
-    notices.approve(LI, n1.id)  # an imported alert still follows the approval rule
+    approve_fully(notices, n1.id)  # an imported alert still follows the approval rule
     notices.publish(LI, n1.id)
 
     clock.instant = datetime(2026, 11, 25, 10, 1, tzinfo=TZ)
@@ -70,7 +72,7 @@ def test_alert_update_cancel_chain(dep, tmp_path) -> None:
     assert n2.targets == ("all",)  # the district's geocode maps to every board
     assert "泄漏已得到控制" in n2.text
     assert n2.replaces == (n1.id,)
-    notices.approve(LI, n2.id)
+    approve_fully(notices, n2.id)
     notices.publish(LI, n2.id)
     assert notices.get(n1.id).state == "cancelled"
     assert notices.get(n1.id).reason == f"replaced by notice {n2.id}"
@@ -193,7 +195,7 @@ def test_export_is_cap_1_2_that_reads_back(dep, tmp_path) -> None:
     )
     with pytest.raises(Exception, match="never published"):
         cap_bridge.export(dep, n)
-    notices.approve(LI, n.id)
+    approve_fully(notices, n.id)
     n = notices.publish(User("wang", "operator"), n.id)
     xml = cap_bridge.export(dep, n)
     assert xml.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
@@ -255,7 +257,7 @@ def test_the_service_polls_its_cap_feeds(dep, tmp_path) -> None:
 def _published_first_alert(dep, notices):
     first = cap_bridge.import_alert(dep, notices, load("zhenhai-alert.xml"))
     n1 = first.notices[0]
-    notices.approve(LI, n1)
+    approve_fully(notices, n1)
     notices.publish(LI, n1)
     return n1
 

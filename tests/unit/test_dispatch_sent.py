@@ -11,6 +11,7 @@ from datetime import timedelta
 from ledctl.drivers.base import Outcome
 from ledctl.notices.items import delivery_states
 from ledctl.report import build, render
+from tests.chain import approve_fully
 from tests.unit.test_dispatch import BOARD, T0, intent, world
 
 __all__ = ["world"]
@@ -76,7 +77,7 @@ def test_a_notice_on_a_board_that_cannot_acknowledge_reads_sent(world) -> None:
     notices = Notices(dispatcher.dep, store.path, clock)
     n = notices.draft(User("wang", "operator"), title="停水通知", text="明天上午停水。", level="normal",
                       targets=[f"board:{BOARD}"], end=T0 + timedelta(hours=3))
-    n = notices.publish(User("wang", "operator"), notices.approve(User("li", "approver"), n.id).id)
+    n = notices.publish(User("wang", "operator"), approve_fully(notices, n.id).id)
     notice_intent = replace(intent("notice"), items=(f"notice:{n.id}",))
     driver.outcomes[BOARD] = [Outcome.SENT]
     dispatcher.set_intended({BOARD: notice_intent})

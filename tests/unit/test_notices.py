@@ -4,6 +4,7 @@ the hash-chained audit log finding edited, inserted and deleted rows."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,7 +31,9 @@ VIEWER = User("guest", "viewer")
 
 @pytest.fixture
 def world(tmp_path: Path):
-    dep = config.load(REPO / "config" / "zhenhai.toml")
+    # The two-person rule alone (a deployment without [governance]): the floor every chain keeps.
+    # The shipped three-stage chain is tested in test_review_chain.py.
+    dep = replace(config.load(REPO / "config" / "zhenhai.toml"), governance=config.Governance())
     clock = FixedClock(T0)
     return Notices(dep, tmp_path / "s.sqlite", clock), clock
 

@@ -27,6 +27,7 @@ from ledctl.notices import audit
 from ledctl.notices.users import User, Users
 from ledctl.notices.workflow import DamagedNotice, Notice, NoticeError, Notices
 from ledctl.store import DeliveryRecord, Store, StoreError
+from tests.chain import approve_fully
 
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
@@ -106,7 +107,7 @@ def draft(notices: Notices, **kw: object) -> Notice:
 
 def published(notices: Notices, **kw: object) -> Notice:
     n = draft(notices, **kw)
-    notices.approve(LI, n.id)
+    approve_fully(notices, n.id)
     return notices.publish(WANG, n.id)
 
 
@@ -303,7 +304,7 @@ def test_the_indexed_queries_agree_with_the_json(tmp_path: Path, dep: config.Dep
         published(notices, end=utc_end),
         published(notices, start=T0 + timedelta(hours=1), end=T0 + timedelta(hours=4)),
         draft(notices),
-        notices.approve(LI, draft(notices).id),
+        approve_fully(notices, draft(notices).id),
         notices.override(LI, draft(notices, level="emergency").id, "化学品泄漏"),
     ]
     notices.cancel(WANG, made[0].id, "停水取消")

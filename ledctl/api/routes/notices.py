@@ -61,6 +61,23 @@ class ReasonIn(Input):
     reason: str = Field(min_length=1, max_length=200)
 
 
+class SignOffIn(Input):
+    confidentiality_checked: StrictBool = False  # the confidentiality review (保密审查) was done
+
+
+class EditIn(Input):
+    """A new revision of a draft's wording, at a review stage that may edit."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=40)
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def something(self) -> EditIn:
+        if self.title is None and self.text is None:
+            raise ValueError("text: give the new title, text or both")
+        return self
+
+
 TIMES = ("start", "end", "created", "published_at", "closed_at")
 
 
@@ -72,7 +89,11 @@ def notice_doc(console: Console, n: Notice) -> dict[str, Any]:
 def notice_json(console: Console, n: Notice, lang: str | None = None) -> dict[str, Any]:
     now = console.clock.now()
     states = delivery_states(console.notices, n, console.store.path, now)
-    return {**notice_doc(console, n), "boards": [delivery_words(console, s, lang) for s in states]}
+    chain = console.notices.standing(n).as_json()
+    for stage in chain["stages"]:  # type: ignore[union-attr]
+        stage["at"] = i18n.local_iso(stage["at"], console.dep.tz)
+    return {**notice_doc(console, n), "chain": chain,
+            "boards": [delivery_words(console, s, lang) for s in states]}
 
 
 def delivery_words(console: Console, s: dict[str, Any], lang: str | None) -> dict[str, Any]:
@@ -232,11 +253,13 @@ def preview_notice(body: DraftIn, user: Operator, console: ConsoleDep, request: 
 
 def act(
     console: Console, notice_id: NoticeId, user: User, action: str, reason: str | None = None,
-    lang: str | None = None,
+    lang: str | None = None, *, checked: bool = False, edit: EditIn | None = None,
 ) -> dict[str, Any]:
     n = console.notices
     done = {
-        "approve": lambda: n.approve(user, notice_id),
+        "approve": lambda: n.approve(user, notice_id, confidentiality_checked=checked),
+        "edit": lambda: n.edit(user, notice_id, title=edit.title if edit else None,
+                               text=edit.text if edit else None),
         "publish": lambda: n.publish(user, notice_id),
         "review": lambda: n.review(user, notice_id),
         "reject": lambda: n.reject(user, notice_id, reason or ""),
@@ -248,10 +271,20 @@ def act(
     return notice_json(console, done, lang)
 
 
+# An operator may act at a stage for operators (the department's confirmation): the chain decides.
 @router.post("/api/notices/{notice_id}/approve", responses=ERRORS)
-def approve(notice_id: NoticeId, user: Approver, console: ConsoleDep,
-            request: Request) -> dict[str, Any]:
-    return act(console, notice_id, user, "approve", lang=_lang(request))
+def approve(notice_id: NoticeId, user: Operator, console: ConsoleDep, request: Request,
+            body: SignOffIn | None = None) -> dict[str, Any]:
+    """Sign off the next stage of the notice's review chain; the last one approves it."""
+    checked = body.confidentiality_checked if body is not None else False
+    return act(console, notice_id, user, "approve", lang=_lang(request), checked=checked)
+
+
+@router.post("/api/notices/{notice_id}/edit", responses=ERRORS)
+def edit(notice_id: NoticeId, body: EditIn, user: Operator, console: ConsoleDep,
+         request: Request) -> dict[str, Any]:
+    """A new revision of a draft's title or text, at a review stage that may edit."""
+    return act(console, notice_id, user, "edit", lang=_lang(request), edit=body)
 
 
 @router.post("/api/notices/{notice_id}/publish", responses=ERRORS)

@@ -203,7 +203,8 @@ def notices_page(request: Request, console: ConsoleDep) -> HTMLResponse:
         request,
         "notices.html",
         user,
-        notices=[notice_doc(console, n) for n in reversed(console.notices.list())],
+        notices=[{**notice_doc(console, n), "chain": console.notices.standing(n).as_json()}
+                 for n in reversed(console.notices.list())],
         review=[notice_doc(console, n) for n in console.notices.needs_review()],
         templates=console.dep.notices.templates,
         groups=console.dep.groups,

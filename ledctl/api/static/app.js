@@ -134,8 +134,22 @@ function setupActions() {
   const heading = document.querySelector("[data-notice]");
   if (!heading) return;
   const id = heading.dataset.notice;
+  // A stage that asks for the confidentiality review (保密审查) is signed off only once it is ticked.
+  const checked = document.getElementById("confidentiality-checked");
+  const signOff = document.querySelector("[data-action=approve]");
+  if (checked && signOff) checked.addEventListener("change", () => { signOff.disabled = !checked.checked; });
+  const editForm = document.getElementById("edit-form");
+  if (editForm) editForm.addEventListener("submit", async event => {
+    event.preventDefault();
+    try {
+      await api("POST", `/api/notices/${id}/edit`,
+                { title: editForm.elements.title.value, text: editForm.elements.text.value });
+      location.reload();
+    } catch (e) { showError(e.message); }
+  });
   $$("[data-action]").forEach(button => button.addEventListener("click", async () => {
     let body;
+    if (button.dataset.action === "approve" && checked) body = { confidentiality_checked: checked.checked };
     if (button.hasAttribute("data-reason")) {
       const reason = await askReason(button.dataset.title || button.textContent, button.hasAttribute("data-dangerous"));
       if (!reason) return;
