@@ -5,7 +5,9 @@ and never taken silently."""
 
 from __future__ import annotations
 
+import functools
 import json
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -70,9 +72,14 @@ VALID = {
 }
 
 
+@functools.cache
 def operations_with_bodies() -> list[tuple[str, list[str]]]:
-    console, _ = make_console(Path(__import__("tempfile").mkdtemp(prefix="ledctl-openapi-")))
-    doc = create_app(console).openapi()
+    """Every POST route with a body, and its fields, from the OpenAPI document (asked once, when the
+    first test needs it; nothing is made at import)."""
+    with tempfile.TemporaryDirectory(prefix="ledctl-openapi-") as state:
+        console, _ = make_console(Path(state))
+        doc = create_app(console).openapi()
+        console.store.close()
     schemas = doc["components"]["schemas"]
     found = []
     for path, item in doc["paths"].items():
@@ -87,11 +94,10 @@ def operations_with_bodies() -> list[tuple[str, list[str]]]:
     return found
 
 
-OPERATIONS = operations_with_bodies()
-
 
 def test_every_operation_with_a_body_is_fuzzed() -> None:
-    assert {path for path, _ in OPERATIONS} == set(VALID)  # a new route needs its valid body here
+    # A new route needs its valid body in VALID.
+    assert {path for path, _ in operations_with_bodies()} == set(VALID)
 
 
 def send(client: TestClient, headers: dict[str, str], path: str, body: object):
@@ -111,7 +117,7 @@ def assert_clear_4xx_or_success(r) -> None:
 @given(data=st.data())
 def test_no_field_value_makes_a_server_error(api, data) -> None:
     client, headers = api
-    path, fields = data.draw(st.sampled_from(OPERATIONS))
+    path, fields = data.draw(st.sampled_from(operations_with_bodies()))
     field = data.draw(st.sampled_from([*fields, "unknown_field"]))
     value = data.draw(st.sampled_from(NASTY))
     body = {**VALID[path], field: value}
