@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench system-deps venv clean
+.PHONY: demo test lint bench screenshots system-deps venv clean
 
 # The demo runs the whole chain on this machine: the simulated monitoring centre, boards and
 # MQTT broker; today's data over HTTP, every board rendered and delivered, each confirmation
@@ -25,6 +25,10 @@ bench: system-deps venv
 	  $(BIN)/python $$b > $$out.one || { cat $$out.one; rm -f $$out.one; exit 1; }; \
 	  cat $$out.one; cat $$out.one >> $$out; echo >> $$out; rm -f $$out.one; \
 	done; mv $$out bench/results.md; echo "(written to bench/results.md)"
+
+# The README's pictures of the console (docs/img/console-*.png), from the real service in Chromium.
+screenshots: system-deps venv
+	LEDCTL_SCREENSHOTS=docs/img $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
 
 lint: venv
 	$(BIN)/ruff check .
