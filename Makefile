@@ -12,8 +12,10 @@ STAMP  := $(VENV)/.installed-stamp
 demo: system-deps venv
 	$(BIN)/ledctl --state var demo --out out/preview  # runs until Ctrl-C
 
+# Two workers, each test module on one of them (a module's simulated world is made once): most tests
+# wait on wires, brokers and browsers, not on the CPU, so two halve the wall time on two cores.
 test: system-deps venv lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Each benchmark prints its figures as it finishes; all of them land in bench/results.md, and a
 # failing one stops the run with its exit status.

@@ -53,6 +53,7 @@ def test_the_shipped_broker_refuses_anonymous_clients(world) -> None:
 def test_a_board_cannot_take_the_controllers_client_id(world, caplog) -> None:
     service, _, fleet, _ = world
     link = service.dep.links["broker"]
+    service.dispatcher.settle()  # the controller's client is made with its first delivery on the broker
     controller = service.dispatcher.pool._mqtt["broker"]  # the controller's one client on this broker
     user, password = fleet._credentials["outdoor-urban"]
     # A client that asks for an id already connected takes that session over, and the broker drops
