@@ -185,20 +185,28 @@ def _fan_out(url: str, tmp: str, count: int, broker_pid: int, profile: str | Non
     delivery.ACK_TIMEOUT_S = 300.0
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu0 = (own_cpu_seconds(), cpu_seconds(helper.pid), cpu_seconds(broker_pid))
-    profiler = None
+    profilers = []
     if profile:
         import cProfile
 
-        profiler = cProfile.Profile()
-        profiler.enable()
+        def in_thread(*_: object) -> None:  # the first event in each new thread starts its profiler
+            profilers.append(cProfile.Profile())
+            profilers[-1].enable()
+
+        threading.setprofile(in_thread)  # delivery, paho's network loop: threads started from here on
+        in_thread()
     start = time.monotonic()
     bulletin = pipeline.bulletin_at(many, pipeline.broadcast_instant(many, date(2026, 11, 25)))
     rendered = pipeline.render_fleet(many, many.boards, bulletin)
     results = deliver(many, many.boards, {r.board.id: Content(program=r.program) for r in rendered})
     took = time.monotonic() - start
-    if profiler is not None:
-        profiler.disable()
-        profiler.dump_stats(profile)
+    if profilers:
+        import pstats
+
+        threading.setprofile(None)  # type: ignore[arg-type]
+        for p in profilers:
+            p.disable()
+        pstats.Stats(*profilers).dump_stats(profile)
     cpu1 = (own_cpu_seconds(), cpu_seconds(helper.pid), cpu_seconds(broker_pid))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     helper.terminate()

@@ -70,6 +70,30 @@ class Encoded:
         return len(self.manifest) + sum(len(part) for parts in self.pages for part in parts)
 
 
+_PNG_CACHE: dict[tuple[str, tuple[int, int], bytes], tuple[bytes, str]] = {}
+_PNG_CACHE_SIZE = 512  # distinct page images; a city's fleet has a few kinds of board
+_png_lock = threading.Lock()
+
+
+def page_png(image: Image.Image) -> tuple[bytes, str]:
+    """The page as an 8-bit RGB PNG and its sha256, encoded once per distinct image: boards of the
+    same kind share their pages, so a broadcast to thousands encodes each page once, not per board."""
+    key = (image.mode, image.size, hashlib.blake2b(image.tobytes(), digest_size=20).digest())
+    with _png_lock:
+        found = _PNG_CACHE.get(key)
+    if found is not None:
+        return found
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="PNG", optimize=False)
+    png = buffer.getvalue()
+    made = (png, hashlib.sha256(png).hexdigest())
+    with _png_lock:
+        if len(_PNG_CACHE) >= _PNG_CACHE_SIZE:
+            _PNG_CACHE.clear()
+        _PNG_CACHE[key] = made
+    return made
+
+
 def encode(board: Board, program: Program, *, valid_from: datetime | None = None,
            expires: datetime | None = None, max_message: int = MIN_MAX_MESSAGE) -> Encoded:
     """The manifest and the PNG pages of one board's program, each page in parts of at most
@@ -77,14 +101,12 @@ def encode(board: Board, program: Program, *, valid_from: datetime | None = None
     pages = []
     entries = []
     for i, page in enumerate(program.pages):
-        buffer = io.BytesIO()
-        page.image.convert("RGB").save(buffer, format="PNG", optimize=False)
-        png = buffer.getvalue()
+        png, sha = page_png(page.image)
         parts = tuple(png[k:k + max_message] for k in range(0, len(png), max_message)) or (b"",)
         pages.append(parts)
         entries.append({"index": i, "name": page.name, "effect": page.effect, "dwell": round(page.dwell_s, 3),
                         "speed": page.speed_px_s, "width": page.image.width, "height": page.image.height,
-                        "bytes": len(png), "parts": len(parts), "sha256": hashlib.sha256(png).hexdigest()})
+                        "bytes": len(png), "parts": len(parts), "sha256": sha})
     content = program.content_hash()
     manifest = {
         "protocol": PROTOCOL, "hash": content, "board": board.id,
@@ -156,6 +178,9 @@ class MqttBoards:
     listening_since: float = field(default_factory=time.monotonic)
     _burst_seen: bool = field(default=False, init=False, repr=False)
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    # Each waiter's set of the boards heard from since it last looked: a wait over thousands of
+    # boards rechecks only those, not all of them on every message (that was quadratic).
+    _watchers: list[set[str]] = field(default_factory=list, init=False, repr=False)
 
     def listen(self) -> None:
         """Route the site's retained manifests, statuses, infos, acks, telemetry and screens to this
@@ -172,8 +197,33 @@ class MqttBoards:
 
     def take(self, topic: str, payload: bytes) -> None:
         with self._changed:
-            self._take(topic, payload)
-            self._changed.notify_all()
+            keys = self._take(topic, payload)
+            if keys:
+                for heard in self._watchers:
+                    heard.update(keys)
+                self._changed.notify_all()
+
+    def _waiting(self, board_ids: Sequence[str] | Mapping[str, str], timeout_s: float,
+                 settled: Callable[[str], bool], commands: Mapping[str, str] | None = None) -> None:
+        """Under the lock: wait until `settled(board)` holds for every board or the time is up.
+        `settled` is called once per board at first, then only for boards heard from since (or
+        whose command, in `commands`: board -> command id, was answered)."""
+        by_command = {cmd: board for board, cmd in (commands or {}).items()}
+        deadline = time.monotonic() + timeout_s
+        heard: set[str] = set()
+        open_ = {b for b in board_ids if not settled(b)}
+        self._watchers.append(heard)
+        try:
+            while open_:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._changed.wait(remaining)
+                news = (heard | {by_command[k] for k in heard if k in by_command}) & open_
+                heard.clear()
+                open_ -= {b for b in news if settled(b)}
+        finally:
+            self._watchers.remove(heard)
 
     def state_of(self, board_id: str) -> BoardState:
         with self._changed:
@@ -223,17 +273,17 @@ class MqttBoards:
                       on_result: Callable[[str, str], None] = lambda b, why: None) -> dict[str, str]:
         """Wait for the acks of commands (board -> command id); board -> "" (done) or why not."""
         out: dict[str, str] = {}
-        deadline = time.monotonic() + timeout_s
+
+        def settled(board_id: str) -> bool:
+            cmd_id = ids[board_id]
+            if cmd_id in self.command_acks:
+                out[board_id] = self.command_acks[cmd_id]
+                on_result(board_id, out[board_id])
+                return True
+            return False
+
         with self._changed:
-            while True:
-                for board_id, cmd_id in ids.items():
-                    if board_id not in out and cmd_id in self.command_acks:
-                        out[board_id] = self.command_acks[cmd_id]
-                        on_result(board_id, out[board_id])
-                remaining = deadline - time.monotonic()
-                if len(out) == len(ids) or remaining <= 0:
-                    break
-                self._changed.wait(remaining)
+            self._waiting(ids, timeout_s, settled, ids)
             for board_id in ids:
                 if board_id not in out:
                     out[board_id] = self._silence(board_id, timeout_s)
@@ -244,20 +294,17 @@ class MqttBoards:
         """Wait for the read-backs of `screen` commands (board -> command id); board -> the answer,
         or why there is none (the board refused the command, or said nothing in time)."""
         out: dict[str, dict[str, Any] | str] = {}
-        deadline = time.monotonic() + timeout_s
+
+        def settled(board_id: str) -> bool:
+            cmd_id = ids[board_id]
+            if cmd_id in self.screens:
+                out[board_id] = self.screens.pop(cmd_id)
+            elif self.command_acks.get(cmd_id):  # refused: it cannot read its screen back
+                out[board_id] = f"refused: {self.command_acks[cmd_id]}"
+            return board_id in out
+
         with self._changed:
-            while True:
-                for board_id, cmd_id in ids.items():
-                    if board_id in out:
-                        continue
-                    if cmd_id in self.screens:
-                        out[board_id] = self.screens.pop(cmd_id)
-                    elif self.command_acks.get(cmd_id):  # refused: it cannot read its screen back
-                        out[board_id] = f"refused: {self.command_acks[cmd_id]}"
-                remaining = deadline - time.monotonic()
-                if len(out) == len(ids) or remaining <= 0:
-                    break
-                self._changed.wait(remaining)
+            self._waiting(ids, timeout_s, settled, ids)
         for board_id in ids:
             out.setdefault(board_id, f"no screen read-back within {timeout_s:g} s")
         return out
@@ -268,25 +315,21 @@ class MqttBoards:
 
         Woken by every message the link routes here: no polling, no sleeps in the ack path."""
         results: dict[str, str] = {}
-        deadline = time.monotonic() + timeout_s
+
+        def settled(board_id: str) -> bool:
+            state = self.states.get(board_id, BoardState())
+            # Only a board that is there confirms: an ack or a status is believed while the
+            # broker has not published the board's will (the ACL lets only the board write them).
+            if state.shows == wanted[board_id] and state.online is not False:
+                results[board_id] = ""
+                on_result(board_id, True, "")
+            elif state.error:
+                results[board_id] = state.error
+                on_result(board_id, False, state.error)
+            return board_id in results
+
         with self._changed:
-            while True:
-                for board_id, want in wanted.items():
-                    if board_id in results:
-                        continue
-                    state = self.states.get(board_id, BoardState())
-                    # Only a board that is there confirms: an ack or a status is believed while the
-                    # broker has not published the board's will (the ACL lets only the board write them).
-                    if state.shows == want and state.online is not False:
-                        results[board_id] = ""
-                        on_result(board_id, True, "")
-                    elif state.error:
-                        results[board_id] = state.error
-                        on_result(board_id, False, state.error)
-                remaining = deadline - time.monotonic()
-                if len(results) == len(wanted) or remaining <= 0:
-                    break
-                self._changed.wait(remaining)
+            self._waiting(wanted, timeout_s, settled)
             for board_id in wanted:
                 if board_id not in results:
                     results[board_id] = self._silence(board_id, timeout_s)
@@ -305,13 +348,9 @@ class MqttBoards:
 
     def wait_status(self, board_ids: Sequence[str], timeout_s: float) -> None:
         """Wait until the broker has told the status of each board (the retained burst after subscribing)."""
-        deadline = time.monotonic() + timeout_s
         with self._changed:
-            while any(self.states.get(b, BoardState()).online is None for b in board_ids):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._changed.wait(remaining)
+            self._waiting(board_ids, timeout_s,
+                          lambda b: b in self.states and self.states[b].online is not None)
 
     def _silence(self, board_id: str, timeout_s: float) -> str:
         state = self.states.get(board_id, BoardState())
@@ -319,18 +358,20 @@ class MqttBoards:
             return f"the board is in alert: {state.alert or 'no reason given'}"
         return "offline (its last will)" if state.online is False else f"no ack within {timeout_s:g} s"
 
-    def _take(self, topic: str, payload: bytes) -> None:
+    def _take(self, topic: str, payload: bytes) -> tuple[str, ...]:
+        """Record one message; what it is about: the board, and the command it answers (nothing
+        when it is not ours, or not understood)."""
         parts = topic.split("/")
         if len(parts) < 5 or parts[0] != "ledctl" or parts[2] != self.site:
-            return
+            return ()
         board_id, leaf = parts[3], parts[4]
         state = self.states.setdefault(board_id, BoardState())
         try:
             doc = json.loads(payload) if payload else {}
         except (json.JSONDecodeError, UnicodeDecodeError):
-            return  # not ours to judge: a board's malformed message is ignored
+            return ()  # not ours to judge: a board's malformed message is ignored
         if not isinstance(doc, dict):
-            return
+            return ()
         if leaf == "program":
             state.program = str(doc.get("hash", ""))
             pages = doc.get("pages", [])
@@ -361,14 +402,17 @@ class MqttBoards:
             state.telemetry, state.telemetry_at = doc, arrived
         elif leaf == "screen" and isinstance(doc.get("id"), str):
             self.screens[doc["id"]] = doc
+            return (board_id, doc["id"])
         elif leaf == "ack" and isinstance(doc.get("cmd"), str):
             self.command_acks[doc["cmd"]] = "" if doc.get("ok") is True else str(doc.get("error", "refused"))
+            return (board_id, doc["cmd"])
         elif leaf == "ack" and "hash" in doc:
             if doc.get("ok") is True:
                 state.shows = str(doc["hash"])
                 state.error = ""
             elif doc.get("hash") == state.program and "no clock" not in str(doc.get("error", "")):
                 state.error = f"the board refused it: {doc.get('error', 'no reason given')}"
+        return (board_id,)
 
 
 class LedctlMqttDriver(Driver):
@@ -383,6 +427,7 @@ class LedctlMqttDriver(Driver):
         self.boards.listen()
         self._commands = 0
         self._programs: dict[str, Program] = {}  # by hash: what read-backs are compared with
+        self._matched: set[tuple[object, ...]] = set()  # read-backs found to match their page
 
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
@@ -428,8 +473,10 @@ class LedctlMqttDriver(Driver):
                 report(Result(board.id, Outcome.REFUSED, problem, "pages", 0, 0.0, (0, pages[board.id])))
                 continue
             try:
-                # §11: the time first, for a board without a clock of its own.
-                self.boards.command(board, {"time": now}, self._id("t", board))
+                # §11: the time first, for a board without a clock of its own, where the program
+                # needs it (valid_from, expires); one with neither is shown at once without it.
+                if content.expires is not None:
+                    self.boards.command(board, {"time": now}, self._id("t", board))
                 sent[board.id] = self.boards.publish(board, encoded)
             except FaultError as e:
                 report(Result(board.id, Outcome.LINK, str(e), "pages", 0, time.monotonic() - start))
@@ -489,9 +536,28 @@ class LedctlMqttDriver(Driver):
                                        f"{answer['page'] + 1} of {pages}")
         return Outcome.CONFIRMED, f"acked; screen read back: page {answer['page'] + 1} of {pages} as sent"
 
+    def _compare(self, board: Board, program: Program, answer: Mapping[str, Any]) -> str:
+        """"" when the read-back shows `program` exactly, else what is wrong.
+
+        Boards of one kind showing the same page send the same frame: a read-back already found to
+        match that page (the same PNG, page image, place and lighting) is not decoded again."""
+        page = answer.get("page")
+        key = None
+        if isinstance(page, int) and not isinstance(page, bool) and 0 <= page < len(program.pages):
+            key = (answer.get("png"), page_png(program.pages[page].image)[1], board.size.width,
+                   board.size.height, str(answer.get("origin")), answer.get("lit") is True,
+                   answer.get("power") is not False)
+            if key in self._matched:
+                return ""
+        verdict = self._compare_pixels(board, program, answer)
+        if key is not None and not verdict:
+            if len(self._matched) >= 1024:
+                self._matched.clear()
+            self._matched.add(key)
+        return verdict
+
     @staticmethod
-    def _compare(board: Board, program: Program, answer: Mapping[str, Any]) -> str:
-        """"" when the read-back shows `program` exactly, else what is wrong."""
+    def _compare_pixels(board: Board, program: Program, answer: Mapping[str, Any]) -> str:
         expected = expected_frame(board, program, answer)
         if expected is None:
             return f"the read-back names no page of the program (page {answer.get('page')!r})"
