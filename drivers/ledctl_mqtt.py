@@ -75,13 +75,27 @@ _PNG_CACHE_SIZE = 512  # distinct page images; a city's fleet has a few kinds of
 _png_lock = threading.Lock()
 
 
+_PAGES_CACHE: dict[tuple[object, ...], tuple[tuple[tuple[bytes, ...], ...], str]] = {}
+_PAGES_SLOT = "@pages@"  # where the page entries go; no id, colour or time can hold an "@"
+_PAGES_JSON = json.dumps(_PAGES_SLOT)
+_PNG_OF: dict[int, tuple[Image.Image, tuple[bytes, str]]] = {}  # id(image) -> (image, PNG and sha256)
+
+
 def page_png(image: Image.Image) -> tuple[bytes, str]:
     """The page as an 8-bit RGB PNG and its sha256, encoded once per distinct image: boards of the
-    same kind share their pages, so a broadcast to thousands encodes each page once, not per board."""
+    same kind share their pages, so a broadcast to thousands encodes each page once, not per board.
+    The very image object is found without hashing its pixels (the rendered pages are shared
+    objects, never drawn on again); an equal image rendered anew is found by its content."""
+    with _png_lock:
+        known = _PNG_OF.get(id(image))
+    if known is not None and known[0] is image:
+        return known[1]
     key = (image.mode, image.size, hashlib.blake2b(image.tobytes(), digest_size=20).digest())
     with _png_lock:
         found = _PNG_CACHE.get(key)
     if found is not None:
+        with _png_lock:
+            _remember(image, found)
         return found
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG", optimize=False)
@@ -91,31 +105,52 @@ def page_png(image: Image.Image) -> tuple[bytes, str]:
         if len(_PNG_CACHE) >= _PNG_CACHE_SIZE:
             _PNG_CACHE.clear()
         _PNG_CACHE[key] = made
+        _remember(image, made)
     return made
+
+
+def _remember(image: Image.Image, made: tuple[bytes, str]) -> None:
+    if len(_PNG_OF) >= _PNG_CACHE_SIZE:
+        _PNG_OF.clear()
+    _PNG_OF[id(image)] = (image, made)  # holding the image keeps its id from being reused
 
 
 def encode(board: Board, program: Program, *, valid_from: datetime | None = None,
            expires: datetime | None = None, max_message: int = MIN_MAX_MESSAGE) -> Encoded:
     """The manifest and the PNG pages of one board's program, each page in parts of at most
     `max_message` bytes."""
-    pages = []
-    entries = []
-    for i, page in enumerate(program.pages):
-        png, sha = page_png(page.image)
-        parts = tuple(png[k:k + max_message] for k in range(0, len(png), max_message)) or (b"",)
-        pages.append(parts)
-        entries.append({"index": i, "name": page.name, "effect": page.effect, "dwell": round(page.dwell_s, 3),
-                        "speed": page.speed_px_s, "width": page.image.width, "height": page.image.height,
-                        "bytes": len(png), "parts": len(parts), "sha256": sha})
+    key = (max_message, tuple((page.name, page.effect, page.dwell_s, page.speed_px_s, page_png(page.image)[1])
+                              for page in program.pages))
+    with _png_lock:
+        cached = _PAGES_CACHE.get(key)
+    if cached is None:
+        pages = []
+        entries = []
+        for i, page in enumerate(program.pages):
+            png, sha = page_png(page.image)
+            parts = tuple(png[k:k + max_message] for k in range(0, len(png), max_message)) or (b"",)
+            pages.append(parts)
+            entries.append({"index": i, "name": page.name, "effect": page.effect,
+                            "dwell": round(page.dwell_s, 3), "speed": page.speed_px_s,
+                            "width": page.image.width, "height": page.image.height, "bytes": len(png),
+                            "parts": len(parts), "sha256": sha})
+        cached = (tuple(pages), json.dumps(entries, ensure_ascii=False, sort_keys=True))
+        with _png_lock:
+            if len(_PAGES_CACHE) >= _PNG_CACHE_SIZE:
+                _PAGES_CACHE.clear()
+            _PAGES_CACHE[key] = cached
     content = program.content_hash()
     manifest = {
         "protocol": PROTOCOL, "hash": content, "board": board.id,
         "size": [board.size.width, board.size.height], "colour": board.colour.value,
         "valid_from": valid_from.isoformat() if valid_from else None,
         "expires": expires.isoformat() if expires else None,
-        "pages": entries,
+        "pages": _PAGES_SLOT,
     }
-    return Encoded(content, json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode(), tuple(pages))
+    # The page entries, the bulk of a manifest, are serialised once per set of pages and spliced
+    # in; the bytes are those of serialising the whole manifest at once.
+    text = json.dumps(manifest, ensure_ascii=False, sort_keys=True).replace(_PAGES_JSON, cached[1], 1)
+    return Encoded(content, text.encode(), cached[0])
 
 
 def expected_frame(board: Board, program: Program, answer: Mapping[str, Any]) -> Image.Image | None:
@@ -187,7 +222,9 @@ class MqttBoards:
         object (in paho's thread)."""
         self.listening_since = time.monotonic()
         for topic in self.topics(self.site):
-            self.link.on(topic, lambda msg: self.take(msg.topic, msg.payload))
+            # QoS 0 from the broker to us (the boards still publish at QoS 1): our session is clean,
+            # so QoS 1 would add nothing but a PUBACK per ack, status and read-back (see MqttLink).
+            self.link.on(topic, lambda msg: self.take(msg.topic, msg.payload), qos=0)
 
     @classmethod
     def topics(cls, site: str) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ MQTT 5 / 3.1.1 negotiation happen once, not per delivery.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
@@ -59,6 +60,49 @@ def topic_matches(topic_filter: tuple[str, ...], topic: Sequence[str]) -> bool:
     return len(topic) == len(topic_filter)
 
 
+class _BufferedSocket:
+    """A plain TCP socket read in large chunks. paho reads each packet with a `recv` per header
+    byte and one for the body: three system calls per packet, each giving up the GIL, which in a
+    fan-out to thousands of boards is most of the controller's network cost. paho asks `pending()`
+    before waiting in select, so bytes already buffered are read without waiting."""
+
+    CHUNK = 65536
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._data = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._data):
+            data = self._sock.recv(max(size, self.CHUNK))  # BlockingIOError, b"" at EOF: as before
+            if len(data) <= size:
+                return data
+            self._data, self._pos = data, 0
+        out = self._data[self._pos:self._pos + size]
+        self._pos += len(out)
+        return out
+
+    def pending(self) -> int:
+        return len(self._data) - self._pos
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def __getattr__(self, name: str) -> object:  # send, close, setblocking …: the socket's own
+        return getattr(self._sock, name)
+
+
+class _Client(mqtt.Client):
+    """paho's client, reading plain TCP through `_BufferedSocket` (TLS sockets buffer already)."""
+
+    def _create_socket(self) -> object:  # type: ignore[override]
+        sock = super()._create_socket()
+        if isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
+            return _BufferedSocket(sock)
+        return sock
+
+
 @dataclass
 class MqttLink:
     name: str
@@ -78,21 +122,30 @@ class MqttLink:
     _pending: list[tuple[str, mqtt.MQTTMessageInfo]] = field(default_factory=list, init=False, repr=False)
     _closing: bool = field(default=False, init=False, repr=False)
     _handlers: list[tuple[tuple[str, ...], Handler]] = field(default_factory=list, init=False, repr=False)
-    _topics: list[str] = field(default_factory=list, init=False, repr=False)
+    _topics: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # filter -> QoS
     _pending_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Publishes the broker has not acknowledged yet, oldest first, at most its Receive Maximum
+    # (MQTT 5 CONNACK; 65535 when it says none): the window is kept here, not by paho, whose own
+    # limit rescans every message in flight on each PUBACK.
+    _unacked: collections.deque[mqtt.MQTTMessageInfo] = field(default_factory=collections.deque, init=False,
+                                                             repr=False)
+    _receive_maximum: int = field(default=65535, init=False, repr=False)
 
-    def on(self, topic_filter: str, handler: Handler) -> None:
+    def on(self, topic_filter: str, handler: Handler, *, qos: int = 1) -> None:
         """Send messages matching `topic_filter` to `handler` (in paho's thread) and subscribe to it,
         now if connected, and again after every reconnect."""
         self._handlers.append((tuple(topic_filter.split("/")), handler))
-        self.subscribe(topic_filter)
+        self.subscribe(topic_filter, qos=qos)
 
-    def subscribe(self, topic_filter: str) -> None:
+    def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
+        """Subscribe (again after every reconnect). QoS 0 suits what only matters while connected:
+        this client's session is clean (it ends with the connection), so within one connection TCP
+        already delivers every message in order, and QoS 1 would only add a PUBACK per message."""
         if topic_filter in self._topics or topic_filter in self.subscriptions:
             return
-        self._topics.append(topic_filter)
+        self._topics[topic_filter] = qos
         if self._client is not None and self._connected.is_set():
-            self._client.subscribe(topic_filter, qos=1)
+            self._client.subscribe(topic_filter, qos=qos)
 
     @property
     def connected(self) -> bool:
@@ -165,10 +218,9 @@ class MqttLink:
         return False
 
     def _make_client(self, tls: bool) -> mqtt.Client:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=self.protocol)
+        client = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=self.protocol)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.max_inflight_messages_set(200)  # many boards' pages in flight at once
+        client.max_inflight_messages_set(0)  # the window is ours (publish): the broker's Receive Maximum
         client.max_queued_messages_set(0)  # no limit: the caller flushes
         if self.username:
             password = os.environ.get(self.password_env, "") if self.password_env else ""
@@ -196,8 +248,13 @@ class MqttLink:
         if getattr(reason, "is_failure", False):
             self._refused = str(reason)
             return
-        for topic in (*self.subscriptions, *self._topics):
+        receive_maximum = getattr(properties, "ReceiveMaximum", None)
+        self._receive_maximum = receive_maximum if isinstance(receive_maximum, int) and receive_maximum > 0 \
+            else 65535
+        for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
+        for topic, qos in self._topics.items():
+            client.subscribe(topic, qos=qos)
         self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
@@ -243,13 +300,30 @@ class MqttLink:
             if time.monotonic() > deadline:
                 raise MqttError(f"link {self.name}: the broker is gone (waiting to reconnect)")
             self._connected.wait(0.2)
+        self._wait_window(deadline)
         info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
             raise MqttError(f"link {self.name}: publishing {topic} failed: {mqtt.error_string(info.rc)}")
         with self._pending_lock:
             self._pending.append((topic, info))
+            self._unacked.append(info)
         if wait:
             self.flush(max(0.1, deadline - time.monotonic()))
+
+    def _wait_window(self, deadline: float) -> None:
+        """Wait until fewer publishes than the broker's Receive Maximum are unacknowledged (MQTT 5:
+        a client that sends more may be disconnected). PUBACKs come in order, so the oldest first."""
+        with self._pending_lock:
+            unacked = self._unacked
+            while unacked and unacked[0].is_published():
+                unacked.popleft()
+            if len(unacked) < self._receive_maximum:
+                return
+            oldest = unacked.popleft()
+        try:
+            oldest.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
+        except (RuntimeError, ValueError) as e:  # not sent (the connection went): flush() says so
+            log.debug("link %s: waiting for a PUBACK: %s", self.name, e)
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until the broker confirmed everything published so far (PUBACK for each)."""
@@ -266,6 +340,7 @@ class MqttLink:
 
     def close(self) -> None:
         self._closing = True
+        self._unacked.clear()
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()

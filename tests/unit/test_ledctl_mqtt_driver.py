@@ -25,7 +25,7 @@ class FakeLink:
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes, bool]] = []
 
-    def on(self, topic: str, handler: Any) -> None:
+    def on(self, topic: str, handler: Any, *, qos: int = 1) -> None:
         pass
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False, **kw: Any) -> None:
