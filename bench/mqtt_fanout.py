@@ -40,6 +40,7 @@ import paho.mqtt.client as mqtt
 from ledctl import config, delivery, pipeline
 from ledctl.delivery import deliver_once as deliver
 from ledctl.drivers.base import Content
+from ledctl.drivers.mqtt_link import BufferedClient
 from ledctl.simulator.broker import Mosquitto
 from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
 
@@ -104,7 +105,7 @@ def crowd(url: str, site: str, ids: list[str], ready: Event) -> None:
     broadcast; then every message is answered from paho's network thread as it arrives (a
     publish there only queues the packet), with no polling loop between a message and its answer."""
     boards = {b: BoardLogic(site, b, 64, 32, "red-green", clock=now) for b in ids}
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="crowd", protocol=mqtt.MQTTv5)
+    client = BufferedClient(mqtt.CallbackAPIVersion.VERSION2, client_id="crowd", protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(0)  # no limit: thousands of boards answer at once
     client.max_queued_messages_set(0)
 

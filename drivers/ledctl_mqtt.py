@@ -86,8 +86,7 @@ def page_png(image: Image.Image) -> tuple[bytes, str]:
     same kind share their pages, so a broadcast to thousands encodes each page once, not per board.
     The very image object is found without hashing its pixels (the rendered pages are shared
     objects, never drawn on again); an equal image rendered anew is found by its content."""
-    with _png_lock:
-        known = _PNG_OF.get(id(image))
+    known = _PNG_OF.get(id(image))  # one dict lookup: atomic, no lock needed
     if known is not None and known[0] is image:
         return known[1]
     key = (image.mode, image.size, hashlib.blake2b(image.tobytes(), digest_size=20).digest())
@@ -241,10 +240,12 @@ class MqttBoards:
                 self._changed.notify_all()
 
     def _waiting(self, board_ids: Sequence[str] | Mapping[str, str], timeout_s: float,
-                 settled: Callable[[str], bool], commands: Mapping[str, str] | None = None) -> None:
+                 settled: Callable[[str], bool], commands: Mapping[str, str] | None = None,
+                 between: Callable[[], None] | None = None) -> None:
         """Under the lock: wait until `settled(board)` holds for every board or the time is up.
         `settled` is called once per board at first, then only for boards heard from since (or
-        whose command, in `commands`: board -> command id, was answered)."""
+        whose command, in `commands`: board -> command id, was answered). `between` runs after each
+        round with the lock released (to publish what the settled boards need next)."""
         by_command = {cmd: board for board, cmd in (commands or {}).items()}
         deadline = time.monotonic() + timeout_s
         heard: set[str] = set()
@@ -252,10 +253,17 @@ class MqttBoards:
         self._watchers.append(heard)
         try:
             while open_:
+                if between is not None:
+                    self._changed.release()  # held once, by the caller's `with`
+                    try:
+                        between()
+                    finally:
+                        self._changed.acquire()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
-                self._changed.wait(remaining)
+                if not heard:  # what came while `between` ran is already in `heard`
+                    self._changed.wait(remaining)
                 news = (heard | {by_command[k] for k in heard if k in by_command}) & open_
                 heard.clear()
                 open_ -= {b for b in news if settled(b)}
@@ -347,8 +355,11 @@ class MqttBoards:
         return out
 
     def wait(self, wanted: Mapping[str, str], timeout_s: float,
-             on_result: Callable[[str, bool, str], None] = lambda b, ok, why: None) -> dict[str, str]:
+             on_result: Callable[[str, bool, str], None] = lambda b, ok, why: None,
+             between: Callable[[], None] | None = None) -> dict[str, str]:
         """Wait until each board acknowledges its hash; returns board → "" (acked) or the reason not.
+        `on_result` is called (under the lock) as each board settles, `between` (without it) after
+        each round of them.
 
         Woken by every message the link routes here: no polling, no sleeps in the ack path."""
         results: dict[str, str] = {}
@@ -366,7 +377,7 @@ class MqttBoards:
             return board_id in results
 
         with self._changed:
-            self._waiting(wanted, timeout_s, settled)
+            self._waiting(wanted, timeout_s, settled, between=between)
             for board_id in wanted:
                 if board_id not in results:
                     results[board_id] = self._silence(board_id, timeout_s)
@@ -527,18 +538,42 @@ class LedctlMqttDriver(Driver):
                 report(Result(board_id, Outcome.LINK, str(e), "pages", sent[board_id],
                               time.monotonic() - start))
             return
-        acked = self.boards.wait(wanted, self.context.ack_timeout_s)
+        # Each board's screen is asked for as soon as it acks, while the others' acks still come:
+        # the read-backs of a large fleet overlap its deliveries instead of following them all.
+        asked: dict[str, str] = {}  # board -> screen command id
+        unasked: list[str] = []  # boards that could not be asked (the link failed)
+        acked_now: list[str] = []
+
+        def on_ack(board_id: str, ok: bool, why: str) -> None:
+            if ok:
+                acked_now.append(board_id)
+
+        def ask() -> None:
+            while acked_now:
+                board_id = acked_now.pop()
+                command_id = self._id("r", by_id[board_id])
+                try:
+                    self.boards.command(by_id[board_id], {"screen": True}, command_id)
+                except FaultError:
+                    unasked.append(board_id)
+                    continue
+                asked[board_id] = command_id
+
+        acked = self.boards.wait(wanted, self.context.ack_timeout_s, on_ack, between=ask)
+        ask()
         for board_id, why in acked.items():
             if why:
                 n = pages[board_id]
                 report(Result(board_id, _outcome_of(self.boards, board_id), why, "pages", sent[board_id],
                               time.monotonic() - start, (0, n)))
-        read = [by_id[b] for b, why in acked.items() if not why]
-        answers = self._read_back(read, self.context.ack_timeout_s)
-        for board in read:
-            outcome, detail = self._judge_delivery(board, wanted[board.id], answers[board.id])
-            n = pages[board.id]
-            report(Result(board.id, outcome, detail, "pages", sent[board.id], time.monotonic() - start,
+        answers = self.boards.wait_screens(asked, self.context.ack_timeout_s) if asked else {}
+        for board_id in unasked:
+            answers[board_id] = "the read-back could not be asked (the broker link failed)"
+        for board_id in (b for b, why in acked.items() if not why):
+            board = by_id[board_id]
+            outcome, detail = self._judge_delivery(board, wanted[board_id], answers[board_id])
+            n = pages[board_id]
+            report(Result(board_id, outcome, detail, "pages", sent[board_id], time.monotonic() - start,
                           (n if outcome is Outcome.CONFIRMED else 0, n)))
         self._forget_old_programs()
 

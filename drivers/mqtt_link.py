@@ -93,7 +93,7 @@ class _BufferedSocket:
         return getattr(self._sock, name)
 
 
-class _Client(mqtt.Client):
+class BufferedClient(mqtt.Client):
     """paho's client, reading plain TCP through `_BufferedSocket` (TLS sockets buffer already)."""
 
     def _create_socket(self) -> object:  # type: ignore[override]
@@ -218,7 +218,8 @@ class MqttLink:
         return False
 
     def _make_client(self, tls: bool) -> mqtt.Client:
-        client = _Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=self.protocol)
+        client = BufferedClient(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                protocol=self.protocol)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(0)  # the window is ours (publish): the broker's Receive Maximum
         client.max_queued_messages_set(0)  # no limit: the caller flushes
