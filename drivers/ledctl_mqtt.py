@@ -214,7 +214,7 @@ class MqttBoards:
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
     # Each waiter's set of the boards heard from since it last looked: a wait over thousands of
     # boards rechecks only those, not all of them on every message (that was quadratic).
-    _watchers: list[set[str]] = field(default_factory=list, init=False, repr=False)
+    _watchers: list[tuple[set[str], set[str]]] = field(default_factory=list, init=False, repr=False)
 
     def listen(self) -> None:
         """Route the site's retained manifests, statuses, infos, acks, telemetry and screens to this
@@ -234,9 +234,13 @@ class MqttBoards:
     def take(self, topic: str, payload: bytes) -> None:
         with self._changed:
             keys = self._take(topic, payload)
-            if keys:
-                for heard in self._watchers:
-                    heard.update(keys)
+            wake = False
+            for heard, wanted in self._watchers:
+                news = [k for k in keys if k in wanted]
+                if news:
+                    heard.update(news)
+                    wake = True
+            if wake:  # a waiter is woken only by what it waits for (a status after the ack is not)
                 self._changed.notify_all()
 
     def _waiting(self, board_ids: Sequence[str] | Mapping[str, str], timeout_s: float,
@@ -250,7 +254,8 @@ class MqttBoards:
         deadline = time.monotonic() + timeout_s
         heard: set[str] = set()
         open_ = {b for b in board_ids if not settled(b)}
-        self._watchers.append(heard)
+        watcher = (heard, open_ | set(by_command))  # what wakes it: its open boards, their commands
+        self._watchers.append(watcher)
         try:
             while open_:
                 if between is not None:
@@ -266,9 +271,11 @@ class MqttBoards:
                     self._changed.wait(remaining)
                 news = (heard | {by_command[k] for k in heard if k in by_command}) & open_
                 heard.clear()
-                open_ -= {b for b in news if settled(b)}
+                done = {b for b in news if settled(b)}
+                open_ -= done
+                watcher[1].difference_update(done)
         finally:
-            self._watchers.remove(heard)
+            self._watchers.remove(watcher)
 
     def state_of(self, board_id: str) -> BoardState:
         with self._changed:

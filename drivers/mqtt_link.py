@@ -14,6 +14,7 @@ MQTT 5 / 3.1.1 negotiation happen once, not per delivery.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import queue
@@ -94,13 +95,45 @@ class _BufferedSocket:
 
 
 class BufferedClient(mqtt.Client):
-    """paho's client, reading plain TCP through `_BufferedSocket` (TLS sockets buffer already)."""
+    """paho's client, reading plain TCP through `_BufferedSocket` (TLS sockets buffer already), and
+    waking its network thread once per batch of queued packets, not once per packet.
+
+    paho writes a byte to a socket pair for every packet queued, so that its network thread leaves
+    select() and writes it: a system call and a thread switch per message. Here a packet queued
+    while a wake-up is already on its way writes nothing: the network thread clears the mark at the
+    top of each loop, before it looks for packets to write, so none is left waiting. This replaces
+    one paho 2.x method (`_packet_queue`), checked against its attributes at import."""
+
+    _wake_pending = False
 
     def _create_socket(self) -> object:  # type: ignore[override]
         sock = super()._create_socket()
         if isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
             return _BufferedSocket(sock)
         return sock
+
+    def _loop(self, timeout: float = 1.0) -> mqtt.MQTTErrorCode:
+        self._wake_pending = False  # before paho looks at what is queued (want_write) and selects
+        return super()._loop(timeout)
+
+    def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
+                      info: mqtt.MQTTMessageInfo | None = None) -> mqtt.MQTTErrorCode:
+        if not _PAHO_QUEUE_KNOWN or self._thread is None:
+            return super()._packet_queue(command, packet, mid, qos, info)
+        self._out_packet.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
+                                 "to_process": len(packet), "packet": packet, "info": info})
+        if self._sockpairW is not None and not self._wake_pending:
+            self._wake_pending = True
+            with contextlib.suppress(BlockingIOError):  # full: a wake-up is there already
+                self._sockpairW.send(b"0")
+        self._call_socket_register_write()
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+# The attributes the `_packet_queue` above relies on (paho-mqtt 2.x); without them, paho's own.
+_PAHO_QUEUE_KNOWN = all(hasattr(mqtt.Client, name) for name in (
+    "_packet_queue", "_call_socket_register_write", "_loop")) and all(
+    name in mqtt.Client.__init__.__code__.co_names for name in ("_out_packet", "_sockpairW", "_thread"))
 
 
 @dataclass
