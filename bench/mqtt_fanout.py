@@ -69,10 +69,10 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def many_boards_config(url: str, count: int) -> str:
+def many_boards_config(url: str, count: int, site: str = "") -> str:
     text = f"""
 [site]
-id = "bench-{count}"
+id = "{site or f'bench-{count}'}"
 name = "fan-out"
 [sources.air]
 type = "file"
@@ -161,19 +161,56 @@ class Run:
 def one_run(count: int, tmp: Path, profile: str | None) -> Run:
     """A fresh broker and a fresh controller process (which starts the board helper)."""
     with Mosquitto(tmp / f"broker-{count}", extra=BROKER_EXTRA, persistence=False) as broker:
-        cmd = [sys.executable, __file__, "--one", str(count), "--url", broker.url, "--tmp", str(tmp),
-               "--broker-pid", str(broker.pid)]
-        if profile:
-            cmd += ["--profile", profile]
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
-    if run.returncode != 0:
-        raise RuntimeError(f"fan-out to {count:,} boards failed: {run.stderr[-2000:]}")
-    return Run(**json.loads(run.stdout.strip().splitlines()[-1]))
+        assert broker.pid is not None
+        return _finish(count, _launch(count, broker.url, tmp, broker.pid, profile=profile))
 
 
-def _fan_out(url: str, tmp: str, count: int, broker_pid: int, profile: str | None) -> Run:
-    cfg = Path(tmp) / f"many-{count}.toml"
-    cfg.write_text(many_boards_config(url, count), encoding="utf-8")
+def _launch(count: int, url: str, tmp: Path, broker_pid: int, *, site: str = "",
+            profile: str | None = None) -> subprocess.Popen[str]:
+    cmd = [sys.executable, __file__, "--one", str(count), "--url", url, "--tmp", str(tmp),
+           "--broker-pid", str(broker_pid)]
+    cmd += ["--site", site] if site else []
+    cmd += ["--profile", profile] if profile else []
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(count: int, process: subprocess.Popen[str]) -> Run:
+    out, err = process.communicate(timeout=1800)
+    if process.returncode != 0:
+        raise RuntimeError(f"fan-out to {count:,} boards failed: {err[-2000:]}")
+    return Run(**json.loads(out.strip().splitlines()[-1]))
+
+
+def scale_out(count: int, tmp: Path) -> bool:
+    """Two partitions (sites north and south) of `count` boards each, their controllers in two
+    processes, each on its own broker, the brokers joined by a Mosquitto bridge that carries the
+    whole protocol tree both ways (as tests/integration/test_scale_out.py)."""
+    with Mosquitto(tmp / "scale-south", extra=BROKER_EXTRA, persistence=False) as south:
+        bridge = ("connection city-bridge", f"address 127.0.0.1:{south.port}", "topic ledctl/v1/# both 1",
+                  "cleansession true", "try_private true", "notifications false")
+        with Mosquitto(tmp / "scale-north", extra=(*BROKER_EXTRA, *bridge), persistence=False) as north:
+            assert north.pid is not None and south.pid is not None
+            processes = {site: _launch(count, broker.url, tmp, pid, site=site)
+                         for site, broker, pid in (("north", north, north.pid), ("south", south, south.pid))}
+            try:
+                runs = {site: _finish(count, process) for site, process in processes.items()}
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                print(f"- scale-out, two partitions of {count:,} boards: failed: {e}")
+                return False
+    ok = all(r.confirmed == count for r in runs.values())
+    n, s = runs["north"], runs["south"]
+    print(f"- scale-out: two controllers (sites north, south, one process each) on two Mosquitto brokers "
+          f"joined by a bridge, {count:,} boards each: north {n.confirmed:,}/{count:,} confirmed in "
+          f"{n.seconds:.2f} s, south {s.confirmed:,}/{count:,} in {s.seconds:.2f} s, broadcasting at the "
+          f"same time; CPU seconds: controllers {n.cpu_controller:.2f} + {s.cpu_controller:.2f}, brokers "
+          f"{n.cpu_broker:.2f} + {s.cpu_broker:.2f} (each also carries the other's traffic over the bridge), "
+          f"board helpers {n.cpu_helper:.2f} + {s.cpu_helper:.2f}")
+    return ok
+
+
+def _fan_out(url: str, tmp: str, count: int, broker_pid: int, profile: str | None, site: str = "") -> Run:
+    cfg = Path(tmp) / f"many-{site}{count}.toml"
+    cfg.write_text(many_boards_config(url, count, site), encoding="utf-8")
     many = config.load(cfg)
     ready = multiprocessing.get_context("fork").Event()
     ids = [b.id for b in many.boards]
@@ -277,17 +314,21 @@ def main() -> int:
     parser.add_argument("--boards", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument("--quick", action="store_true", help="1,000 boards, one run")
+    parser.add_argument("--scale-out", type=int, default=5000, metavar="BOARDS",
+                        help="boards per partition in the two-controller, two-broker line (0: none)")
     parser.add_argument("--profile", help="write a cProfile of the controller's broadcast here (one run)")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # one fan-out, in this fresh process
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     parser.add_argument("--broker-pid", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--site", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(asdict(_fan_out(args.url, args.tmp, args.one, args.broker_pid, args.profile))))
+        print(json.dumps(asdict(_fan_out(args.url, args.tmp, args.one, args.broker_pid, args.profile,
+                                         args.site))))
         return 0
     if args.quick:
-        args.boards, args.runs = [1000], 1
+        args.boards, args.runs, args.scale_out = [1000], 1, 1000
     ok_all = True
     with tempfile.TemporaryDirectory() as tmp:
         print("## mqtt (real mosquitto on loopback)")
@@ -305,6 +346,8 @@ def main() -> int:
             if runs:
                 print(summary(runs), flush=True)
                 ok_all &= all(r.confirmed == count for r in runs)
+        if args.scale_out:
+            ok_all &= scale_out(args.scale_out, Path(tmp))
     return 0 if ok_all else 1
 
 
