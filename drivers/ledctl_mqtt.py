@@ -232,8 +232,9 @@ class MqttBoards:
                 f"{base}/screen")
 
     def take(self, topic: str, payload: bytes) -> None:
+        doc = _json_object(payload)  # outside the lock: the publishing thread waits for nothing
         with self._changed:
-            keys = self._take(topic, payload)
+            keys = self._record(topic, doc)
             wake = False
             for heard, wanted in self._watchers:
                 news = [k for k in keys if k in wanted]
@@ -414,19 +415,18 @@ class MqttBoards:
         return "offline (its last will)" if state.online is False else f"no ack within {timeout_s:g} s"
 
     def _take(self, topic: str, payload: bytes) -> tuple[str, ...]:
-        """Record one message; what it is about: the board, and the command it answers (nothing
-        when it is not ours, or not understood)."""
+        return self._record(topic, _json_object(payload))
+
+    def _record(self, topic: str, doc: dict[str, Any] | None) -> tuple[str, ...]:
+        """Record one message (its JSON object; None when it is not one); what it is about: the
+        board, and the command it answers (nothing when it is not ours, or not understood)."""
         parts = topic.split("/")
         if len(parts) < 5 or parts[0] != "ledctl" or parts[2] != self.site:
             return ()
         board_id, leaf = parts[3], parts[4]
         state = self.states.setdefault(board_id, BoardState())
-        try:
-            doc = json.loads(payload) if payload else {}
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        if doc is None:
             return ()  # not ours to judge: a board's malformed message is ignored
-        if not isinstance(doc, dict):
-            return ()
         if leaf == "program":
             state.program = str(doc.get("hash", ""))
             pages = doc.get("pages", [])
@@ -724,6 +724,15 @@ class LedctlMqttDriver(Driver):
         if verdict:
             return Health(board.id, True, "", verdict)  # shows something else: sent again
         return Health(board.id, True, shows)
+
+
+def _json_object(payload: bytes) -> dict[str, Any] | None:
+    """The message's JSON object ({} for an empty message); None when it is not one."""
+    try:
+        doc = json.loads(payload) if payload else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _page_problem(board: Board, program: Program, limit: int) -> str | None:

@@ -36,6 +36,9 @@ from ledctl.errors import FaultError
 log = logging.getLogger("ledctl.mqtt")
 
 
+WINDOW = 2000  # publishes in flight at most, whatever the broker allows
+
+
 class MqttError(FaultError):
     """The broker cannot be reached, refused us, or lost a message."""
 
@@ -158,8 +161,9 @@ class MqttLink:
     _topics: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # filter -> QoS
     _pending_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # Publishes the broker has not acknowledged yet, oldest first, at most its Receive Maximum
-    # (MQTT 5 CONNACK; 65535 when it says none): the window is kept here, not by paho, whose own
-    # limit rescans every message in flight on each PUBACK.
+    # (MQTT 5 CONNACK; 65535 when it says none) and WINDOW: the window is kept here, not by paho,
+    # whose own limit rescans every message in flight on each PUBACK. A fan-out to thousands of
+    # boards then holds a window's worth of messages in memory, not the whole broadcast.
     _unacked: collections.deque[mqtt.MQTTMessageInfo] = field(default_factory=collections.deque, init=False,
                                                              repr=False)
     _receive_maximum: int = field(default=65535, init=False, repr=False)
@@ -351,7 +355,7 @@ class MqttLink:
             unacked = self._unacked
             while unacked and unacked[0].is_published():
                 unacked.popleft()
-            if len(unacked) < self._receive_maximum:
+            if len(unacked) < min(self._receive_maximum, WINDOW):
                 return
             oldest = unacked.popleft()
         try:
