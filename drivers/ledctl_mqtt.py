@@ -53,6 +53,7 @@ SILENT_AFTER = 2.5  # §9: telemetry older than this many intervals is a silent 
 SCREEN_WAIT_S = 5.0  # a health check's wait for the screen read-backs
 STUCK_AFTER_S = 2.0  # two telemetries at least this far apart with the same frame count: stuck
 STATUS_WAIT_S = 2.0
+ASK_EVERY = 200  # boards published between two looks at the acks (to ask for their screens early)
 
 
 def prefix(site: str, board: str) -> str:
@@ -392,6 +393,12 @@ class MqttBoards:
                     on_result(board_id, False, results[board_id])
         return results
 
+    def acked(self, board_ids: Sequence[str], wanted: Mapping[str, str]) -> list[str]:
+        """Those of `board_ids` that acknowledged their hash in `wanted` already (no waiting)."""
+        with self._changed:
+            return [b for b in board_ids if (state := self.states.get(b)) is not None
+                    and state.shows == wanted[b] and state.online is not False]
+
     def wait_retained(self, board_ids: Sequence[str], timeout_s: float) -> None:
         """Once per connection: wait for the retained burst after subscribing, so that what a board's
         retained manifest holds (the pages and parts to clear) is known before publishing over it.
@@ -519,7 +526,38 @@ class LedctlMqttDriver(Driver):
         by_id = {board.id: board for board, _ in jobs}
         self.boards.wait_retained(list(by_id), STATUS_WAIT_S)
         now = self.context.now().isoformat()
+        # Each board's screen is asked for as soon as it acks, while the others' acks still come:
+        # the read-backs of a large fleet overlap its deliveries instead of following them all.
+        asked: dict[str, str] = {}  # board -> screen command id
+        unasked: list[str] = []  # boards that could not be asked (the link failed)
+        acked_now: list[str] = []
+
+        def on_ack(board_id: str, ok: bool, why: str) -> None:
+            if ok:
+                acked_now.append(board_id)
+
+        def ask() -> None:
+            while acked_now:
+                board_id = acked_now.pop()
+                if board_id in asked:
+                    continue
+                command_id = self._id("r", by_id[board_id])
+                try:
+                    self.boards.command(by_id[board_id], {"screen": True}, command_id)
+                except FaultError:
+                    unasked.append(board_id)
+                    continue
+                asked[board_id] = command_id
+
+        outstanding: list[str] = []  # published, not yet seen to ack
         for board, content in jobs:
+            if len(outstanding) >= ASK_EVERY:  # the acks of boards published a moment ago
+                done = self.boards.acked(outstanding, wanted)
+                if done:
+                    gone = set(done)
+                    outstanding = [b for b in outstanding if b not in gone]
+                    acked_now.extend(done)
+                    ask()
             state = self.boards.state_of(board.id)
             encoded = encode(board, content.program, expires=content.expires, max_message=state.max_message)
             pages[board.id] = len(content.program.pages)
@@ -538,6 +576,7 @@ class LedctlMqttDriver(Driver):
                 continue
             wanted[board.id] = encoded.hash
             self._programs[encoded.hash] = content.program
+            outstanding.append(board.id)
         try:
             self.link.flush()
         except FaultError as e:
@@ -545,27 +584,6 @@ class LedctlMqttDriver(Driver):
                 report(Result(board_id, Outcome.LINK, str(e), "pages", sent[board_id],
                               time.monotonic() - start))
             return
-        # Each board's screen is asked for as soon as it acks, while the others' acks still come:
-        # the read-backs of a large fleet overlap its deliveries instead of following them all.
-        asked: dict[str, str] = {}  # board -> screen command id
-        unasked: list[str] = []  # boards that could not be asked (the link failed)
-        acked_now: list[str] = []
-
-        def on_ack(board_id: str, ok: bool, why: str) -> None:
-            if ok:
-                acked_now.append(board_id)
-
-        def ask() -> None:
-            while acked_now:
-                board_id = acked_now.pop()
-                command_id = self._id("r", by_id[board_id])
-                try:
-                    self.boards.command(by_id[board_id], {"screen": True}, command_id)
-                except FaultError:
-                    unasked.append(board_id)
-                    continue
-                asked[board_id] = command_id
-
         acked = self.boards.wait(wanted, self.context.ack_timeout_s, on_ack, between=ask)
         ask()
         for board_id, why in acked.items():
