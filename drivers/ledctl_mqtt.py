@@ -215,7 +215,7 @@ class MqttBoards:
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
     # Each waiter's set of the boards heard from since it last looked: a wait over thousands of
     # boards rechecks only those, not all of them on every message (that was quadratic).
-    _watchers: list[tuple[set[str], set[str]]] = field(default_factory=list, init=False, repr=False)
+    _watchers: list[tuple[set[str], set[str] | None]] = field(default_factory=list, init=False, repr=False)
 
     def listen(self) -> None:
         """Route the site's retained manifests, statuses, infos, acks, telemetry and screens to this
@@ -238,10 +238,10 @@ class MqttBoards:
             keys = self._record(topic, doc)
             wake = False
             for heard, wanted in self._watchers:
-                news = [k for k in keys if k in wanted]
+                news = keys if wanted is None else [k for k in keys if k in wanted]
                 if news:
                     heard.update(news)
-                    wake = True
+                    wake = wake or wanted is not None  # a watch() only collects: nobody waits on it
             if wake:  # a waiter is woken only by what it waits for (a status after the ack is not)
                 self._changed.notify_all()
 
@@ -393,10 +393,25 @@ class MqttBoards:
                     on_result(board_id, False, results[board_id])
         return results
 
-    def acked(self, board_ids: Sequence[str], wanted: Mapping[str, str]) -> list[str]:
-        """Those of `board_ids` that acknowledged their hash in `wanted` already (no waiting)."""
+    def watch(self) -> set[str]:
+        """Start collecting what every message is about (boards, commands) into the set returned;
+        `acked_since` drains it, `unwatch` ends it."""
+        heard: set[str] = set()
         with self._changed:
-            return [b for b in board_ids if (state := self.states.get(b)) is not None
+            self._watchers.append((heard, None))
+        return heard
+
+    def unwatch(self, heard: set[str]) -> None:
+        with self._changed:
+            self._watchers = [w for w in self._watchers if w[0] is not heard]
+
+    def acked_since(self, heard: set[str], wanted: Mapping[str, str]) -> list[str]:
+        """The boards of `wanted` heard from since the last call that acknowledged their hash (no
+        waiting; only those heard from are looked at, whatever the size of the fleet)."""
+        with self._changed:
+            news = [b for b in heard if b in wanted]
+            heard.clear()
+            return [b for b in news if (state := self.states.get(b)) is not None
                     and state.shows == wanted[b] and state.online is not False]
 
     def wait_retained(self, board_ids: Sequence[str], timeout_s: float) -> None:
@@ -549,34 +564,33 @@ class LedctlMqttDriver(Driver):
                     continue
                 asked[board_id] = command_id
 
-        outstanding: list[str] = []  # published, not yet seen to ack
-        for board, content in jobs:
-            if len(outstanding) >= ASK_EVERY:  # the acks of boards published a moment ago
-                done = self.boards.acked(outstanding, wanted)
-                if done:
-                    gone = set(done)
-                    outstanding = [b for b in outstanding if b not in gone]
-                    acked_now.extend(done)
+        heard = self.boards.watch()  # who answers while the rest of the fleet is being published
+        try:
+            for n, (board, content) in enumerate(jobs):
+                if n % ASK_EVERY == ASK_EVERY - 1:
+                    acked_now.extend(self.boards.acked_since(heard, wanted))
                     ask()
-            state = self.boards.state_of(board.id)
-            encoded = encode(board, content.program, expires=content.expires, max_message=state.max_message)
-            pages[board.id] = len(content.program.pages)
-            problem = self._problem(board, content.program, encoded)
-            if problem:
-                report(Result(board.id, Outcome.REFUSED, problem, "pages", 0, 0.0, (0, pages[board.id])))
-                continue
-            try:
-                # §11: the time first, for a board without a clock of its own, where the program
-                # needs it (valid_from, expires); one with neither is shown at once without it.
-                if content.expires is not None:
-                    self.boards.command(board, {"time": now}, self._id("t", board))
-                sent[board.id] = self.boards.publish(board, encoded)
-            except FaultError as e:
-                report(Result(board.id, Outcome.LINK, str(e), "pages", 0, time.monotonic() - start))
-                continue
-            wanted[board.id] = encoded.hash
-            self._programs[encoded.hash] = content.program
-            outstanding.append(board.id)
+                state = self.boards.state_of(board.id)
+                encoded = encode(board, content.program, expires=content.expires,
+                                 max_message=state.max_message)
+                pages[board.id] = len(content.program.pages)
+                problem = self._problem(board, content.program, encoded)
+                if problem:
+                    report(Result(board.id, Outcome.REFUSED, problem, "pages", 0, 0.0, (0, pages[board.id])))
+                    continue
+                try:
+                    # §11: the time first, for a board without a clock of its own, where the program
+                    # needs it (valid_from, expires); one with neither is shown at once without it.
+                    if content.expires is not None:
+                        self.boards.command(board, {"time": now}, self._id("t", board))
+                    sent[board.id] = self.boards.publish(board, encoded)
+                except FaultError as e:
+                    report(Result(board.id, Outcome.LINK, str(e), "pages", 0, time.monotonic() - start))
+                    continue
+                wanted[board.id] = encoded.hash
+                self._programs[encoded.hash] = content.program
+        finally:
+            self.boards.unwatch(heard)
         try:
             self.link.flush()
         except FaultError as e:
