@@ -216,11 +216,17 @@ class MqttBoards:
     # Each waiter's set of the boards heard from since it last looked: a wait over thousands of
     # boards rechecks only those, not all of them on every message (that was quadratic).
     _watchers: list[tuple[set[str], set[str] | None]] = field(default_factory=list, init=False, repr=False)
+    _batched: bool = field(default=False, init=False, repr=False)  # waiters woken once per burst (woken)
+    _wake: bool = field(default=False, init=False, repr=False)
 
     def listen(self) -> None:
         """Route the site's retained manifests, statuses, infos, acks, telemetry and screens to this
         object (in paho's thread)."""
         self.listening_since = time.monotonic()
+        after_read = getattr(self.link, "after_read", None)
+        if after_read is not None:
+            after_read(self.woken)
+            self._batched = True
         for topic in self.topics(self.site):
             # QoS 0 from the broker to us (the boards still publish at QoS 1): our session is clean,
             # so QoS 1 would add nothing but a PUBACK per ack, status and read-back (see MqttLink).
@@ -243,6 +249,16 @@ class MqttBoards:
                     heard.update(news)
                     wake = wake or wanted is not None  # a watch() only collects: nobody waits on it
             if wake:  # a waiter is woken only by what it waits for (a status after the ack is not)
+                if self._batched:
+                    self._wake = True  # at the end of this burst of messages (woken)
+                else:
+                    self._changed.notify_all()
+
+    def woken(self) -> None:
+        """After a burst of messages (the link's after-read hook): wake the waiters once for all."""
+        with self._changed:
+            if self._wake:
+                self._wake = False
                 self._changed.notify_all()
 
     def _waiting(self, board_ids: Sequence[str] | Mapping[str, str], timeout_s: float,

@@ -115,9 +115,14 @@ class BufferedClient(mqtt.Client):
             return _BufferedSocket(sock)
         return sock
 
+    after_read: Callable[[], None] | None = None  # called after each pass of the network loop
+
     def _loop(self, timeout: float = 1.0) -> mqtt.MQTTErrorCode:
         self._wake_pending = False  # before paho looks at what is queued (want_write) and selects
-        return super()._loop(timeout)
+        rc = super()._loop(timeout)
+        if self.after_read is not None:
+            self.after_read()
+        return rc
 
     def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
                       info: mqtt.MQTTMessageInfo | None = None) -> mqtt.MQTTErrorCode:
@@ -167,6 +172,20 @@ class MqttLink:
     _unacked: collections.deque[mqtt.MQTTMessageInfo] = field(default_factory=collections.deque, init=False,
                                                              repr=False)
     _receive_maximum: int = field(default=65535, init=False, repr=False)
+    _after_read: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
+
+    def after_read(self, hook: Callable[[], None]) -> None:
+        """Call `hook` (in paho's thread) after each pass of the network loop, that is after each
+        burst of messages read: a handler can then wake its waiters once per burst, not once per
+        message."""
+        self._after_read.append(hook)
+
+    def _read_done(self) -> None:
+        for hook in self._after_read:
+            try:
+                hook()
+            except Exception:  # a hook's bug must not kill paho's network thread
+                log.exception("link %s: an after-read hook failed", self.name)
 
     def on(self, topic_filter: str, handler: Handler, *, qos: int = 1) -> None:
         """Send messages matching `topic_filter` to `handler` (in paho's thread) and subscribe to it,
@@ -277,6 +296,7 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.after_read = self._read_done
         return client
 
     # Callbacks: record and queue only.
