@@ -51,6 +51,9 @@ RUNS = 5
 # their messages at once (a real board is its own client with a queue of a few messages).
 BROKER_EXTRA = ("max_queued_messages 0", "max_inflight_messages 0")
 TICK = os.sysconf("SC_CLK_TCK")
+# The link setting docs/scaling.md advises for a partition of thousands of boards (paho decodes MQTT 5
+# properties on every message); the board helper speaks the same version.
+MQTT_VERSION = "3.1.1"
 
 
 def now() -> datetime:
@@ -69,7 +72,7 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def many_boards_config(url: str, count: int, site: str = "") -> str:
+def many_boards_config(url: str, count: int, site: str = "", mqtt_version: str = MQTT_VERSION) -> str:
     text = f"""
 [site]
 id = "{site or f'bench-{count}'}"
@@ -82,6 +85,7 @@ name = "镇海城区"
 source = "air"
 [links.broker]
 url = "{url}"
+mqtt_version = "{mqtt_version}"
 [layouts]
 dir = "{REPO}/config/layouts"
 """
@@ -98,21 +102,22 @@ station = "zh-urban"
     return text + "".join(board.format(n=n) for n in range(count))
 
 
-def crowd(url: str, site: str, ids: list[str], ready: Event) -> None:
+def crowd(url: str, site: str, ids: list[str], ready: Event, mqtt_version: str) -> None:
     """One process, one MQTT client, a board state machine per board.
 
     Each board announces itself as a real one does (retained info and status online) before the
     broadcast; then every message is answered from paho's network thread as it arrives (a
     publish there only queues the packet), with no polling loop between a message and its answer."""
     boards = {b: BoardLogic(site, b, 64, 32, "red-green", clock=now) for b in ids}
-    client = BufferedClient(mqtt.CallbackAPIVersion.VERSION2, client_id="crowd", protocol=mqtt.MQTTv5)
+    client = BufferedClient(mqtt.CallbackAPIVersion.VERSION2, client_id="crowd",
+                            protocol=mqtt.MQTTv5 if mqtt_version == "5" else mqtt.MQTTv311)
     client.max_inflight_messages_set(0)  # no limit: thousands of boards answer at once
     client.max_queued_messages_set(0)
 
     def send(out: list) -> None:
         for item in out:
             props = None
-            if item.correlation is not None:
+            if item.correlation is not None and mqtt_version == "5":
                 props = mqtt.Properties(mqtt.PacketTypes.PUBLISH)
                 props.CorrelationData = item.correlation
             client.publish(item.topic, item.payload, qos=1, retain=item.retain, properties=props)
@@ -158,17 +163,18 @@ class Run:
     cpu_broker: float
 
 
-def one_run(count: int, tmp: Path, profile: str | None) -> Run:
+def one_run(count: int, tmp: Path, profile: str | None, mqtt_version: str = MQTT_VERSION) -> Run:
     """A fresh broker and a fresh controller process (which starts the board helper)."""
     with Mosquitto(tmp / f"broker-{count}", extra=BROKER_EXTRA, persistence=False) as broker:
         assert broker.pid is not None
-        return _finish(count, _launch(count, broker.url, tmp, broker.pid, profile=profile))
+        return _finish(count, _launch(count, broker.url, tmp, broker.pid, profile=profile,
+                                      mqtt_version=mqtt_version))
 
 
 def _launch(count: int, url: str, tmp: Path, broker_pid: int, *, site: str = "",
-            profile: str | None = None) -> subprocess.Popen[str]:
+            profile: str | None = None, mqtt_version: str = MQTT_VERSION) -> subprocess.Popen[str]:
     cmd = [sys.executable, __file__, "--one", str(count), "--url", url, "--tmp", str(tmp),
-           "--broker-pid", str(broker_pid)]
+           "--broker-pid", str(broker_pid), "--mqtt-version", mqtt_version]
     cmd += ["--site", site] if site else []
     cmd += ["--profile", profile] if profile else []
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -199,7 +205,8 @@ def scale_out(count: int, tmp: Path) -> bool:
                 return False
     ok = all(r.confirmed == count for r in runs.values())
     n, s = runs["north"], runs["south"]
-    print(f"- scale-out: two controllers (sites north, south, one process each) on two Mosquitto brokers "
+    print(f"- scale-out: two controllers (sites north, south, one process each, MQTT {MQTT_VERSION}) on two "
+          f"Mosquitto brokers "
           f"joined by a bridge, {count:,} boards each: north {n.confirmed:,}/{count:,} confirmed in "
           f"{n.seconds:.2f} s, south {s.confirmed:,}/{count:,} in {s.seconds:.2f} s, broadcasting at the "
           f"same time; CPU seconds: controllers {n.cpu_controller:.2f} + {s.cpu_controller:.2f}, brokers "
@@ -208,14 +215,15 @@ def scale_out(count: int, tmp: Path) -> bool:
     return ok
 
 
-def _fan_out(url: str, tmp: str, count: int, broker_pid: int, profile: str | None, site: str = "") -> Run:
+def _fan_out(url: str, tmp: str, count: int, broker_pid: int, profile: str | None, site: str = "",
+             mqtt_version: str = MQTT_VERSION) -> Run:
     cfg = Path(tmp) / f"many-{site}{count}.toml"
-    cfg.write_text(many_boards_config(url, count, site), encoding="utf-8")
+    cfg.write_text(many_boards_config(url, count, site, mqtt_version), encoding="utf-8")
     many = config.load(cfg)
     ready = multiprocessing.get_context("fork").Event()
     ids = [b.id for b in many.boards]
     helper = multiprocessing.get_context("fork").Process(
-        target=crowd, args=(url, many.site.id, ids, ready), daemon=True)
+        target=crowd, args=(url, many.site.id, ids, ready, mqtt_version), daemon=True)
     helper.start()
     if not ready.wait(120):
         raise RuntimeError("the board helper did not get ready")
@@ -255,7 +263,7 @@ def _fan_out(url: str, tmp: str, count: int, broker_pid: int, profile: str | Non
                *(b - a for a, b in zip(cpu0, cpu1, strict=True)))
 
 
-def summary(runs: list[Run]) -> str:
+def summary(runs: list[Run], mqtt_version: str = MQTT_VERSION) -> str:
     count = runs[0].boards
     times = [r.seconds for r in runs]
     median = statistics.median(times)
@@ -265,7 +273,8 @@ def summary(runs: list[Run]) -> str:
            for k in ("controller", "helper", "broker")}
     peak = max(r.rss_peak_kib for r in runs)
     before = max(r.rss_before_kib for r in runs)
-    return (f"- fan-out to {count:,} boards, {len(runs)} run{'s' if len(runs) > 1 else ''}: "
+    plural = "s" if len(runs) > 1 else ""
+    return (f"- fan-out to {count:,} boards over MQTT {mqtt_version}, {len(runs)} run{plural}: "
             f"{ok:,}/{count:,} confirmed in every run; median {median:.2f} s "
             f"({count / median:,.0f} boards/s), fastest {min(times):.2f} s, slowest {max(times):.2f} s, "
             f"spread {spread:.2f} (goal < 1.3)\n"
@@ -322,13 +331,17 @@ def main() -> int:
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     parser.add_argument("--broker-pid", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--site", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--mqtt-version", default=MQTT_VERSION, choices=("5", "3.1.1"),
+                        help="the controller link's mqtt_version (and the board helper's)")
+    parser.add_argument("--compare-mqtt5", type=int, default=5000, metavar="BOARDS",
+                        help="the same fan-out on MQTT 5, for comparison (0: none)")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(asdict(_fan_out(args.url, args.tmp, args.one, args.broker_pid, args.profile,
-                                         args.site))))
+                                         args.site, args.mqtt_version))))
         return 0
     if args.quick:
-        args.boards, args.runs, args.scale_out = [1000], 1, 1000
+        args.boards, args.runs, args.scale_out, args.compare_mqtt5 = [1000], 1, 1000, 0
     ok_all = True
     with tempfile.TemporaryDirectory() as tmp:
         print("## mqtt (real mosquitto on loopback)")
@@ -337,7 +350,7 @@ def main() -> int:
             runs: list[Run] = []
             for _ in range(args.runs):
                 try:
-                    runs.append(one_run(count, Path(tmp), args.profile))
+                    runs.append(one_run(count, Path(tmp), args.profile, args.mqtt_version))
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     print(f"- fan-out to {count:,} boards failed: {e}")
                     ok_all = False
@@ -346,6 +359,13 @@ def main() -> int:
             if runs:
                 print(summary(runs), flush=True)
                 ok_all &= all(r.confirmed == count for r in runs)
+        if args.compare_mqtt5 and args.mqtt_version != "5":
+            try:
+                runs = [one_run(args.compare_mqtt5, Path(tmp), None, "5") for _ in range(min(args.runs, 3))]
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                print(f"- the same on MQTT 5 failed: {e}")
+                return 1
+            print(summary(runs, "5 (for comparison: paho decodes MQTT 5 properties on every message)"))
         if args.scale_out:
             ok_all &= scale_out(args.scale_out, Path(tmp))
     return 0 if ok_all else 1

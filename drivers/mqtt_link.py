@@ -157,6 +157,10 @@ class MqttLink:
     connect_timeout_s: float = 10.0
     inbox: queue.Queue[Incoming] = field(default_factory=queue.Queue)
     protocol: int = mqtt.MQTTv5
+    # "5": MQTT 5, falling back to 3.1.1; "3.1.1": 3.1.1 only. paho decodes MQTT 5 properties on
+    # every PUBLISH and PUBACK, which costs more than the rest of a message: a partition of
+    # thousands of boards loses nothing on 3.1.1 (every MQTT 5 feature used has its fallback).
+    mqtt_version: str = "5"
     _client: mqtt.Client | None = field(default=None, init=False, repr=False)
     _connected: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _refused: str = field(default="", init=False, repr=False)
@@ -219,7 +223,7 @@ class MqttLink:
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         if parts.scheme == "mqtts":
             self._check_tls(parts.hostname, port)
-        for protocol in (mqtt.MQTTv5, mqtt.MQTTv311):
+        for protocol in (mqtt.MQTTv5, mqtt.MQTTv311) if self.mqtt_version == "5" else (mqtt.MQTTv311,):
             self.protocol = protocol
             self._refused = ""
             self._connected.clear()

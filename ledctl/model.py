@@ -101,6 +101,7 @@ class Link:
     password_env: str = ""  # … and the environment variable holding its password
     password_file: str = ""  # … or a file only its owner can read (mode 0600)
     tls_ca: str = ""  # MQTT over TLS (mqtts://): the CA file
+    mqtt_version: str = "5"  # "5": MQTT 5, else 3.1.1 if the broker refuses it; "3.1.1": 3.1.1 only
 
     @property
     def transport(self) -> str:
