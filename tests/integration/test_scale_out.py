@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -150,12 +149,9 @@ class Controller:
 
     @classmethod
     def start(cls, site: str, cfg: Path, state: Path) -> Controller:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get(
-            "PYTHONPATH", "")]))}
         log = open(state.parent / f"{site}.log", "w", encoding="utf-8")  # noqa: SIM115 - the child's stderr
         process = subprocess.Popen([sys.executable, "-m", "ledctl.simulator.partition", str(cfg), str(state)],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True,
-                                   env=env)
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()
         controller = cls(site, process)
         ready = controller._read()
