@@ -53,6 +53,7 @@ SILENT_AFTER = 2.5  # §9: telemetry older than this many intervals is a silent 
 SCREEN_WAIT_S = 5.0  # a health check's wait for the screen read-backs
 STUCK_AFTER_S = 2.0  # two telemetries at least this far apart with the same frame count: stuck
 STATUS_WAIT_S = 2.0
+ASK_EVERY = 200  # boards published between two looks at the acks (to ask for their screens early)
 
 
 def prefix(site: str, board: str) -> str:
@@ -70,30 +71,86 @@ class Encoded:
         return len(self.manifest) + sum(len(part) for parts in self.pages for part in parts)
 
 
+_PNG_CACHE: dict[tuple[str, tuple[int, int], bytes], tuple[bytes, str]] = {}
+_PNG_CACHE_SIZE = 512  # distinct page images; a city's fleet has a few kinds of board
+_png_lock = threading.Lock()
+
+
+_PAGES_CACHE: dict[tuple[object, ...], tuple[tuple[tuple[bytes, ...], ...], str]] = {}
+_PAGES_SLOT = "@pages@"  # where the page entries go; no id, colour or time can hold an "@"
+_PAGES_JSON = json.dumps(_PAGES_SLOT)
+_PNG_OF: dict[int, tuple[Image.Image, tuple[bytes, str]]] = {}  # id(image) -> (image, PNG and sha256)
+
+
+def page_png(image: Image.Image) -> tuple[bytes, str]:
+    """The page as an 8-bit RGB PNG and its sha256, encoded once per distinct image: boards of the
+    same kind share their pages, so a broadcast to thousands encodes each page once, not per board.
+    The very image object is found without hashing its pixels (the rendered pages are shared
+    objects, never drawn on again); an equal image rendered anew is found by its content."""
+    known = _PNG_OF.get(id(image))  # one dict lookup: atomic, no lock needed
+    if known is not None and known[0] is image:
+        return known[1]
+    key = (image.mode, image.size, hashlib.blake2b(image.tobytes(), digest_size=20).digest())
+    with _png_lock:
+        found = _PNG_CACHE.get(key)
+    if found is not None:
+        with _png_lock:
+            _remember(image, found)
+        return found
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="PNG", optimize=False)
+    png = buffer.getvalue()
+    made = (png, hashlib.sha256(png).hexdigest())
+    with _png_lock:
+        if len(_PNG_CACHE) >= _PNG_CACHE_SIZE:
+            _PNG_CACHE.clear()
+        _PNG_CACHE[key] = made
+        _remember(image, made)
+    return made
+
+
+def _remember(image: Image.Image, made: tuple[bytes, str]) -> None:
+    if len(_PNG_OF) >= _PNG_CACHE_SIZE:
+        _PNG_OF.clear()
+    _PNG_OF[id(image)] = (image, made)  # holding the image keeps its id from being reused
+
+
 def encode(board: Board, program: Program, *, valid_from: datetime | None = None,
            expires: datetime | None = None, max_message: int = MIN_MAX_MESSAGE) -> Encoded:
     """The manifest and the PNG pages of one board's program, each page in parts of at most
     `max_message` bytes."""
-    pages = []
-    entries = []
-    for i, page in enumerate(program.pages):
-        buffer = io.BytesIO()
-        page.image.convert("RGB").save(buffer, format="PNG", optimize=False)
-        png = buffer.getvalue()
-        parts = tuple(png[k:k + max_message] for k in range(0, len(png), max_message)) or (b"",)
-        pages.append(parts)
-        entries.append({"index": i, "name": page.name, "effect": page.effect, "dwell": round(page.dwell_s, 3),
-                        "speed": page.speed_px_s, "width": page.image.width, "height": page.image.height,
-                        "bytes": len(png), "parts": len(parts), "sha256": hashlib.sha256(png).hexdigest()})
+    key = (max_message, tuple((page.name, page.effect, page.dwell_s, page.speed_px_s, page_png(page.image)[1])
+                              for page in program.pages))
+    with _png_lock:
+        cached = _PAGES_CACHE.get(key)
+    if cached is None:
+        pages = []
+        entries = []
+        for i, page in enumerate(program.pages):
+            png, sha = page_png(page.image)
+            parts = tuple(png[k:k + max_message] for k in range(0, len(png), max_message)) or (b"",)
+            pages.append(parts)
+            entries.append({"index": i, "name": page.name, "effect": page.effect,
+                            "dwell": round(page.dwell_s, 3), "speed": page.speed_px_s,
+                            "width": page.image.width, "height": page.image.height, "bytes": len(png),
+                            "parts": len(parts), "sha256": sha})
+        cached = (tuple(pages), json.dumps(entries, ensure_ascii=False, sort_keys=True))
+        with _png_lock:
+            if len(_PAGES_CACHE) >= _PNG_CACHE_SIZE:
+                _PAGES_CACHE.clear()
+            _PAGES_CACHE[key] = cached
     content = program.content_hash()
     manifest = {
         "protocol": PROTOCOL, "hash": content, "board": board.id,
         "size": [board.size.width, board.size.height], "colour": board.colour.value,
         "valid_from": valid_from.isoformat() if valid_from else None,
         "expires": expires.isoformat() if expires else None,
-        "pages": entries,
+        "pages": _PAGES_SLOT,
     }
-    return Encoded(content, json.dumps(manifest, ensure_ascii=False, sort_keys=True).encode(), tuple(pages))
+    # The page entries, the bulk of a manifest, are serialised once per set of pages and spliced
+    # in; the bytes are those of serialising the whole manifest at once.
+    text = json.dumps(manifest, ensure_ascii=False, sort_keys=True).replace(_PAGES_JSON, cached[1], 1)
+    return Encoded(content, text.encode(), cached[0])
 
 
 def expected_frame(board: Board, program: Program, answer: Mapping[str, Any]) -> Image.Image | None:
@@ -156,13 +213,24 @@ class MqttBoards:
     listening_since: float = field(default_factory=time.monotonic)
     _burst_seen: bool = field(default=False, init=False, repr=False)
     _changed: threading.Condition = field(default_factory=threading.Condition, init=False, repr=False)
+    # Each waiter's set of the boards heard from since it last looked: a wait over thousands of
+    # boards rechecks only those, not all of them on every message (that was quadratic).
+    _watchers: list[tuple[set[str], set[str] | None]] = field(default_factory=list, init=False, repr=False)
+    _batched: bool = field(default=False, init=False, repr=False)  # waiters woken once per burst (woken)
+    _wake: bool = field(default=False, init=False, repr=False)
 
     def listen(self) -> None:
         """Route the site's retained manifests, statuses, infos, acks, telemetry and screens to this
         object (in paho's thread)."""
         self.listening_since = time.monotonic()
+        after_read = getattr(self.link, "after_read", None)
+        if after_read is not None:
+            after_read(self.woken)
+            self._batched = True
         for topic in self.topics(self.site):
-            self.link.on(topic, lambda msg: self.take(msg.topic, msg.payload))
+            # QoS 0 from the broker to us (the boards still publish at QoS 1): our session is clean,
+            # so QoS 1 would add nothing but a PUBACK per ack, status and read-back (see MqttLink).
+            self.link.on(topic, lambda msg: self.take(msg.topic, msg.payload), qos=0)
 
     @classmethod
     def topics(cls, site: str) -> tuple[str, ...]:
@@ -171,9 +239,61 @@ class MqttBoards:
                 f"{base}/screen")
 
     def take(self, topic: str, payload: bytes) -> None:
+        doc = _json_object(payload)  # outside the lock: the publishing thread waits for nothing
         with self._changed:
-            self._take(topic, payload)
-            self._changed.notify_all()
+            keys = self._record(topic, doc)
+            wake = False
+            for heard, wanted in self._watchers:
+                news = keys if wanted is None else [k for k in keys if k in wanted]
+                if news:
+                    heard.update(news)
+                    wake = wake or wanted is not None  # a watch() only collects: nobody waits on it
+            if wake:  # a waiter is woken only by what it waits for (a status after the ack is not)
+                if self._batched:
+                    self._wake = True  # at the end of this burst of messages (woken)
+                else:
+                    self._changed.notify_all()
+
+    def woken(self) -> None:
+        """After a burst of messages (the link's after-read hook): wake the waiters once for all."""
+        with self._changed:
+            if self._wake:
+                self._wake = False
+                self._changed.notify_all()
+
+    def _waiting(self, board_ids: Sequence[str] | Mapping[str, str], timeout_s: float,
+                 settled: Callable[[str], bool], commands: Mapping[str, str] | None = None,
+                 between: Callable[[], None] | None = None) -> None:
+        """Under the lock: wait until `settled(board)` holds for every board or the time is up.
+        `settled` is called once per board at first, then only for boards heard from since (or
+        whose command, in `commands`: board -> command id, was answered). `between` runs after each
+        round with the lock released (to publish what the settled boards need next)."""
+        by_command = {cmd: board for board, cmd in (commands or {}).items()}
+        deadline = time.monotonic() + timeout_s
+        heard: set[str] = set()
+        open_ = {b for b in board_ids if not settled(b)}
+        watcher = (heard, open_ | set(by_command))  # what wakes it: its open boards, their commands
+        self._watchers.append(watcher)
+        try:
+            while open_:
+                if between is not None:
+                    self._changed.release()  # held once, by the caller's `with`
+                    try:
+                        between()
+                    finally:
+                        self._changed.acquire()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                if not heard:  # what came while `between` ran is already in `heard`
+                    self._changed.wait(remaining)
+                news = (heard | {by_command[k] for k in heard if k in by_command}) & open_
+                heard.clear()
+                done = {b for b in news if settled(b)}
+                open_ -= done
+                watcher[1].difference_update(done)
+        finally:
+            self._watchers.remove(watcher)
 
     def state_of(self, board_id: str) -> BoardState:
         with self._changed:
@@ -223,17 +343,17 @@ class MqttBoards:
                       on_result: Callable[[str, str], None] = lambda b, why: None) -> dict[str, str]:
         """Wait for the acks of commands (board -> command id); board -> "" (done) or why not."""
         out: dict[str, str] = {}
-        deadline = time.monotonic() + timeout_s
+
+        def settled(board_id: str) -> bool:
+            cmd_id = ids[board_id]
+            if cmd_id in self.command_acks:
+                out[board_id] = self.command_acks[cmd_id]
+                on_result(board_id, out[board_id])
+                return True
+            return False
+
         with self._changed:
-            while True:
-                for board_id, cmd_id in ids.items():
-                    if board_id not in out and cmd_id in self.command_acks:
-                        out[board_id] = self.command_acks[cmd_id]
-                        on_result(board_id, out[board_id])
-                remaining = deadline - time.monotonic()
-                if len(out) == len(ids) or remaining <= 0:
-                    break
-                self._changed.wait(remaining)
+            self._waiting(ids, timeout_s, settled, ids)
             for board_id in ids:
                 if board_id not in out:
                     out[board_id] = self._silence(board_id, timeout_s)
@@ -244,54 +364,71 @@ class MqttBoards:
         """Wait for the read-backs of `screen` commands (board -> command id); board -> the answer,
         or why there is none (the board refused the command, or said nothing in time)."""
         out: dict[str, dict[str, Any] | str] = {}
-        deadline = time.monotonic() + timeout_s
+
+        def settled(board_id: str) -> bool:
+            cmd_id = ids[board_id]
+            if cmd_id in self.screens:
+                out[board_id] = self.screens.pop(cmd_id)
+            elif self.command_acks.get(cmd_id):  # refused: it cannot read its screen back
+                out[board_id] = f"refused: {self.command_acks[cmd_id]}"
+            return board_id in out
+
         with self._changed:
-            while True:
-                for board_id, cmd_id in ids.items():
-                    if board_id in out:
-                        continue
-                    if cmd_id in self.screens:
-                        out[board_id] = self.screens.pop(cmd_id)
-                    elif self.command_acks.get(cmd_id):  # refused: it cannot read its screen back
-                        out[board_id] = f"refused: {self.command_acks[cmd_id]}"
-                remaining = deadline - time.monotonic()
-                if len(out) == len(ids) or remaining <= 0:
-                    break
-                self._changed.wait(remaining)
+            self._waiting(ids, timeout_s, settled, ids)
         for board_id in ids:
             out.setdefault(board_id, f"no screen read-back within {timeout_s:g} s")
         return out
 
     def wait(self, wanted: Mapping[str, str], timeout_s: float,
-             on_result: Callable[[str, bool, str], None] = lambda b, ok, why: None) -> dict[str, str]:
+             on_result: Callable[[str, bool, str], None] = lambda b, ok, why: None,
+             between: Callable[[], None] | None = None) -> dict[str, str]:
         """Wait until each board acknowledges its hash; returns board → "" (acked) or the reason not.
+        `on_result` is called (under the lock) as each board settles, `between` (without it) after
+        each round of them.
 
         Woken by every message the link routes here: no polling, no sleeps in the ack path."""
         results: dict[str, str] = {}
-        deadline = time.monotonic() + timeout_s
+
+        def settled(board_id: str) -> bool:
+            state = self.states.get(board_id, BoardState())
+            # Only a board that is there confirms: an ack or a status is believed while the
+            # broker has not published the board's will (the ACL lets only the board write them).
+            if state.shows == wanted[board_id] and state.online is not False:
+                results[board_id] = ""
+                on_result(board_id, True, "")
+            elif state.error:
+                results[board_id] = state.error
+                on_result(board_id, False, state.error)
+            return board_id in results
+
         with self._changed:
-            while True:
-                for board_id, want in wanted.items():
-                    if board_id in results:
-                        continue
-                    state = self.states.get(board_id, BoardState())
-                    # Only a board that is there confirms: an ack or a status is believed while the
-                    # broker has not published the board's will (the ACL lets only the board write them).
-                    if state.shows == want and state.online is not False:
-                        results[board_id] = ""
-                        on_result(board_id, True, "")
-                    elif state.error:
-                        results[board_id] = state.error
-                        on_result(board_id, False, state.error)
-                remaining = deadline - time.monotonic()
-                if len(results) == len(wanted) or remaining <= 0:
-                    break
-                self._changed.wait(remaining)
+            self._waiting(wanted, timeout_s, settled, between=between)
             for board_id in wanted:
                 if board_id not in results:
                     results[board_id] = self._silence(board_id, timeout_s)
                     on_result(board_id, False, results[board_id])
         return results
+
+    def watch(self) -> set[str]:
+        """Start collecting what every message is about (boards, commands) into the set returned;
+        `acked_since` drains it, `unwatch` ends it."""
+        heard: set[str] = set()
+        with self._changed:
+            self._watchers.append((heard, None))
+        return heard
+
+    def unwatch(self, heard: set[str]) -> None:
+        with self._changed:
+            self._watchers = [w for w in self._watchers if w[0] is not heard]
+
+    def acked_since(self, heard: set[str], wanted: Mapping[str, str]) -> list[str]:
+        """The boards of `wanted` heard from since the last call that acknowledged their hash (no
+        waiting; only those heard from are looked at, whatever the size of the fleet)."""
+        with self._changed:
+            news = [b for b in heard if b in wanted]
+            heard.clear()
+            return [b for b in news if (state := self.states.get(b)) is not None
+                    and state.shows == wanted[b] and state.online is not False]
 
     def wait_retained(self, board_ids: Sequence[str], timeout_s: float) -> None:
         """Once per connection: wait for the retained burst after subscribing, so that what a board's
@@ -305,13 +442,9 @@ class MqttBoards:
 
     def wait_status(self, board_ids: Sequence[str], timeout_s: float) -> None:
         """Wait until the broker has told the status of each board (the retained burst after subscribing)."""
-        deadline = time.monotonic() + timeout_s
         with self._changed:
-            while any(self.states.get(b, BoardState()).online is None for b in board_ids):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._changed.wait(remaining)
+            self._waiting(board_ids, timeout_s,
+                          lambda b: b in self.states and self.states[b].online is not None)
 
     def _silence(self, board_id: str, timeout_s: float) -> str:
         state = self.states.get(board_id, BoardState())
@@ -319,18 +452,19 @@ class MqttBoards:
             return f"the board is in alert: {state.alert or 'no reason given'}"
         return "offline (its last will)" if state.online is False else f"no ack within {timeout_s:g} s"
 
-    def _take(self, topic: str, payload: bytes) -> None:
+    def _take(self, topic: str, payload: bytes) -> tuple[str, ...]:
+        return self._record(topic, _json_object(payload))
+
+    def _record(self, topic: str, doc: dict[str, Any] | None) -> tuple[str, ...]:
+        """Record one message (its JSON object; None when it is not one); what it is about: the
+        board, and the command it answers (nothing when it is not ours, or not understood)."""
         parts = topic.split("/")
         if len(parts) < 5 or parts[0] != "ledctl" or parts[2] != self.site:
-            return
+            return ()
         board_id, leaf = parts[3], parts[4]
         state = self.states.setdefault(board_id, BoardState())
-        try:
-            doc = json.loads(payload) if payload else {}
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return  # not ours to judge: a board's malformed message is ignored
-        if not isinstance(doc, dict):
-            return
+        if doc is None:
+            return ()  # not ours to judge: a board's malformed message is ignored
         if leaf == "program":
             state.program = str(doc.get("hash", ""))
             pages = doc.get("pages", [])
@@ -361,14 +495,17 @@ class MqttBoards:
             state.telemetry, state.telemetry_at = doc, arrived
         elif leaf == "screen" and isinstance(doc.get("id"), str):
             self.screens[doc["id"]] = doc
+            return (board_id, doc["id"])
         elif leaf == "ack" and isinstance(doc.get("cmd"), str):
             self.command_acks[doc["cmd"]] = "" if doc.get("ok") is True else str(doc.get("error", "refused"))
+            return (board_id, doc["cmd"])
         elif leaf == "ack" and "hash" in doc:
             if doc.get("ok") is True:
                 state.shows = str(doc["hash"])
                 state.error = ""
             elif doc.get("hash") == state.program and "no clock" not in str(doc.get("error", "")):
                 state.error = f"the board refused it: {doc.get('error', 'no reason given')}"
+        return (board_id,)
 
 
 class LedctlMqttDriver(Driver):
@@ -383,6 +520,7 @@ class LedctlMqttDriver(Driver):
         self.boards.listen()
         self._commands = 0
         self._programs: dict[str, Program] = {}  # by hash: what read-backs are compared with
+        self._matched: set[tuple[object, ...]] = set()  # read-backs found to match their page
 
     @classmethod
     def capabilities(cls, board: Board) -> Capabilities:
@@ -419,23 +557,56 @@ class LedctlMqttDriver(Driver):
         by_id = {board.id: board for board, _ in jobs}
         self.boards.wait_retained(list(by_id), STATUS_WAIT_S)
         now = self.context.now().isoformat()
-        for board, content in jobs:
-            state = self.boards.state_of(board.id)
-            encoded = encode(board, content.program, expires=content.expires, max_message=state.max_message)
-            pages[board.id] = len(content.program.pages)
-            problem = self._problem(board, content.program, encoded)
-            if problem:
-                report(Result(board.id, Outcome.REFUSED, problem, "pages", 0, 0.0, (0, pages[board.id])))
-                continue
-            try:
-                # §11: the time first, for a board without a clock of its own.
-                self.boards.command(board, {"time": now}, self._id("t", board))
-                sent[board.id] = self.boards.publish(board, encoded)
-            except FaultError as e:
-                report(Result(board.id, Outcome.LINK, str(e), "pages", 0, time.monotonic() - start))
-                continue
-            wanted[board.id] = encoded.hash
-            self._programs[encoded.hash] = content.program
+        # Each board's screen is asked for as soon as it acks, while the others' acks still come:
+        # the read-backs of a large fleet overlap its deliveries instead of following them all.
+        asked: dict[str, str] = {}  # board -> screen command id
+        unasked: list[str] = []  # boards that could not be asked (the link failed)
+        acked_now: list[str] = []
+
+        def on_ack(board_id: str, ok: bool, why: str) -> None:
+            if ok:
+                acked_now.append(board_id)
+
+        def ask() -> None:
+            while acked_now:
+                board_id = acked_now.pop()
+                if board_id in asked:
+                    continue
+                command_id = self._id("r", by_id[board_id])
+                try:
+                    self.boards.command(by_id[board_id], {"screen": True}, command_id)
+                except FaultError:
+                    unasked.append(board_id)
+                    continue
+                asked[board_id] = command_id
+
+        heard = self.boards.watch()  # who answers while the rest of the fleet is being published
+        try:
+            for n, (board, content) in enumerate(jobs):
+                if n % ASK_EVERY == ASK_EVERY - 1:
+                    acked_now.extend(self.boards.acked_since(heard, wanted))
+                    ask()
+                state = self.boards.state_of(board.id)
+                encoded = encode(board, content.program, expires=content.expires,
+                                 max_message=state.max_message)
+                pages[board.id] = len(content.program.pages)
+                problem = self._problem(board, content.program, encoded)
+                if problem:
+                    report(Result(board.id, Outcome.REFUSED, problem, "pages", 0, 0.0, (0, pages[board.id])))
+                    continue
+                try:
+                    # §11: the time first, for a board without a clock of its own, where the program
+                    # needs it (valid_from, expires); one with neither is shown at once without it.
+                    if content.expires is not None:
+                        self.boards.command(board, {"time": now}, self._id("t", board))
+                    sent[board.id] = self.boards.publish(board, encoded)
+                except FaultError as e:
+                    report(Result(board.id, Outcome.LINK, str(e), "pages", 0, time.monotonic() - start))
+                    continue
+                wanted[board.id] = encoded.hash
+                self._programs[encoded.hash] = content.program
+        finally:
+            self.boards.unwatch(heard)
         try:
             self.link.flush()
         except FaultError as e:
@@ -443,18 +614,21 @@ class LedctlMqttDriver(Driver):
                 report(Result(board_id, Outcome.LINK, str(e), "pages", sent[board_id],
                               time.monotonic() - start))
             return
-        acked = self.boards.wait(wanted, self.context.ack_timeout_s)
+        acked = self.boards.wait(wanted, self.context.ack_timeout_s, on_ack, between=ask)
+        ask()
         for board_id, why in acked.items():
             if why:
                 n = pages[board_id]
                 report(Result(board_id, _outcome_of(self.boards, board_id), why, "pages", sent[board_id],
                               time.monotonic() - start, (0, n)))
-        read = [by_id[b] for b, why in acked.items() if not why]
-        answers = self._read_back(read, self.context.ack_timeout_s)
-        for board in read:
-            outcome, detail = self._judge_delivery(board, wanted[board.id], answers[board.id])
-            n = pages[board.id]
-            report(Result(board.id, outcome, detail, "pages", sent[board.id], time.monotonic() - start,
+        answers = self.boards.wait_screens(asked, self.context.ack_timeout_s) if asked else {}
+        for board_id in unasked:
+            answers[board_id] = "the read-back could not be asked (the broker link failed)"
+        for board_id in (b for b, why in acked.items() if not why):
+            board = by_id[board_id]
+            outcome, detail = self._judge_delivery(board, wanted[board_id], answers[board_id])
+            n = pages[board_id]
+            report(Result(board_id, outcome, detail, "pages", sent[board_id], time.monotonic() - start,
                           (n if outcome is Outcome.CONFIRMED else 0, n)))
         self._forget_old_programs()
 
@@ -489,9 +663,28 @@ class LedctlMqttDriver(Driver):
                                        f"{answer['page'] + 1} of {pages}")
         return Outcome.CONFIRMED, f"acked; screen read back: page {answer['page'] + 1} of {pages} as sent"
 
+    def _compare(self, board: Board, program: Program, answer: Mapping[str, Any]) -> str:
+        """"" when the read-back shows `program` exactly, else what is wrong.
+
+        Boards of one kind showing the same page send the same frame: a read-back already found to
+        match that page (the same PNG, page image, place and lighting) is not decoded again."""
+        page = answer.get("page")
+        key = None
+        if isinstance(page, int) and not isinstance(page, bool) and 0 <= page < len(program.pages):
+            key = (answer.get("png"), page_png(program.pages[page].image)[1], board.size.width,
+                   board.size.height, str(answer.get("origin")), answer.get("lit") is True,
+                   answer.get("power") is not False)
+            if key in self._matched:
+                return ""
+        verdict = self._compare_pixels(board, program, answer)
+        if key is not None and not verdict:
+            if len(self._matched) >= 1024:
+                self._matched.clear()
+            self._matched.add(key)
+        return verdict
+
     @staticmethod
-    def _compare(board: Board, program: Program, answer: Mapping[str, Any]) -> str:
-        """"" when the read-back shows `program` exactly, else what is wrong."""
+    def _compare_pixels(board: Board, program: Program, answer: Mapping[str, Any]) -> str:
         expected = expected_frame(board, program, answer)
         if expected is None:
             return f"the read-back names no page of the program (page {answer.get('page')!r})"
@@ -579,6 +772,15 @@ class LedctlMqttDriver(Driver):
         if verdict:
             return Health(board.id, True, "", verdict)  # shows something else: sent again
         return Health(board.id, True, shows)
+
+
+def _json_object(payload: bytes) -> dict[str, Any] | None:
+    """The message's JSON object ({} for an empty message); None when it is not one."""
+    try:
+        doc = json.loads(payload) if payload else {}
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _page_problem(board: Board, program: Program, limit: int) -> str | None:

@@ -13,6 +13,8 @@ MQTT 5 / 3.1.1 negotiation happen once, not per delivery.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import logging
 import os
 import queue
@@ -34,6 +36,9 @@ from ledctl.errors import FaultError
 log = logging.getLogger("ledctl.mqtt")
 
 
+WINDOW = 2000  # publishes in flight at most, whatever the broker allows
+
+
 class MqttError(FaultError):
     """The broker cannot be reached, refused us, or lost a message."""
 
@@ -46,6 +51,97 @@ class Incoming:
 
 
 Handler = Callable[[Incoming], None]
+
+
+def topic_matches(topic_filter: tuple[str, ...], topic: Sequence[str]) -> bool:
+    """MQTT filter matching on split topics (paho's `topic_matches_sub` builds a matcher tree per
+    call: too dear for every message of a fan-out to thousands of boards)."""
+    for i, level in enumerate(topic_filter):
+        if level == "#":
+            return True
+        if i >= len(topic) or (level != "+" and level != topic[i]):
+            return False
+    return len(topic) == len(topic_filter)
+
+
+class _BufferedSocket:
+    """A plain TCP socket read in large chunks. paho reads each packet with a `recv` per header
+    byte and one for the body: three system calls per packet, each giving up the GIL, which in a
+    fan-out to thousands of boards is most of the controller's network cost. paho asks `pending()`
+    before waiting in select, so bytes already buffered are read without waiting."""
+
+    CHUNK = 65536
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._data = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._data):
+            data = self._sock.recv(max(size, self.CHUNK))  # BlockingIOError, b"" at EOF: as before
+            if len(data) <= size:
+                return data
+            self._data, self._pos = data, 0
+        out = self._data[self._pos:self._pos + size]
+        self._pos += len(out)
+        return out
+
+    def pending(self) -> int:
+        return len(self._data) - self._pos
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def __getattr__(self, name: str) -> object:  # send, close, setblocking …: the socket's own
+        return getattr(self._sock, name)
+
+
+class BufferedClient(mqtt.Client):
+    """paho's client, reading plain TCP through `_BufferedSocket` (TLS sockets buffer already), and
+    waking its network thread once per batch of queued packets, not once per packet.
+
+    paho writes a byte to a socket pair for every packet queued, so that its network thread leaves
+    select() and writes it: a system call and a thread switch per message. Here a packet queued
+    while a wake-up is already on its way writes nothing: the network thread clears the mark at the
+    top of each loop, before it looks for packets to write, so none is left waiting. This replaces
+    one paho 2.x method (`_packet_queue`), checked against its attributes at import."""
+
+    _wake_pending = False
+
+    def _create_socket(self) -> object:  # type: ignore[override]
+        sock = super()._create_socket()
+        if isinstance(sock, socket.socket) and not isinstance(sock, ssl.SSLSocket):
+            return _BufferedSocket(sock)
+        return sock
+
+    after_read: Callable[[], None] | None = None  # called after each pass of the network loop
+
+    def _loop(self, timeout: float = 1.0) -> mqtt.MQTTErrorCode:
+        self._wake_pending = False  # before paho looks at what is queued (want_write) and selects
+        rc = super()._loop(timeout)
+        if self.after_read is not None:
+            self.after_read()
+        return rc
+
+    def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
+                      info: mqtt.MQTTMessageInfo | None = None) -> mqtt.MQTTErrorCode:
+        if not _PAHO_QUEUE_KNOWN or self._thread is None:
+            return super()._packet_queue(command, packet, mid, qos, info)
+        self._out_packet.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
+                                 "to_process": len(packet), "packet": packet, "info": info})
+        if self._sockpairW is not None and not self._wake_pending:
+            self._wake_pending = True
+            with contextlib.suppress(BlockingIOError):  # full: a wake-up is there already
+                self._sockpairW.send(b"0")
+        self._call_socket_register_write()
+        return mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
+# The attributes the `_packet_queue` above relies on (paho-mqtt 2.x); without them, paho's own.
+_PAHO_QUEUE_KNOWN = all(hasattr(mqtt.Client, name) for name in (
+    "_packet_queue", "_call_socket_register_write", "_loop")) and all(
+    name in mqtt.Client.__init__.__code__.co_names for name in ("_out_packet", "_sockpairW", "_thread"))
 
 
 @dataclass
@@ -61,27 +157,55 @@ class MqttLink:
     connect_timeout_s: float = 10.0
     inbox: queue.Queue[Incoming] = field(default_factory=queue.Queue)
     protocol: int = mqtt.MQTTv5
+    # "5": MQTT 5, falling back to 3.1.1; "3.1.1": 3.1.1 only. paho decodes MQTT 5 properties on
+    # every PUBLISH and PUBACK, which costs more than the rest of a message: a partition of
+    # thousands of boards loses nothing on 3.1.1 (every MQTT 5 feature used has its fallback).
+    mqtt_version: str = "5"
     _client: mqtt.Client | None = field(default=None, init=False, repr=False)
     _connected: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
     _refused: str = field(default="", init=False, repr=False)
     _pending: list[tuple[str, mqtt.MQTTMessageInfo]] = field(default_factory=list, init=False, repr=False)
     _closing: bool = field(default=False, init=False, repr=False)
-    _handlers: list[tuple[str, Handler]] = field(default_factory=list, init=False, repr=False)
-    _topics: list[str] = field(default_factory=list, init=False, repr=False)
+    _handlers: list[tuple[tuple[str, ...], Handler]] = field(default_factory=list, init=False, repr=False)
+    _topics: dict[str, int] = field(default_factory=dict, init=False, repr=False)  # filter -> QoS
     _pending_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    # Publishes the broker has not acknowledged yet, oldest first, at most its Receive Maximum
+    # (MQTT 5 CONNACK; 65535 when it says none) and WINDOW: the window is kept here, not by paho,
+    # whose own limit rescans every message in flight on each PUBACK. A fan-out to thousands of
+    # boards then holds a window's worth of messages in memory, not the whole broadcast.
+    _unacked: collections.deque[mqtt.MQTTMessageInfo] = field(default_factory=collections.deque, init=False,
+                                                             repr=False)
+    _receive_maximum: int = field(default=65535, init=False, repr=False)
+    _after_read: list[Callable[[], None]] = field(default_factory=list, init=False, repr=False)
 
-    def on(self, topic_filter: str, handler: Handler) -> None:
+    def after_read(self, hook: Callable[[], None]) -> None:
+        """Call `hook` (in paho's thread) after each pass of the network loop, that is after each
+        burst of messages read: a handler can then wake its waiters once per burst, not once per
+        message."""
+        self._after_read.append(hook)
+
+    def _read_done(self) -> None:
+        for hook in self._after_read:
+            try:
+                hook()
+            except Exception:  # a hook's bug must not kill paho's network thread
+                log.exception("link %s: an after-read hook failed", self.name)
+
+    def on(self, topic_filter: str, handler: Handler, *, qos: int = 1) -> None:
         """Send messages matching `topic_filter` to `handler` (in paho's thread) and subscribe to it,
         now if connected, and again after every reconnect."""
-        self._handlers.append((topic_filter, handler))
-        self.subscribe(topic_filter)
+        self._handlers.append((tuple(topic_filter.split("/")), handler))
+        self.subscribe(topic_filter, qos=qos)
 
-    def subscribe(self, topic_filter: str) -> None:
+    def subscribe(self, topic_filter: str, *, qos: int = 1) -> None:
+        """Subscribe (again after every reconnect). QoS 0 suits what only matters while connected:
+        this client's session is clean (it ends with the connection), so within one connection TCP
+        already delivers every message in order, and QoS 1 would only add a PUBACK per message."""
         if topic_filter in self._topics or topic_filter in self.subscriptions:
             return
-        self._topics.append(topic_filter)
+        self._topics[topic_filter] = qos
         if self._client is not None and self._connected.is_set():
-            self._client.subscribe(topic_filter, qos=1)
+            self._client.subscribe(topic_filter, qos=qos)
 
     @property
     def connected(self) -> bool:
@@ -99,7 +223,7 @@ class MqttLink:
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         if parts.scheme == "mqtts":
             self._check_tls(parts.hostname, port)
-        for protocol in (mqtt.MQTTv5, mqtt.MQTTv311):
+        for protocol in (mqtt.MQTTv5, mqtt.MQTTv311) if self.mqtt_version == "5" else (mqtt.MQTTv311,):
             self.protocol = protocol
             self._refused = ""
             self._connected.clear()
@@ -154,10 +278,10 @@ class MqttLink:
         return False
 
     def _make_client(self, tls: bool) -> mqtt.Client:
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
-                             protocol=self.protocol)
+        client = BufferedClient(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
+                                protocol=self.protocol)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.max_inflight_messages_set(200)  # many boards' pages in flight at once
+        client.max_inflight_messages_set(0)  # the window is ours (publish): the broker's Receive Maximum
         client.max_queued_messages_set(0)  # no limit: the caller flushes
         if self.username:
             password = os.environ.get(self.password_env, "") if self.password_env else ""
@@ -176,6 +300,7 @@ class MqttLink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.after_read = self._read_done
         return client
 
     # Callbacks: record and queue only.
@@ -185,8 +310,13 @@ class MqttLink:
         if getattr(reason, "is_failure", False):
             self._refused = str(reason)
             return
-        for topic in (*self.subscriptions, *self._topics):
+        receive_maximum = getattr(properties, "ReceiveMaximum", None)
+        self._receive_maximum = receive_maximum if isinstance(receive_maximum, int) and receive_maximum > 0 \
+            else 65535
+        for topic in self.subscriptions:
             client.subscribe(topic, qos=1)
+        for topic, qos in self._topics.items():
+            client.subscribe(topic, qos=qos)
         self._connected.set()
 
     def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, reason: object,
@@ -203,8 +333,9 @@ class MqttLink:
         if props is not None:
             correlation = getattr(props, "CorrelationData", None)
         incoming = Incoming(message.topic, bytes(message.payload), correlation)
+        levels = message.topic.split("/")
         for topic_filter, handler in self._handlers:
-            if mqtt.topic_matches_sub(topic_filter, message.topic):
+            if topic_matches(topic_filter, levels):
                 try:
                     handler(incoming)
                 except Exception:  # a handler's bug must not kill paho's network thread
@@ -231,13 +362,30 @@ class MqttLink:
             if time.monotonic() > deadline:
                 raise MqttError(f"link {self.name}: the broker is gone (waiting to reconnect)")
             self._connected.wait(0.2)
+        self._wait_window(deadline)
         info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
         if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
             raise MqttError(f"link {self.name}: publishing {topic} failed: {mqtt.error_string(info.rc)}")
         with self._pending_lock:
             self._pending.append((topic, info))
+            self._unacked.append(info)
         if wait:
             self.flush(max(0.1, deadline - time.monotonic()))
+
+    def _wait_window(self, deadline: float) -> None:
+        """Wait until fewer publishes than the broker's Receive Maximum are unacknowledged (MQTT 5:
+        a client that sends more may be disconnected). PUBACKs come in order, so the oldest first."""
+        with self._pending_lock:
+            unacked = self._unacked
+            while unacked and unacked[0].is_published():
+                unacked.popleft()
+            if len(unacked) < min(self._receive_maximum, WINDOW):
+                return
+            oldest = unacked.popleft()
+        try:
+            oldest.wait_for_publish(timeout=max(0.1, deadline - time.monotonic()))
+        except (RuntimeError, ValueError) as e:  # not sent (the connection went): flush() says so
+            log.debug("link %s: waiting for a PUBACK: %s", self.name, e)
 
     def flush(self, timeout_s: float = 60.0) -> None:
         """Wait until the broker confirmed everything published so far (PUBACK for each)."""
@@ -254,6 +402,7 @@ class MqttLink:
 
     def close(self) -> None:
         self._closing = True
+        self._unacked.clear()
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()

@@ -68,7 +68,7 @@ class LinkPool:
             prefix = self.client_id or f"ledctl-{os.getpid()}"
             candidate = MqttLink(name, config.url, client_id=f"{prefix}-{name}", username=config.username,
                                  password_env=config.password_env, tls_ca=config.tls_ca,
-                                 password_file=config.password_file)
+                                 password_file=config.password_file, mqtt_version=config.mqtt_version)
             candidate.connect()  # raises MqttError naming the reason; the next use tries again
             link = self._mqtt[name] = candidate
         return link

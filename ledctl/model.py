@@ -101,6 +101,7 @@ class Link:
     password_env: str = ""  # … and the environment variable holding its password
     password_file: str = ""  # … or a file only its owner can read (mode 0600)
     tls_ca: str = ""  # MQTT over TLS (mqtts://): the CA file
+    mqtt_version: str = "5"  # "5": MQTT 5, else 3.1.1 if the broker refuses it; "3.1.1": 3.1.1 only
 
     @property
     def transport(self) -> str:
@@ -180,6 +181,9 @@ class Page:
     speed_px_s: float = 0.0  # scrolling pages: how fast the board moves the image
 
 
+_HASH_PIECE = 2047  # below hashlib's HASHLIB_GIL_MINSIZE (2048)
+
+
 @dataclass(frozen=True, slots=True)
 class Program:
     """What one board plays: an ordered loop of pages, valid in [valid_from, valid_to)."""
@@ -196,7 +200,11 @@ class Program:
         for page in self.pages:
             h.update(f"|{page.name}|{page.effect}|{page.dwell_s}|{page.speed_px_s}|{page.image.mode}|".encode())
             h.update(f"{page.image.width}x{page.image.height}|".encode())
-            h.update(page.image.tobytes())
+            pixels = memoryview(page.image.tobytes())
+            # In pieces under 2 KiB: hashlib gives up the GIL for a longer one, and winning it back
+            # from a busy MQTT network thread costs far more than hashing a board's pixels.
+            for k in range(0, len(pixels), _HASH_PIECE):
+                h.update(pixels[k:k + _HASH_PIECE])
         for t in (self.valid_from, self.valid_to):
             h.update(f"|{t.isoformat() if t else '-'}".encode())
         return h.hexdigest()

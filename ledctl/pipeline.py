@@ -240,7 +240,15 @@ def _each_board(
         layouts = layout_mod.load_dir(dep.layouts_dir)
     load_font = font_loader(dep)
     results = []
+    # Boards alike but for their id and name get the same pages: made once per kind of board, not
+    # once per board (a city's thousands of boards come in a few kinds). Only a program made
+    # without a problem is shared: an error names its own board.
+    made: dict[Board, Program] = {}
     for board in boards:
+        kind = replace(board, id="", name="")
+        if kind in made:
+            results.append(BoardResult(board, replace(made[kind], board=board.id)))
+            continue
         try:
             # Rendered for what the board can show: a picture that cannot move is never previewed moving.
             effects = capabilities(board).effects
@@ -250,6 +258,8 @@ def _each_board(
             # is a problem now, named with the board, not a delivery the board refuses later.
             problem = DRIVERS[board.driver].program_problem(board, program)
             results.append(BoardResult(board, None, problem) if problem else BoardResult(board, program))
+            if not problem:
+                made[kind] = program
         except ConfigError as e:
             results.append(BoardResult(board, None, "; ".join(e.problems)))
         except LedctlError as e:

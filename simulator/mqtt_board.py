@@ -173,6 +173,46 @@ def _decode_png(raw: bytes) -> Image.Image:
     return decoded
 
 
+# One process may play thousands of boards (bench/mqtt_fanout.py): boards sharing a page decode it
+# once, and boards showing the same frame encode it once. Both are pure functions of their input
+# (the sha256 of the bytes; the frame's pixels), so sharing changes nothing a board does.
+_SHARED_SIZE = 256
+_shared_lock = threading.Lock()
+_DECODED: dict[str, Image.Image | str] = {}  # sha256 of a page's PNG -> the image, or why it is bad
+_FRAMES: dict[tuple[tuple[int, int], bytes], str] = {}  # a frame's size and pixels -> base64 PNG
+
+
+def _decoded(raw: bytes, sha: str) -> Image.Image | str:
+    with _shared_lock:
+        found = _DECODED.get(sha)
+    if found is None:
+        try:
+            found = _decode_png(raw)
+        except ValueError as exc:
+            found = str(exc)
+        with _shared_lock:
+            if len(_DECODED) >= _SHARED_SIZE:
+                _DECODED.clear()
+            _DECODED[sha] = found
+    return found
+
+
+def _frame_png(frame: Image.Image) -> str:
+    """§10: the frame as base64 of an 8-bit RGB PNG."""
+    key = (frame.size, frame.tobytes())
+    with _shared_lock:
+        found = _FRAMES.get(key)
+    if found is None:
+        buffer = io.BytesIO()
+        frame.save(buffer, format="PNG")
+        found = base64.b64encode(buffer.getvalue()).decode()
+        with _shared_lock:
+            if len(_FRAMES) >= _SHARED_SIZE:
+                _FRAMES.clear()
+            _FRAMES[key] = found
+    return found
+
+
 class BoardLogic:
     """The board's side of ledctl-mqtt v1, without any network.
 
@@ -579,10 +619,7 @@ class BoardLogic:
     def _image(self, raw: bytes, sha: str) -> Image.Image | str:
         cached = self._decoded.get(sha)
         if cached is None:
-            try:
-                cached = _decode_png(raw)
-            except ValueError as exc:
-                cached = str(exc)
+            cached = _decoded(raw, sha)
             if len(self._decoded) > 64:
                 self._decoded.clear()
             self._decoded[sha] = cached
@@ -808,11 +845,9 @@ class BoardLogic:
 
     def _screen_answer(self, cmd_id: str) -> Outgoing:
         frame = self._frame_info()
-        buffer = io.BytesIO()
-        frame["image"].save(buffer, format="PNG")
         body = {"id": cmd_id, "program": self.program_hash, "page": frame["page"], "origin": frame["origin"],
                 "lit": frame["lit"], "power": self._power, "brightness": self._brightness,
-                "frames": self._frames, "at": self._at(), "png": base64.b64encode(buffer.getvalue()).decode()}
+                "frames": self._frames, "at": self._at(), "png": _frame_png(frame["image"])}
         return self._json(self.topic("screen"), body, retain=False)
 
     # -- display ----------------------------------------------------------------------------------

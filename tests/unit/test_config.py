@@ -471,3 +471,10 @@ def test_a_wire_too_busy_for_its_loops_is_a_warning() -> None:
                                         for b in dep.boards))
     [warning] = _wire_budget(busier, chosen)
     assert "links.bus-a: its 8 board(s)" in warning and "pages will go up late" in warning
+
+
+def test_an_mqtt_link_may_speak_3_1_1_only(tmp_path: Path) -> None:
+    dep = config.load(write_config(tmp_path, setting("links", "broker", "mqtt_version", to="3.1.1")))
+    assert dep.links["broker"].mqtt_version == "3.1.1" and dep.links["bus"].mqtt_version == "5"
+    problems = problems_of(write_config(tmp_path, setting("links", "broker", "mqtt_version", to="4")))
+    assert any("mqtt_version" in p and '"3.1.1"' in p for p in problems), problems

@@ -4,6 +4,7 @@ a health check judges a board from its status, telemetry and screen read-back (i
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import random
@@ -25,7 +26,7 @@ class FakeLink:
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes, bool]] = []
 
-    def on(self, topic: str, handler: Any) -> None:
+    def on(self, topic: str, handler: Any, *, qos: int = 1) -> None:
         pass
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False, **kw: Any) -> None:
@@ -136,3 +137,33 @@ def test_a_board_never_heard_from_since_the_controller_listens_is_silent() -> No
     driver.boards.take(f"ledctl/v1/{dep.site.id}/{URBAN}/status", b'{"state": "online", "program": "h"}')
     driver.boards.listening_since = time.monotonic() - 200
     assert "silent" in driver._judge_health(dep.board(URBAN), None).detail
+
+
+def test_a_manifest_is_the_whole_document_serialised_though_its_pages_are_shared() -> None:
+    """Pages shared by boards are encoded once and their manifest entries spliced in: the manifest
+    must still be exactly the document serialised at once, and its PNGs those of each page."""
+    from datetime import UTC, datetime
+
+    dep, _, _ = world()
+    shared = (Page("今日空气", noise(64, 32), dwell_s=8.0),
+              Page("scroll", noise(200, 32), effect="scroll-left", speed_px_s=24.0))
+    for board in dep.boards_in("outdoor"):
+        for expires in (None, datetime(2026, 11, 26, tzinfo=UTC)):
+            program = Program(board.id, shared)
+            encoded = encode(board, program, expires=expires, max_message=16384)
+            entries = []
+            for i, page in enumerate(shared):
+                buffer = io.BytesIO()
+                page.image.save(buffer, format="PNG", optimize=False)
+                png = buffer.getvalue()
+                parts = tuple(png[k:k + 16384] for k in range(0, len(png), 16384))
+                assert encoded.pages[i] == parts
+                entries.append({"index": i, "name": page.name, "effect": page.effect, "dwell": page.dwell_s,
+                                "speed": page.speed_px_s, "width": page.image.width,
+                                "height": page.image.height, "bytes": len(png), "parts": len(parts),
+                                "sha256": hashlib.sha256(png).hexdigest()})
+            whole = {"protocol": 1, "hash": program.content_hash(), "board": board.id,
+                     "size": [board.size.width, board.size.height], "colour": board.colour.value,
+                     "valid_from": None, "expires": expires.isoformat() if expires else None,
+                     "pages": entries}
+            assert encoded.manifest == json.dumps(whole, ensure_ascii=False, sort_keys=True).encode()
