@@ -18,16 +18,17 @@ demo: system-deps venv
 test: system-deps venv lint
 	$(BIN)/python -m pytest -n 4 --dist loadfile
 
-# Each benchmark prints its figures as it finishes; all of them land in bench/results.md, and a
-# failing one stops the run with its exit status.
+# Each benchmark prints its figures as it finishes; all of them land in bench/results.md. Every one
+# runs; those that missed a goal (or failed) are named at the end, and the run's status says so.
 bench: system-deps venv
-	@out=bench/results.md.part; \
-	{ echo "# ledctl benchmarks"; echo; echo "Measured $$(date -u +%Y-%m-%dT%H:%MZ) on $$(nproc) cores."; echo; } > $$out; \
+	@out=bench/results.md.part; missed=""; \
+	{ echo "# ledctl benchmarks"; echo; echo "Measured $$(date -u +%Y-%m-%dT%H:%MZ) on $$(nproc) cores (load before: $$(cut -d' ' -f1 /proc/loadavg))."; echo; } > $$out; \
 	for b in bench/*.py; do \
 	  echo "==> $$b" >&2; \
-	  $(BIN)/python $$b > $$out.one || { cat $$out.one; rm -f $$out.one; exit 1; }; \
+	  if ! $(BIN)/python $$b > $$out.one; then missed="$$missed $$b"; echo "- MISSED ITS GOAL (or failed): $$b" >> $$out.one; fi; \
 	  cat $$out.one; cat $$out.one >> $$out; echo >> $$out; rm -f $$out.one; \
-	done; mv $$out bench/results.md; echo "(written to bench/results.md)"
+	done; mv $$out bench/results.md; echo "(written to bench/results.md)"; \
+	if [ -n "$$missed" ]; then echo "missed a goal:$$missed" >&2; exit 1; fi
 
 # The README's pictures of the console (docs/img/console-*.png), from the real service in Chromium.
 screenshots: system-deps venv
