@@ -1,10 +1,11 @@
-"""Urgent notice benchmark: from the second person's approval to all 42 boards confirmed.
+"""Urgent notice benchmark: from the last approval of the review chain to all 42 boards confirmed.
 
 The whole service runs here against the simulated fleet of config/zhenhai.toml: 40 BX
 cards on wires paced at 9600 baud (bytes cross at the real rate) and the two outdoor
-screens on a real mosquitto. An emergency notice for every board is drafted, approved by
-a second user and published; the clock runs from the approval until every board
-confirmed. The physical limit is the busiest wire: the bytes that had to cross it × 10 / baud.
+screens on a real mosquitto. An emergency notice for every board is drafted, signed off
+by the office and approved by the deputy head in charge (the shipped review chain) and
+published; the clock runs from the last approval until every board confirmed. The physical
+limit is the busiest wire: the bytes that had to cross it × 10 / baud.
 
 The second run does the same while the monitoring centre and a CAP feed both trickle (a byte
 every 50 ms, issue 20): a fetch and a CAP poll are in progress when the notice is approved, and
@@ -76,7 +77,8 @@ class Trickler:
 
 
 def run(trickle: bool) -> tuple[float, float, str, int] | None:
-    with tempfile.TemporaryDirectory() as tmp:
+    # A straggling snapshot written while the directory goes is no failure of the benchmark.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         dep = on_free_ports(config.load(REPO / "config" / "zhenhai.toml").with_sample_data())
         peers: list[Trickler] = []
         if trickle:
@@ -114,14 +116,19 @@ def run(trickle: bool) -> tuple[float, float, str, int] | None:
             n = notices.draft(User("wang", "operator"), title="紧急通知",
                               text="石化区发生化学品泄漏，请关闭门窗，就地避险。", level="emergency",
                               targets=["all"], end=clock.now() + timedelta(hours=1))
+            # The office's review (with 保密审查) before the clock; the deputy head's approval starts it.
+            notices.approve(User("li", "approver"), n.id, confidentiality_checked=True)
             start, published = time.monotonic(), clock.now()
-            notices.approve(User("li", "approver"), n.id)  # the second person's approval starts the clock
+            notices.approve(User("chen", "approver"), n.id)
             notices.publish(User("li", "approver"), n.id)
             service.notices_changed()
             item = f"notice:{n.id}"
+            when: dict[str, float] = {}  # board -> seconds until it confirmed
             while True:
                 rows = store.boards()
                 done = [b for b, r in rows.items() if item in r.confirmed_items and r.confirmed == r.intended]
+                for b in done:
+                    when.setdefault(b, time.monotonic() - start)
                 if len(done) == len(live.boards):
                     break
                 if time.monotonic() - start > 120:
@@ -138,7 +145,9 @@ def run(trickle: bool) -> tuple[float, float, str, int] | None:
                 if live.links[board.link].transport == "serial":
                     per_wire[board.link] = per_wire.get(board.link, 0) + sent
             busiest = max(per_wire, key=per_wire.__getitem__)
-            return took, per_wire[busiest] * 10 / live.links[busiest].baud, busiest, per_wire[busiest]
+            last = sorted(when, key=when.__getitem__)[-3:]
+            said = ", ".join(f"{b} {when[b]:.2f} s" for b in last)
+            return took, per_wire[busiest] * 10 / live.links[busiest].baud, busiest, per_wire[busiest], said
         finally:
             stop.set()
             serving.join(timeout=30)
@@ -153,12 +162,18 @@ def main() -> int:
         got = run(trickle)
         if got is None:
             return 1
-        took, minimum, busiest, sent = got
+        took, minimum, busiest, sent, last = got
         what = ("while the centre and a CAP feed trickle (a byte / 50 ms)" if trickle
                 else "on a quiet day")
         print(f"- {what}: approval and publish to all 42 boards confirmed: {took:.2f} s; physical "
               f"minimum {minimum:.2f} s (busiest wire {busiest}: {sent:,} bytes); over the minimum "
-              f"{took - minimum:+.2f} s (goal: ≤ +1 s)")
+              f"{took - minimum:+.2f} s (goal: ≤ +1 s); the last to confirm: {last}")
+    # Why a run can miss the goal: the community boards' bulletin is a loop the host plays, so a page
+    # picture (about 1.2 KB, 1.25 s at 9600 baud) may be on a wire when the notice comes; a frame
+    # is never cut, so the notice waits for it (one frame, not the loop: priorities are checked
+    # between frames).
+    print("  (a bulletin page already on a wire when the notice comes is finished first: up to one "
+          "picture frame, 1.25 s at 9600 baud, on top of the minimum)")
     return 0
 
 
