@@ -658,7 +658,7 @@ def _console(top: _Table, p: _Problems) -> ConsoleRules:
             proxies.append(ipaddress.ip_network(text, strict=False))
         except ValueError:
             p.bad(f"console.trusted_proxies[{i}]", text,
-                  'an address or network like "10.0.0.5" or "10.0.0.0/24"')
+                  'an address or network like "127.0.0.1", "::1" or "127.0.0.0/8"')
     t.finish()
     return ConsoleRules(tuple(proxies))
 

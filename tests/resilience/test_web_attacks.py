@@ -319,7 +319,7 @@ def served(tmp_path):
 def test_a_client_cannot_choose_its_address_with_x_forwarded_for(served) -> None:
     url = served()
     answers = [post_json(f"{url}/api/login", {"name": "li", "password": f"guess-{i}"},
-                         {"X-Forwarded-For": f"203.0.113.{i}"}) for i in range(30)]
+                         {"X-Forwarded-For": f"127.1.0.{i}"}) for i in range(30)]
     assert answers[:5] == [401] * 5 and set(answers[5:]) == {429}  # five tries, then locked out
 
 
@@ -335,22 +335,22 @@ def test_password_spraying_from_one_address_is_stopped(served) -> None:
 def test_one_account_guessed_from_many_addresses_is_stopped(served) -> None:
     url = served(trusted=("127.0.0.1",))  # a reverse proxy on this machine, whose header is believed
     answers = [post_json(f"{url}/api/login", {"name": "li", "password": f"guess-{i}"},
-                         {"X-Forwarded-For": f"198.51.100.{i // 4}"}) for i in range(30)]
+                         {"X-Forwarded-For": f"127.2.0.{i // 4}"}) for i in range(30)]
     assert answers[:20] == [401] * 20 and set(answers[20:]) == {429}
     # Another account is not affected, from any of those addresses.
     assert post_json(f"{url}/api/login", {"name": "root", "password": "root-password"},
-                     {"X-Forwarded-For": "198.51.100.1"}) == 200
+                     {"X-Forwarded-For": "127.2.0.1"}) == 200
 
 
 def test_behind_a_trusted_proxy_each_client_is_limited_on_its_own(served) -> None:
     url = served(trusted=("127.0.0.1",))
-    mallory = {"X-Forwarded-For": "203.0.113.66"}
+    mallory = {"X-Forwarded-For": "127.3.0.66"}
     assert [post_json(f"{url}/api/login", {"name": "li", "password": "wrong"}, mallory)
             for _ in range(6)] == [401] * 5 + [429]
     # A client's own claim left of the proxy's entry is not believed: the proxy appends the real one.
-    spoofed = {"X-Forwarded-For": "192.0.2.1, 203.0.113.66"}
+    spoofed = {"X-Forwarded-For": "127.4.0.1, 127.3.0.66"}
     assert post_json(f"{url}/api/login", {"name": "li", "password": "wrong"}, spoofed) == 429
-    li = {"X-Forwarded-For": "192.0.2.10"}
+    li = {"X-Forwarded-For": "127.5.0.10"}
     assert post_json(f"{url}/api/login", {"name": "li", "password": "li-password!"}, li) == 200
 
 
@@ -359,9 +359,11 @@ def test_the_real_peer_is_read_from_the_right() -> None:
 
     from ledctl.api.security import real_peer
 
-    proxies = (ipaddress.ip_network("10.0.0.0/24"),)
-    assert real_peer("198.51.100.7", "1.2.3.4", proxies) == "198.51.100.7"  # not a proxy: ignored
-    assert real_peer("10.0.0.5", "1.2.3.4, 203.0.113.9", proxies) == "203.0.113.9"
-    assert real_peer("10.0.0.5", "203.0.113.9, 10.0.0.7", proxies) == "203.0.113.9"  # two proxies
-    assert real_peer("10.0.0.5", "not an address", proxies) == "10.0.0.5"
-    assert real_peer("10.0.0.5", None, proxies) == "10.0.0.5"
+    # Loopback addresses only (127.0.0.0/8 is a whole network of them): the proxies are 127.0.0.0/24.
+    proxies = (ipaddress.ip_network("127.0.0.0/24"),)
+    assert real_peer("127.9.0.7", "127.8.0.4", proxies) == "127.9.0.7"  # not a proxy: ignored
+    assert real_peer("127.0.0.5", "127.8.0.4, 127.7.0.9", proxies) == "127.7.0.9"
+    assert real_peer("127.0.0.5", "127.7.0.9, 127.0.0.7", proxies) == "127.7.0.9"  # two proxies
+    assert real_peer("127.0.0.5", "not an address", proxies) == "127.0.0.5"
+    assert real_peer("127.0.0.5", None, proxies) == "127.0.0.5"
+    assert real_peer("::1", "127.8.0.4, 127.7.0.9", (ipaddress.ip_network("::1/128"),)) == "127.7.0.9"
