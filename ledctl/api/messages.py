@@ -83,7 +83,19 @@ def _role(m: re.Match[str], lang: str, tz: ZoneInfo | None) -> str:
     if lang == "en":
         return f"{name} ({role}) may not do this: it needs the {need} role. Ask a user who has it."
     return (f"{name}（{pick(ROLE_WORDS, role, lang)}）无权执行此操作：需要「{pick(ROLE_WORDS, need, lang)}」"
-            "角色。请请有此角色的同事操作。")
+            "角色。请有此角色的同事操作。")
+
+
+def _stage_role(m: re.Match[str], lang: str, tz: ZoneInfo | None) -> str:
+    from ledctl.api.i18n import ROLE_WORDS
+
+    g = m.groupdict()
+    if lang == "en":
+        return (f"{g['stage']} (step {g['step']} of {g['of']}) needs the {g['need']} role; {g['name']} is "
+                f"{g['role']}. Ask a colleague who has it.")
+    need, role = pick(ROLE_WORDS, g["need"], lang), pick(ROLE_WORDS, g["role"], lang)
+    return (f"「{g['stage']}」（第 {g['step']}/{g['of']} 步）需要「{need}」角色；{g['name']} 是{role}。"
+            "请有此角色的同事签批。")
 
 
 RULES: list[Rule] = [
@@ -105,6 +117,26 @@ RULES: list[Rule] = [
            "The page is out of date (its security token does not match). Reload the page and try again.")),
     (re.compile(r"^(?P<name>\S+) \((?P<role>\w+)\) may not [^:]+: (?:it|that) needs the (?P<need>\w+) role"),
      _role),
+    # The review chain (workflow.Notices.approve / edit): a stage's role, who already acted, 保密审查.
+    (re.compile(r"^to (?:sign off|edit at) (?P<stage>.+?) \((?P<sid>[^,]+), stage (?P<step>\d+) of "
+                r"(?P<of>\d+)\) needs the (?P<need>\w+) role; (?P<name>\S+) is (?P<role>\w+)"), _stage_role),
+    (re.compile(r"^(\S+) wrote notice (\d+); another (\w+) must (?:sign off|edit at) (.+?) \(\S+\) "
+                r"\(the two-person rule\)"),
+     _both("{0} 是通知 #{1} 的起草人：按两人规则，「{3}」须由另一位同事签批。",
+           "{0} wrote notice #{1}: under the two-person rule someone else signs off {3}.")),
+    (re.compile(r"^(\S+) signed off an earlier stage of notice (\d+); another (\w+) must "
+                r"(?:sign off|edit at) (.+?) \(\S+\) \(the two-person rule\)"),
+     _both("{0} 已签批通知 #{1} 的前一环节：按两人规则，「{3}」须由另一位同事签批。",
+           "{0} signed off an earlier stage of notice #{1}: under the two-person rule someone else signs "
+           "off {3}.")),
+    (re.compile(r"^(.+?) \(\S+\) confirms the confidentiality review \(保密审查\) of notice (\d+)"),
+     _both("「{0}」须确认已完成保密审查：请勾选“我已完成保密审查”后再签批。",
+           "{0} confirms the confidentiality review (保密审查): tick the box, then sign off.")),
+    (re.compile(r"^notice (\d+) is at (.+?) \(\S+\), which does not edit"),
+     _both("通知 #{0} 正处于「{1}」环节，此环节不能修改；如需修改，请撤销后重新起草。",
+           "Notice #{0} is at {1}, which does not edit; cancel it and draft it anew to change it.")),
+    (re.compile(r"^notice (\d+): the title and text are as they were"),
+     _both("通知 #{0} 的标题和正文没有变化，无需保存。", "Notice #{0}: nothing changed, nothing to save.")),
     (re.compile(r"^(\S+) wrote notice (\d+); another approver must approve it"),
      _both("{0} 是通知 #{1} 的起草人，不能自己批准：按两人规则，须由另一位审批人批准。",
            "{0} wrote notice #{1}: under the two-person rule another approver must approve it.")),

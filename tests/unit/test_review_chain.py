@@ -225,3 +225,34 @@ def test_the_command_line_shows_the_chain_and_refuses_each_wrong_step(tmp_path, 
     assert "3. 分管领导审批 (leader): next — an approver other than wang, li" in shown
     assert run(tmp_path, "chen", "notice", "approve", "1", monkeypatch=monkeypatch) == 0
     assert "notice 1: approved" in capsys.readouterr().out
+
+
+# -- the console says each refusal in plain Chinese ---------------------------------------------------
+
+@pytest.mark.parametrize(("steps", "said"), [
+    ([lambda ns, i: ns.approve(ZHAO, i, confidentiality_checked=True)],
+     "「办公室审核」（第 2/3 步）需要「审批人」角色；zhao 是操作员。"),
+    ([lambda ns, i: ns.approve(LI, i)], "「办公室审核」须确认已完成保密审查"),
+    ([lambda ns, i: ns.approve(LI, i, confidentiality_checked=True), lambda ns, i: ns.approve(LI, i)],
+     "li 已签批通知 #1 的前一环节：按两人规则，「分管领导审批」须由另一位同事签批。"),
+    ([lambda ns, i: ns.approve(LI, i, confidentiality_checked=True),
+      lambda ns, i: ns.edit(CHEN, i, text="改过的正文。")], "正处于「分管领导审批」环节，此环节不能修改"),
+    ([lambda ns, i: ns.edit(LI, i, text="明天上午九点到十二点停水，请提前储水。")], "标题和正文没有变化"),
+])
+def test_the_console_words_each_refusal(notices, steps, said) -> None:
+    from ledctl.api.messages import say
+
+    n = draft(notices)
+    with pytest.raises((AuthError, NoticeError)) as e:
+        for step in steps:
+            step(notices, n.id)
+    assert said in say(str(e.value), "zh")
+
+
+def test_the_console_words_the_authors_own_review(notices) -> None:
+    from ledctl.api.messages import say
+
+    n = draft(notices, LI)
+    with pytest.raises(AuthError) as e:
+        notices.approve(LI, n.id, confidentiality_checked=True)
+    assert say(str(e.value), "zh") == "li 是通知 #1 的起草人：按两人规则，「办公室审核」须由另一位同事签批。"
