@@ -186,7 +186,7 @@ class Standing:
         if self.next is None:
             return ""
         others = self.not_by()
-        who = f"an {self.next.role}" if self.next.role[0] in "ao" else f"a {self.next.role}"
+        who = f"an {self.next.role}"  # operator, approver, admin
         return (f"{self.stages.index(self.next) + 1}/{len(self.stages)} {self.next.name} ({self.next.id}): "
                 f"{who}{' other than ' + ', '.join(others) if others else ''}"
                 f"{'; may edit' if self.next.may_edit else ''}"
