@@ -43,6 +43,8 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("LEDCTL_MQTT_PASSWORD", "bench-only-controller-password")
 from tests.integration.conftest import on_free_ports  # noqa: E402 - the same isolation as the tests
 
+GOAL_OVER_MINIMUM_S = 1.0  # issue 16: all 42 boards within the busiest wire's minimum + 1 s
+
 
 class Trickler:
     """A loopback HTTP server that sends any body one byte every `gap_s`."""
@@ -158,6 +160,7 @@ def run(trickle: bool) -> tuple[float, float, str, int] | None:
 
 def main() -> int:
     print("## urgent notice (the whole service; 9600-baud wires and a real mosquitto)")
+    missed = False
     for trickle in (False, True):
         got = run(trickle)
         if got is None:
@@ -168,13 +171,14 @@ def main() -> int:
         print(f"- {what}: approval and publish to all 42 boards confirmed: {took:.2f} s; physical "
               f"minimum {minimum:.2f} s (busiest wire {busiest}: {sent:,} bytes); over the minimum "
               f"{took - minimum:+.2f} s (goal: ≤ +1 s); the last to confirm: {last}")
-    # Why a run can miss the goal: the community boards' bulletin is a loop the host plays, so a page
-    # picture (about 1.2 KB, 1.25 s at 9600 baud) may be on a wire when the notice comes; a frame
-    # is never cut, so the notice waits for it (one frame, not the loop: priorities are checked
-    # between frames).
-    print("  (a bulletin page already on a wire when the notice comes is finished first: up to one "
-          "picture frame, 1.25 s at 9600 baud, on top of the minimum)")
-    return 0
+        missed = missed or took - minimum > GOAL_OVER_MINIMUM_S
+    # What a notice may wait for: a bulletin page (the host plays the community boards' loop) may be
+    # crossing a wire when it comes. A frame is never cut, but a picture goes in blocks and gives way
+    # between them (dispatch.py, `Content.give_way`), so the wait is one block: 1,024 bytes go as
+    # three of 342, about 0.4 s at 9600 baud with its reply, not the whole picture (1.1 s).
+    print("  (a bulletin page on a wire when the notice comes gives way at its next block: at most one "
+          "block, about 0.4 s at 9600 baud, on top of the minimum)")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ class Outcome(StrEnum):
     NACK = "nack"  # the board answered with an error
     REFUSED = "refused"  # the content cannot go to this board (size, font, pages): retrying won't help
     LINK = "link"  # the wire, DTU or broker failed
+    # Stopped between two frames to let more urgent work use a shared wire (`Content.give_way`); the
+    # board kept what it showed and the work goes again at the next pass. Not a failure.
+    GAVE_WAY = "gave-way"
 
     @property
     def ok(self) -> bool:
@@ -92,6 +95,10 @@ class Content:
     whole: bool = False  # every page matters (a notice): a board that cannot show them all refuses
     clear_text: bool = False  # remove text the board draws itself (an ended notice) first
     page: int | None = None  # the host plays the loop (see Capabilities.holds_pages): show this page now
+    # Asked between the frames of a transfer that takes many (a BX picture goes in blocks): True
+    # means more urgent work waits for the wire, so stop there (Outcome.GAVE_WAY). A frame is never
+    # cut; the board keeps its previous picture until a transfer's last block.
+    give_way: Callable[[], bool] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

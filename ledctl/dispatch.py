@@ -15,6 +15,11 @@ goes up as the one before has had its dwell. Such a program is confirmed only on
 has reached the board (`ledctl boards` shows 2/2); until then it is pending. A new intent
 always goes before the next page of the old one.
 
+Urgent work does not wait for a picture on a shared wire: a bulletin picture goes to a BX card in
+blocks, and when a new intent arrives for any board on the wire, the transfer gives way at the next
+block (`Content.give_way`; the card keeps its previous picture) and the pass starts over with
+notices first. A notice's own delivery never gives way.
+
 The links live as long as the dispatcher (one LinkPool); `close()` (or `with Dispatcher(...)`)
 stops the workers, cuts exchanges short and closes every link.
 """
@@ -173,6 +178,8 @@ class Dispatcher:
             self.pool = LinkPool(self.dep.links, self.dep.boards, self.dep.site.id)
         self._lock = threading.Lock()
         self._wake = {name: threading.Event() for name in {b.link for b in self.dep.boards}}
+        # Bumped when any board on the link gets a new intent: a transfer started before gives way.
+        self._changes = dict.fromkeys(self._wake, 0)
         self._health_due: set[str] = set()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -204,6 +211,8 @@ class Dispatcher:
                 rt.intent = intent
                 rt.program = Attempts()  # a change is tried at once, whatever the backoff said
                 changed.append(board_id)
+            for link in {self.dep.board(b).link for b in changed}:
+                self._changes[link] += 1
         for board_id in changed:
             intent = intents[board_id]
             self.store.set_intended(board_id, intent.hash, intent.summary, now, intent.items)
@@ -340,48 +349,76 @@ class Dispatcher:
         if not ids:
             return 0
         boards = [self.dep.board(b) for b in ids]
-        self._send_programs(link_name, boards)
+        # Work that gave way to a newer intent ends the pass: the next one starts with that intent.
+        if self._send_programs(link_name, boards):
+            return len(boards)
         self._send_settings(link_name, boards)
         if pages:
             self._send_pages(link_name, boards)
         return len(boards)
 
-    def _send_programs(self, link_name: str, boards: list[Board]) -> None:
+    def _give_way(self, link_name: str) -> Callable[[], bool]:
+        """For a transfer starting now on this link: True once a board on it has a newer intent."""
+        with self._lock:
+            mark = self._changes[link_name]
+        return lambda: self._changes[link_name] != mark
+
+    def _gave_way(self, r: Result, intent: Intent) -> None:
+        event(log, "gave-way", board=r.board, program=intent.hash[:12], result=r.describe(),
+              note="a newer intent on the wire goes first; this goes again after it")
+
+    def _send_programs(self, link_name: str, boards: list[Board]) -> bool:
+        """Each due board's program; True when one gave way to a newer intent (the pass ends)."""
         now = self.clock.now()
         with self._lock:
             members = [b for b in boards if self._program_due(self.boards[b.id], now)]
+            # Notices first, then the rest in board order: on a shared wire an urgent notice
+            # does not queue behind bulletin pictures.
+            members.sort(key=lambda b: not _urgent(self.boards[b.id].intent))
         if not members:
-            return
+            return False
         serial = self.dep.links[link_name].transport == "serial"
         # A serial wire goes board by board, so each board gets the newest intent at its turn.
         for batch in [[b] for b in members] if serial else [members]:
             if self._stop.is_set():
-                return
+                return False
             with self._lock:
                 work = {b.id: intent for b in batch if (intent := self.boards[b.id].intent) is not None}
             if not work:
                 continue
             now = self.clock.now()
-            contents = {board_id: self._first_content(self.dep.board(board_id), intent, now)
+            give_way = self._give_way(link_name)
+            contents = {board_id: self._first_content(self.dep.board(board_id), intent, now, give_way)
                         for board_id, intent in work.items()}
             results = deliver(self._pool(), [b for b in batch if b.id in work], contents,
                               progress=self.progress)
+            gave_way = False
             for result in results:
-                if contents[result.board].page is not None:
+                if result.outcome is Outcome.GAVE_WAY:
+                    self._gave_way(result, work[result.board])
+                    gave_way = True
+                elif contents[result.board].page is not None:
                     self._page_result(result, work[result.board], 0, first=True)
                 else:
                     self._content_result(result, work[result.board])
+            if gave_way:
+                return True
+        return False
 
     @staticmethod
-    def _first_content(board: Board, intent: Intent, now: datetime) -> Content:
-        """The whole program, or — where the host plays the loop — its first page."""
+    def _first_content(board: Board, intent: Intent, now: datetime, give_way: Callable[[], bool]) -> Content:
+        """The whole program, or — where the host plays the loop — its first page. Anything but a
+        notice gives way to a newer intent on the wire."""
         content = intent.content(now)
+        if not _urgent(intent):
+            content = replace(content, give_way=give_way)
         if content.text is None and _host_plays(board, intent):
             return replace(content, page=0)
         return content
 
     def _send_pages(self, link_name: str, boards: list[Board]) -> None:
-        """The next page of each loop the host plays whose time has come, board by board."""
+        """The next page of each loop the host plays whose time has come, board by board (each
+        gives way to a newer intent on the wire: the pass ends and the page goes after it)."""
         for board in boards:
             if self._stop.is_set():
                 return
@@ -391,8 +428,12 @@ class Dispatcher:
                 if not self._page_due(rt, now) or rt.play is None or rt.intent is None:
                     continue
                 intent, page = rt.intent, (rt.play.page + 1) % rt.intent.pages
-            content = replace(intent.content(now), page=page, clear_text=False)
+            content = replace(intent.content(now), page=page, clear_text=False,
+                              give_way=self._give_way(link_name))
             [result] = deliver(self._pool(), [board], {board.id: content}, progress=self.progress)
+            if result.outcome is Outcome.GAVE_WAY:
+                self._gave_way(result, intent)
+                return
             self._page_result(result, intent, page, first=False)
 
     def _page_result(self, r: Result, intent: Intent, page: int, *, first: bool) -> None:
@@ -651,6 +692,11 @@ class Dispatcher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _urgent(intent: Intent | None) -> bool:
+    """A program holding a notice: it goes first on a shared wire and never gives way."""
+    return intent is not None and any(i.startswith("notice:") for i in intent.items)
 
 
 def _host_plays(board: Board, intent: Intent) -> bool:

@@ -228,8 +228,13 @@ class BxCard:
     def power(self, on: bool) -> None:
         self._confirm(commands.screen(on), "screen on/off")
 
-    def show_bitmap(self, image: Image.Image, *, timeout_s: int | None = None) -> None:
+    def show_bitmap(self, image: Image.Image, *, timeout_s: int | None = None,
+                    give_way: Callable[[], bool] | None = None) -> None:
         """Show one page: set up the special area, then the bitmap in blocks, each one ACKed.
+
+        Between blocks, `give_way` is asked whether more urgent work waits for the wire: then the
+        transfer stops there (DeliveryError, Outcome.GAVE_WAY) and the card keeps its old picture.
+        A 1 KB page is two or three blocks, so an urgent notice waits one block, not the picture.
 
         A block the card NACKs for its checksum, or that gets no reply, goes again
         from the same offset — smaller, since under noise small blocks cross intact
@@ -246,8 +251,9 @@ class BxCard:
             setup = commands.special_area_setup(0, 0, width // 8, height, bitmap=True, run_state=2,
                                                 timeout_s=max(1, min(timeout_s, 65535)))
         for _ in range(self.retries + 1):
+            self._give_way(give_way, 0, len(bitmap))
             self._confirm(setup, "special area set-up")
-            done = self._send_blocks(bitmap)
+            done = self._send_blocks(bitmap, give_way)
             self.link.hints["bx-block"] = self.block
             if done:
                 return
@@ -258,15 +264,23 @@ class BxCard:
         raise DeliveryError(self.board.id, Outcome.OFFLINE, "bitmap transfer kept failing; the card keeps "
                                                             "its previous picture")
 
-    def _send_blocks(self, bitmap: bytes) -> bool:
+    def _give_way(self, give_way: Callable[[], bool] | None, offset: int, size: int) -> None:
+        if give_way is not None and give_way():
+            raise DeliveryError(self.board.id, Outcome.GAVE_WAY,
+                                f"gave way to more urgent work on the wire after {offset} of {size} bytes "
+                                "(the card keeps its previous picture)")
+
+    def _send_blocks(self, bitmap: bytes, give_way: Callable[[], bool] | None = None) -> bool:
         """True when the card has the whole bitmap; False when the transfer must start over.
 
         The host keeps the set of offsets the card may have reached. An ACK settles it;
         a lost reply adds a possibility (the block may have arrived); NACK
         ERR_FILE_BLOCK_NUM rules one out; a NACK for the checksum changes nothing. The
-        next block always goes at the furthest possible offset, so a lost ACK costs one
-        short exchange, not a restart. Under noise blocks shrink (small ones cross intact
-        more often); clean replies let them grow back.
+        next block goes at the nearest possible offset: a block damaged on its way (and so
+        never taken) is far likelier than a lost ACK, the block being ten times longer than
+        the reply, so guessing "it arrived" would mostly be wrong and walk the host ahead of
+        the card. A lost ACK costs one NACK'd exchange, not a restart. Under noise blocks
+        shrink (small ones cross intact more often); clean replies let them grow back.
         """
         end = len(bitmap)
         positions = {0}  # where the card may be; `end` means it has switched to the new bitmap
@@ -275,8 +289,13 @@ class BxCard:
         link_errors = 0
         limit = 4 * (self.retries + 1)
         while positions != {end}:
-            offset = max(p for p in positions if p < end)
-            size = min(self.block, end - offset)
+            offset = min(p for p in positions if p < end)
+            if offset:  # the first block follows its set-up at once (asked before that)
+                self._give_way(give_way, offset, end)
+            # As few blocks as the block size allows, of even size: a 1,024-byte page goes as three
+            # of 342, not 504 + 504 + 16, so the most an urgent frame waits for is one short block.
+            blocks = -(-(end - offset) // self.block)
+            size = -(-(end - offset) // blocks)
             last = offset + size >= end
             data = commands.request(0xA4, 0x03, bytes((1 if last else 0,)) + offset.to_bytes(2, "little")
                                     + bitmap[offset:offset + size])
@@ -292,10 +311,11 @@ class BxCard:
                 continue
             if reply is not None and commands.is_ack(reply):
                 positions = {offset + size}
-                failures = 0
+                failures = silent = 0
                 self.block = min(self.buffer - 8, self.block * 2)
                 continue
             if reply is not None and reply.error == ERR_FILE_BLOCK_NUM:
+                silent = 0
                 self.answered = commands.nack_reason(reply)
                 positions.discard(offset)  # the card is not there
                 if not positions:
@@ -433,7 +453,8 @@ class OnbonBxDriver(Driver):
                                                "shorten it, or use text the card's font can draw")
             if content.clear_text:
                 card.clear_text()
-            card.show_bitmap(content.program.pages[0].image, timeout_s=content.lifetime_s)
+            card.show_bitmap(content.program.pages[0].image, timeout_s=content.lifetime_s,
+                             give_way=content.give_way)
             # The card holds one picture; the service plays the rest of the loop.
             return result(Outcome.CONFIRMED, "" if pages == 1 else f"page 1 of {pages}", 1)
         except DeliveryError as e:
@@ -448,7 +469,7 @@ class OnbonBxDriver(Driver):
         try:
             if content.clear_text:
                 card.clear_text()
-            card.show_bitmap(page.image, timeout_s=content.lifetime_s)
+            card.show_bitmap(page.image, timeout_s=content.lifetime_s, give_way=content.give_way)
             outcome, detail = Outcome.CONFIRMED, ""
         except DeliveryError as e:
             outcome, detail = e.outcome, str(e)

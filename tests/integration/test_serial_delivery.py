@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, date, datetime
 
@@ -66,7 +67,8 @@ def test_all_40_confirm_and_show_exactly_the_page(community) -> None:
         assert card.snapshot().tobytes() == contents[board.id].program.pages[0].image.tobytes(), board.id
 
 
-def test_one_percent_corruption_all_confirm_and_no_torn_image(community) -> None:
+@pytest.mark.parametrize("seed", [None, 3])  # 3: seven boards went "offline" when the host guessed ahead
+def test_one_percent_corruption_all_confirm_and_no_torn_image(community, seed) -> None:
     # A frame whose header the noise hit gets no reply at all, and the host waits the link's whole
     # timeout for it. These simulated wires answer at once, so 0.3 s (a link's `timeout`) will do.
     dep = quick_replies(community.rewired(), 0.3)
@@ -84,10 +86,12 @@ def test_one_percent_corruption_all_confirm_and_no_torn_image(community) -> None
             return reply
 
         card.receive = watching  # type: ignore[method-assign]
-    for wire in community.wires.values():
+    for i, wire in enumerate(community.wires.values()):
         wire.faults.corrupt = 0.01
+        if seed is not None:  # other noise than every wire's default Random(0)
+            wire.rng = random.Random(seed * 100 + i)
     results = deliver(dep, boards, contents)
-    assert [r.board for r in results if not r.ok] == []
+    assert [(r.board, r.describe()) for r in results if not r.ok] == []
     assert sum(w.stats.corrupted for w in community.wires.values()) > 100  # the noise was real
     for board in boards:
         # Never a partial image: only "nothing yet" or the complete page.
@@ -280,5 +284,89 @@ def test_a_bx_card_shows_every_page_of_its_loop_for_its_dwell_as_the_preview_doe
                     assert card.snapshot().tobytes() == page.image.tobytes(), (loop, n)  # … still up
                     clock.advance(seconds=1)
             assert dispatcher.view()["zbs-10"].pages == (2, 2)
+    finally:
+        fleet.stop()
+
+
+def test_a_picture_gives_way_between_blocks_and_the_card_keeps_its_old_one(community) -> None:
+    # Issue 16: an urgent notice must not wait for a whole bulletin picture on a shared wire. The
+    # transfer stops at the next block when asked; the card keeps the picture it had.
+    dep = community.rewired()
+    board = dep.board("zbs-01")
+    pages = bulletin_contents(dep, (board,))["zbs-01"].program.pages
+    sim = community.boards["zbs-01"].device
+    asked: list[int | None] = []
+
+    def give_way() -> bool:
+        asked.append(sim.pending_bitmap_bytes)
+        return len(asked) > 2  # before the set-up, before block 2: no; before block 3: yes
+
+    with LinkPool(dep.links, dep.boards) as pool:
+        host = HostCard(board, pool.serial("bus-a"))
+        host.show_bitmap(pages[0].image)
+        before = sim.bitmap
+        with pytest.raises(DeliveryError, match="gave way") as err:
+            host.show_bitmap(pages[1].image, give_way=give_way)
+        assert err.value.outcome is Outcome.GAVE_WAY
+        assert sim.bitmap == before  # never a torn or half-new picture
+        assert sim.snapshot().tobytes() == pages[0].image.tobytes()
+        # It stopped between frames: two whole blocks in (1,024 bytes go as 342 + 341 + 341), none cut.
+        assert asked[0] is None and asked[-1] == 342 + 341 and sim.stats.frames_bad_crc == 0
+        # The wire is free at once for what is urgent, and the next picture starts clean.
+        host.show_text("重污染天气预警", timeout_s=600)
+        host.show_bitmap(pages[1].image)
+        assert sim.snapshot().tobytes() != pages[0].image.tobytes()
+
+
+def test_a_loop_page_on_the_wire_gives_way_to_a_notice_and_goes_on_after_it(zhenhai, tmp_path) -> None:
+    # The whole path: the dispatcher plays the bulletin loop on bus-a; a notice for zbs-03 arrives
+    # while zbs-01's page is crossing the wire. That page stops at its next block (not a failure,
+    # nothing recorded against the board), the notice goes first, then the loop goes on.
+    from ledctl.clock import FixedClock
+    from ledctl.dispatch import Dispatcher, Intent
+    from ledctl.store import Store
+
+    clock = FixedClock(now())
+    fleet = Fleet(zhenhai, clock=clock.now, pace=False)
+    bus = {"zbs-01", "zbs-02", "zbs-03", "zbs-04"}
+    fleet.build(bus)
+    fleet.start(ephemeral=True)
+    try:
+        dep = fleet.rewired()
+        boards = [dep.board(b) for b in sorted(bus)]
+        programs = {b: c.program for b, c in bulletin_contents(dep, boards).items()}
+        notice = text_content(dep.board("zbs-03"), "重污染天气预警", 600).program
+        with Dispatcher(dep, Store(tmp_path / "s.sqlite"), clock) as dispatcher:
+            dispatcher.set_intended({b: Intent.of(p, "bulletin") for b, p in programs.items()})
+            dispatcher.settle()
+            assert {dispatcher.view()[b].page for b in bus} == {0}
+            sim = fleet.boards["zbs-01"].device
+            original = sim.receive
+            order: list[str] = []
+
+            page_2 = page_bitmap(programs["zbs-01"].pages[1].image, "red-green")
+            notice_card = fleet.boards["zbs-03"].device
+
+            def receive(chunk: bytes) -> bytes:
+                reply = original(chunk)
+                if sim.pending_bitmap_bytes and not order:  # page 2's first block is in
+                    order.append("notice approved")
+                    dispatcher.set_intended({"zbs-03": Intent.of(notice, "notice", ("notice:1",),
+                                                                 text="重污染天气预警")})
+                if sim.bitmap == page_2 and len(order) == 1:
+                    order.append("page 2 up; notice " + ("up" if notice_card.text_areas else "not yet up"))
+                return reply
+
+            sim.receive = receive  # type: ignore[method-assign]
+            clock.advance(seconds=programs["zbs-01"].pages[0].dwell_s)
+            dispatcher.settle()
+            view = dispatcher.view()
+            assert order == ["notice approved", "page 2 up; notice up"]
+            assert view["zbs-03"].confirmed == view["zbs-03"].intended
+            assert "重污染天气预警" in "".join(fleet.boards["zbs-03"].device.text_areas.values())
+            # zbs-01's page gave way, then went after the notice: the loop goes on, no failure.
+            assert view["zbs-01"].failures == 0 and view["zbs-01"].page == 1
+            assert sim.snapshot().tobytes() == programs["zbs-01"].pages[1].image.tobytes()
+            assert dispatcher.store.deliveries(failed_only=True) == []
     finally:
         fleet.stop()

@@ -277,3 +277,42 @@ def test_a_page_that_fails_is_retried_with_backoff_and_the_loop_goes_on(world) -
     clock.advance(seconds=BACKOFF_FIRST_S)
     dispatcher.settle()
     assert driver.delivered[-1] == (BOARD, "station") and store.boards()[BOARD].pages == (2, 2)
+
+
+def test_on_a_shared_wire_a_notice_goes_before_bulletins_whatever_the_board_order(world) -> None:
+    # bus-a: zbs-01 … zbs-04. A new bulletin for zbs-01 and zbs-02 and a notice for zbs-04 at once:
+    # the notice does not queue behind two bulletin pictures.
+    dispatcher, driver, _, _ = world
+
+    def on(board: str, name: str, items: tuple[str, ...] = ()) -> Intent:
+        return Intent.of(Program(board, (Page(name, Image.new("RGB", (128, 32))),)), name, items)
+
+    dispatcher.set_intended({"zbs-01": on("zbs-01", "bulletin"), "zbs-02": on("zbs-02", "bulletin"),
+                             "zbs-04": on("zbs-04", "notice", ("notice:3",))})
+    dispatcher.settle()
+    assert [b for b, _ in driver.delivered] == ["zbs-04", "zbs-01", "zbs-02"]
+
+
+def test_a_transfer_that_gave_way_is_no_failure_and_goes_again_after_the_newer_intent(world) -> None:
+    dispatcher, driver, _, store = world
+    asked: list[bool] = []
+
+    def deliver(jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
+        for board, content in jobs:
+            driver.delivered.append((board.id, content.program.pages[0].name))
+            if board.id == "zbs-01" and not asked:  # a newer intent arrives mid-transfer
+                dispatcher.set_intended({"zbs-02": Intent.of(
+                    Program("zbs-02", (Page("notice", Image.new("RGB", (128, 32))),)), "n", ("notice:1",))})
+            gave_way = content.give_way is not None and content.give_way()
+            asked.append(gave_way)
+            report(Result(board.id, Outcome.GAVE_WAY if gave_way else Outcome.CONFIRMED))
+
+    driver.deliver = deliver  # type: ignore[method-assign]
+    dispatcher.set_intended({"zbs-01": Intent.of(Program("zbs-01", (Page("bulletin", Image.new(
+        "RGB", (128, 32))),)), "bulletin")})
+    dispatcher.settle()
+    assert driver.delivered == [("zbs-01", "bulletin"), ("zbs-02", "notice"), ("zbs-01", "bulletin")]
+    assert asked == [True, False, False]  # a notice itself is never asked to give way
+    view = dispatcher.view()
+    assert view["zbs-01"].failures == 0 and view["zbs-01"].confirmed == view["zbs-01"].intended
+    assert store.deliveries(failed_only=True) == []
