@@ -156,6 +156,7 @@ class DriverSpec:
 
 
 Report = Callable[[Result], None]
+PageOutline = tuple[str, str, Sequence[tuple[str, int]]]  # a layout page: name, effect, its lines' (font, y)
 
 
 @dataclass
@@ -200,6 +201,25 @@ class Driver(ABC):
         Asked when pages are made (preview, drafts, broadcast), so the content never goes out to be
         refused; `deliver` refuses it too (Outcome.REFUSED)."""
         return None
+
+    @classmethod
+    def host_plays(cls, board: Board, program: Program) -> bool:
+        """Whether ledctl must play this program's loop, sending page after page (`Content.page`):
+        the board holds fewer pages, or drops a page not sent again in time."""
+        caps = cls.capabilities(board)
+        return len(program.pages) > caps.holds_pages or caps.refresh_s is not None
+
+    @classmethod
+    def layout_notes(cls, board: Board, pages: Sequence[PageOutline]) -> list[str]:
+        """What `ledctl config check` should tell about a layout's pages on this board — each page as
+        (name, effect, its lines' (font, y)) — beyond the fit check (nothing by default)."""
+        return []
+
+    @classmethod
+    def as_shown(cls, board: Board, program: Program) -> Program:
+        """`program` as the board will show it, for previews and the console: the same, unless the
+        board draws it itself (a BX card cycling text pages in its own font)."""
+        return program
 
     @classmethod
     def can_draw(cls, board: Board, text: str) -> bool:

@@ -970,6 +970,7 @@ def _boards(
 _BOARD_OPTIONS: dict[str, tuple[type, str]] = {
     "pixel_order": (str, 'the order of the pixels on the wire, e.g. "top-left rows serpentine"'),
     "acknowledges": (bool, "true or false: whether the receiver answers the ping"),
+    "loop": (str, '"host" or "card": who cycles the pages of a BX card\'s loop'),
 }
 
 

@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from ledctl.clock import Clock
 from ledctl.config import Deployment
 from ledctl.delivery import apply_settings, deliver
-from ledctl.drivers import capabilities
+from ledctl.drivers import capabilities, driver_class
 from ledctl.drivers.base import Content, Health, Outcome, Result
 from ledctl.drivers.pool import LinkPool
 from ledctl.errors import FaultError, LedctlError
@@ -336,16 +336,17 @@ class Dispatcher:
 
     # -- one pass over one link ------------------------------------------------------------------
 
-    def reconcile_link(self, link_name: str, *, pages: bool = True) -> int:
+    def reconcile_link(self, link_name: str, *, pages: bool = True, only: set[str] | None = None) -> int:
         """Health checks if due, then every due board whose confirmed state differs, then the next
-        page of each loop the host plays that is due (unless `pages` is False); returns the number
-        of boards worked on."""
+        page of each loop the host plays that is due (unless `pages` is False); with `only`, just
+        those boards (a one-off command that played each loop once leaves the rest on their last
+        page). Returns the number of boards worked on."""
         with self._lock:
             health = link_name in self._health_due
             self._health_due.discard(link_name)
         if health:
             self._health(link_name)
-        ids = self.pending(link_name)
+        ids = [b for b in self.pending(link_name) if only is None or b in only]
         if not ids:
             return 0
         boards = [self.dep.board(b) for b in ids]
@@ -702,8 +703,7 @@ def _urgent(intent: Intent | None) -> bool:
 def _host_plays(board: Board, intent: Intent) -> bool:
     """Whether the host plays this program's loop on the board (it holds fewer pages, or it drops a
     page the host does not send again in time)."""
-    caps = capabilities(board)
-    return intent.pages > caps.holds_pages or caps.refresh_s is not None
+    return driver_class(board).host_plays(board, intent.program)
 
 
 def _lifetime(program: Program, now: datetime) -> int | None:

@@ -127,6 +127,7 @@ class Board:
     model: str = ""  # the controller's model where the driver tells them apart (onbon-bx: "BX-5K2")
     pixel_order: str = ""  # tpm2: the order of the pixels on the wire ("" = "top-left rows")
     acknowledges: bool | None = None  # tpm2: does the receiver answer the ping (None: as its model does)
+    loop: str = ""  # onbon-bx: "card" (the card cycles text pages itself) or "host" (ledctl sends pictures)
 
 
 DEFAULT_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
@@ -179,6 +180,24 @@ class Page:
     dwell_s: float = 8.0
     texts: tuple[tuple[str, str], ...] = ()  # (font, text) of each line: what the page says
     speed_px_s: float = 0.0  # scrolling pages: how fast the board moves the image
+    # The page as lines of text, where it is nothing else (every line one font at its own size, no
+    # picture): a board that draws text in its own font can draw it itself. None: a picture only.
+    lines: tuple[TextLine, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextLine:
+    """One line of a page as text: where it sits, its font and its runs in the colours shown."""
+
+    y: int
+    font: str
+    runs: tuple[tuple[str, tuple[int, int, int]], ...]  # (text, RGB as drawn on this board)
+    align: str = "center"  # "left", "center", "right"
+    x: int = 0  # as in the layout: the left edge, the right margin, or an offset from the centre
+
+    @property
+    def text(self) -> str:
+        return "".join(t for t, _ in self.runs)
 
 
 _HASH_PIECE = 2047  # below hashlib's HASHLIB_GIL_MINSIZE (2048)

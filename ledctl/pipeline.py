@@ -253,7 +253,8 @@ def _each_board(
             # Rendered for what the board can show: a picture that cannot move is never previewed moving.
             effects = capabilities(board).effects
             layout = layout_mod.for_effects(layout_mod.layout_for(board, layouts), effects)
-            program = make(board, layout, load_font)
+            # As the board will show it: a card that draws its loop in its own font is previewed so.
+            program = DRIVERS[board.driver].as_shown(board, make(board, layout, load_font))
             # What the board's controller cannot show (too many pages, an effect it cannot play)
             # is a problem now, named with the board, not a delivery the board refuses later.
             problem = DRIVERS[board.driver].program_problem(board, program)

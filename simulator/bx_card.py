@@ -36,7 +36,9 @@ Decisions on points the fact sheet leaves open (all deliberate, see the tests):
   seconds of the injected clock pass without the area being re-sent. Effects are stored, not
   animated: the snapshot draws text at rest. `\\n` is a backslash + 'n'; a raw 0x0A also breaks the
   line. Default colour is red. `\\D`+letter shows the card's time; `\\T…|`, `\\W…` are stripped.
-* **Special area (A4).** Only on the models the document gives it to (BX-5K2, BX-5MK1/2). A4 01
+* **Special area (A4).** Only on the models the document gives it to (BX-5K2, BX-5MK1/2). Text
+  pages cycle in page order, each for StayTime × 0.5 s, from the area's last change (see
+  `special_page_shown`); a page is drawn left-aligned from the top in the card's font. A4 01
   with the same geometry and type as the current set-up keeps the shown content (so a host may
   repeat the set-up before each image without a blank flash); a different set-up clears it.
   A4 02/A4 03/A4 09 without a set-up get
@@ -461,6 +463,23 @@ class BxCard:
         self._expire()
         now = self.system_time
         return {i: _plain(decode_text(p, now)) for i, p in sorted(self._pages.items())}
+
+    @property
+    def special_page_shown(self) -> int:
+        """The text page on show: pages cycle in order, each for StayTime × 0.5 s ("StayTime … 单位
+        0.5秒", §8.3 A4 01), counted from the last change to the area; RunState 1 stops on the
+        last. The document does not say when a cycle starts: ledctl's model is the last A4 01/02."""
+        sp = self._special
+        order = sorted(self._pages)
+        if sp is None or not order:
+            return 0
+        stay = sp.stay_time * 0.5
+        if stay <= 0 or len(order) == 1 or self._special_touched is None:
+            return order[0]
+        n = int(max(0.0, (self._clock() - self._special_touched).total_seconds()) // stay)
+        if sp.run_state == 1:
+            n = min(n, len(order) - 1)
+        return order[n % len(order)]
 
     @property
     def bitmap(self) -> bytes | None:
@@ -908,9 +927,8 @@ class BxCard:
             if sp.data_type == 1 and self._bitmap is not None:
                 img.paste(self._bitmap_image(sp, self._bitmap), box[:2])
             elif sp.data_type == 0 and self._pages:
-                first = self._pages[min(self._pages)]
-                self._draw_text(img, box, first, align=0, spacing=sp.line_spacing,
-                                wrap=sp.new_line == 2)
+                self._draw_text(img, box, self._pages[self.special_page_shown], align=0,
+                                spacing=sp.line_spacing, wrap=sp.new_line == 2)
         for _, area in sorted(self._areas.items()):
             self._draw_text(img, (area.x, area.y, area.width, area.height), area.text,
                             align=area.alignment, spacing=area.line_spacing, wrap=area.new_line == 2,

@@ -16,14 +16,14 @@ right edge, as LedshowTW previews it).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from PIL import Image, ImageDraw, ImageFont
 
 from ledctl import fonts
 from ledctl.drivers.onbon import commands
-from ledctl.model import Board, Page
+from ledctl.model import Board, Page, TextLine
 
 CARD_FONT = "cjk16"  # the catalogue's WenQuanYi 16 px: the card's GB2312 16-dot font
 CELL = 16  # the card font's cell: a Chinese character is 16x16, a Latin one 8x16
@@ -222,3 +222,79 @@ def text_pages(board: Board, text: str, *, dwell_s: float = 10.0) -> tuple[Page,
     speed = scroll_px_per_s(look.speed)
     return (Page("card-text", strip, effect="scroll-left", dwell_s=(line_w + width) / speed,
                  texts=said, speed_px_s=speed),)
+
+
+# -- pages the card draws and cycles itself (the special area in text mode) ------------------------------
+
+
+class NotCardText(ValueError):
+    """A page the card cannot draw as text: a picture, another font, a line off its 16-px rows."""
+
+
+def colour_code(rgb: tuple[int, int, int]) -> int | None:
+    """The \\C digit of a colour as a board shows it (red, green, yellow …), or None (black, a shade)."""
+    for digit, value in COLOURS.items():
+        if value == rgb:
+            return digit
+    return None
+
+
+def page_rows(board: Board, page: Page) -> list[list[tuple[str, int]]]:
+    """A page of text lines as the special area draws it in text mode: one row of the card's 16-dot
+    font per 16 px, the lines' runs with their colour codes. The area has no alignment of its own
+    (A4 01, protocol document §8.3), so a centred or right-aligned line starts after half-width
+    spaces: it may sit up to 4 px from where ledctl's picture put it. NotCardText when the page is
+    anything else."""
+    if page.lines is None or page.effect != "static":
+        raise NotCardText(f"page {page.name} is a picture, not lines of text")
+    font = card_font()
+    rows: dict[int, TextLine] = {}
+    for ln in page.lines:
+        if ln.font != CARD_FONT:
+            raise NotCardText(f"page {page.name}: {ln.text!r} is in font {ln.font}, not the card's 16-dot "
+                              f"font ({CARD_FONT})")
+        if ln.y % CELL or ln.y + CELL > board.size.height or ln.y // CELL in rows:
+            raise NotCardText(f"page {page.name}: {ln.text!r} at y = {ln.y} is not on a row of its own of "
+                              f"the card's {CELL}-px text")
+        rows[ln.y // CELL] = ln
+    out: list[list[tuple[str, int]]] = []
+    for row in range(max(rows, default=-1) + 1):
+        ln = rows.get(row)
+        if ln is None:
+            out.append([])
+            continue
+        width = font.getlength(ln.text)
+        room = board.size.width
+        left = {"left": ln.x, "right": room - ln.x - width}.get(ln.align, (room - width) / 2 + ln.x)
+        spaces = max(0, round(left / (CELL // 2)))
+        if spaces * (CELL // 2) + width > room:
+            raise NotCardText(f"page {page.name}: {ln.text!r} is wider than the board in the card's font")
+        runs: list[tuple[str, int]] = []
+        for i, (text, rgb) in enumerate(ln.runs):
+            code = colour_code(rgb)
+            if code is None:
+                raise NotCardText(f"page {page.name}: {text!r} is in colour {rgb}, which the card's "
+                                  "text colours (\\C1..7) do not have")
+            runs.append(((" " * spaces if i == 0 else "") + text, code))
+        out.append(runs)
+    return out
+
+
+def page_text(board: Board, page: Page) -> bytes:
+    """The bytes of one text page of the special area (A4 02) for `page`: NotCardText, or
+    commands.TextNotEncodable for a character outside the card's GB2312."""
+    return commands.encode_rows(page_rows(board, page))
+
+
+def card_page(board: Board, page: Page, dwell_s: float) -> Page:
+    """`page` as the card draws it from `page_text` — the same model the emulator draws with — for
+    `dwell_s` (the area's one StayTime for every page)."""
+    lines = decode_text(page_text(board, page))
+    image = draw_area(lines, board.size.width, board.size.height, align=0, spacing=0, wrap=False,
+                      mono=board.colour.value == "mono-red")
+    return replace(page, image=image, dwell_s=dwell_s)
+
+
+def stay_half_seconds(dwell_s: float) -> int:
+    """The area's StayTime (0.5-s units) for a page dwell: one value for every page of the area."""
+    return max(1, min(0xFFFF, round(dwell_s * 2)))

@@ -217,6 +217,26 @@ def encode_text(text: str, *, font: str = "O000", colour: int | None = 1) -> byt
     if colour is not None:
         _uint("colour", colour, 1, 7)
         out += b"\\C" + str(colour).encode("ascii")
+    _encode_chars(text, out)
+    return bytes(out)
+
+
+def encode_rows(rows: Sequence[Sequence[tuple[str, int]]], *, font: str = "O000") -> bytes:
+    """Lines of coloured runs as board text: `\\F<font>` once, `\\C<colour>` before each run, and
+    `NEWLINE_CODE` between lines (an empty line for a row left dark). TextNotEncodable as for
+    `encode_text`."""
+    out = bytearray(b"\\F" + _check_font(font))
+    for i, row in enumerate(rows):
+        if i:
+            out += NEWLINE_CODE
+        for text, colour in row:
+            _uint("colour", colour, 1, 7)
+            out += b"\\C" + str(colour).encode("ascii")
+            _encode_chars(text.replace("\n", " "), out)
+    return bytes(out)
+
+
+def _encode_chars(text: str, out: bytearray) -> None:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     for i, ch in enumerate(text):
         if ch == "\n":
@@ -232,7 +252,6 @@ def encode_text(text: str, *, font: str = "O000", colour: int | None = 1) -> byt
                 out += ch.encode("gb2312")
             except UnicodeEncodeError:
                 raise TextNotEncodable(ch, i, "is not in GB2312, the board's character set") from None
-    return bytes(out)
 
 
 # --- dynamic areas (A3 06) --------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -27,16 +27,27 @@ from ledctl.drivers.base import (
     DriverSpec,
     Health,
     Outcome,
+    PageOutline,
     Report,
     Result,
 )
 from ledctl.drivers.link import LinkError, SerialLink
 from ledctl.drivers.onbon import commands
 from ledctl.drivers.onbon.bitmap import page_bitmap
-from ledctl.drivers.onbon.card_screen import NOTICE_COLOUR, text_look, text_pages
+from ledctl.drivers.onbon.card_screen import (
+    CARD_FONT,
+    CELL,
+    NOTICE_COLOUR,
+    NotCardText,
+    card_page,
+    page_text,
+    stay_half_seconds,
+    text_look,
+    text_pages,
+)
 from ledctl.drivers.onbon.frame import CHECK_CRC16, HOST_ADDRESS, Frame, FrameDecoder, FrameError, encode
 from ledctl.errors import LedctlError
-from ledctl.model import Board, ColourMode, Page
+from ledctl.model import Board, ColourMode, Page, Program
 
 if TYPE_CHECKING:
     from ledctl.schedule import Settings
@@ -49,6 +60,8 @@ ERR_FILE_BLOCK_NUM = 16
 REPLY_BYTES = 31  # an ACK/NACK frame on the wire (nine A5, header, five data bytes, CRC, end)
 MIN_BLOCK = 16
 TEXT_AREA_OVERHEAD = 9 + 27  # A3 06 header and one area record around the text (commands.dynamic_text)
+CARD_PAGES = 16  # text pages in a loop the card cycles (16 KB of area; ledctl's pages are tens of bytes)
+SPECIAL_CAPACITY = 16 * 1024  # the special area: "16K" (protocol document §8.3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +361,27 @@ class BxCard:
                                                          f"after {failures} attempts")
         return True
 
+    def show_text_pages(self, pages: Sequence[bytes], *, stay_half_s: int,
+                        timeout_s: int | None = None) -> None:
+        """A loop the card plays itself: the special area in text mode with one page per entry, each
+        shown for the area's StayTime (0.5-s units, one for every page), round and round — tens of
+        bytes, and it goes on when the host is gone (until a power cut: it is RAM). With `timeout_s`
+        the card removes it by itself when not sent again within that time (RunState 2)."""
+        limit = min(self.buffer, 1024, SPECIAL_CAPACITY // len(pages))  # §8.3: 16 KB / pages, ≤ 1 KB
+        for n, raw in enumerate(pages):
+            if len(raw) > limit:
+                raise DeliveryError(self.board.id, Outcome.REFUSED,
+                                    f"text page {n + 1} is {len(raw)} bytes; a {self.model.name}'s special "
+                                    f"area takes at most {limit} per page: shorten it")
+        width, height = self.board.size.width, self.board.size.height
+        run_state = 0 if timeout_s is None else 2
+        self._confirm(commands.special_area_setup(
+            0, 0, width // 8, height, bitmap=False, pages=len(pages), run_state=run_state,
+            timeout_s=0 if timeout_s is None else max(1, min(timeout_s, 65535)), single_line=False,
+            line_spacing=0, auto_wrap=False, stay_half_seconds=stay_half_s), "special area set-up (text)")
+        for n, raw in enumerate(pages):
+            self._confirm(commands.special_area_page(n, raw), f"text page {n + 1}")
+
     def clear_text(self) -> None:
         """Remove every dynamic (text) area, so only the special area's picture shows."""
         self._confirm(commands.delete_all_dynamic_areas(), "clear text")
@@ -387,7 +421,7 @@ class OnbonBxDriver(Driver):
         "onbon-bx", "serial", frozenset({ColourMode.MONO_RED, ColourMode.RED_GREEN}),
         needs_address=True, address_range=(0x0000, 0xFFFE),  # 0xFFFF is broadcast
         max_width=2048, max_height=512, width_multiple=8, max_bytes_per_page=16 * 1024,
-        models=tuple(MODELS),
+        models=tuple(MODELS), options=("loop",),
     )
 
     def __init__(self, link: SerialLink) -> None:
@@ -399,8 +433,53 @@ class OnbonBxDriver(Driver):
         # bitmap mode is "数据单页显示", a single page, with no effect and no dwell of its own
         # (protocol document §8.3; Onbon's SDK BX5MK_SendLatticeMessage sends one bitmap). The host
         # plays a longer loop, page by page.
-        return Capabilities(own_font=True, holds_pages=1, effects=frozenset({"static"}),
-                            largest_message=model_of(board).buffer)
+        # With `loop = "card"` the card holds a loop of text pages itself (the special area's text
+        # mode, §8.3): pages of plain lines in its font go that way (`card_loop`).
+        return Capabilities(own_font=True, holds_pages=CARD_PAGES if board.loop == "card" else 1,
+                            effects=frozenset({"static"}), largest_message=model_of(board).buffer)
+
+    @classmethod
+    def option_problem(cls, key: str, value: object) -> str | None:
+        if key == "loop" and value not in ("host", "card"):
+            return ('"host" (ledctl sends the pages as pictures, one after another, each for its dwell) '
+                    'or "card" (the card holds the pages as text in its own font and cycles them itself)')
+        return None
+
+    @classmethod
+    def card_loop(cls, board: Board, program: Program) -> list[bytes] | None:
+        """The program as text pages the card cycles itself, where the board is set to (`loop = "card"`)
+        and every page is plain lines of text its font draws; else None (pictures)."""
+        if board.loop != "card" or not 1 <= len(program.pages) <= CARD_PAGES:
+            return None
+        try:
+            return [page_text(board, page) for page in program.pages]
+        except (NotCardText, commands.TextNotEncodable):
+            return None
+
+    @classmethod
+    def layout_notes(cls, board: Board, pages: Sequence[PageOutline]) -> list[str]:
+        if board.loop != "card":
+            return []
+        other = [name for name, effect, lines in pages
+                 if effect != "static" or any(font != CARD_FONT or y % CELL for font, y in lines)]
+        if not other:
+            return []
+        return [f'loop = "card", but page(s) {", ".join(other)} are not plain lines of the card\'s {CELL}-px '
+                f"font ({CARD_FONT}) on its {CELL}-px rows: a program with them goes as pictures the host "
+                "plays, page by page"]
+
+    @classmethod
+    def host_plays(cls, board: Board, program: Program) -> bool:
+        return len(program.pages) > 1 and cls.card_loop(board, program) is None
+
+    @classmethod
+    def as_shown(cls, board: Board, program: Program) -> Program:
+        """A loop the card cycles is drawn in the card's font, every page for the area's one StayTime
+        (the longest dwell, so none is shorter than its rule asks): the preview is the card."""
+        if cls.card_loop(board, program) is None:
+            return program
+        dwell = stay_half_seconds(max(p.dwell_s for p in program.pages)) / 2
+        return replace(program, pages=tuple(card_page(board, p, dwell) for p in program.pages))
 
     @classmethod
     def board_problem(cls, board: Board) -> str | None:
@@ -448,6 +527,14 @@ class OnbonBxDriver(Driver):
             if content.text is not None:
                 card.show_text(content.text, timeout_s=content.lifetime_s or 65535)
                 return result(Outcome.CONFIRMED, shown=pages)
+            loop = self.card_loop(board, content.program)
+            if loop is not None:
+                if content.clear_text:
+                    card.clear_text()
+                dwell = max(p.dwell_s for p in content.program.pages)
+                card.show_text_pages(loop, stay_half_s=stay_half_seconds(dwell), timeout_s=content.lifetime_s)
+                return Result(board.id, Outcome.CONFIRMED, "", "card-loop", card.stats.bytes_out,
+                              time.monotonic() - start, (pages, pages))
             if pages > 1 and content.whole:
                 return result(Outcome.REFUSED, f"this needs {pages} pages and the card shows one picture; "
                                                "shorten it, or use text the card's font can draw")

@@ -232,7 +232,8 @@ def _play_one_loop(d: Dispatcher, clock: Clock, ready: Sequence[Board],
             print(f"  next page in {wait:.0f} s (each page stays up for its dwell) …", flush=True)
             time.sleep(wait)
         for link in {b.link for b in playing}:
-            d.reconcile_link(link)
+            # A board whose loop went round once keeps its last page (it does not start again).
+            d.reconcile_link(link, only={b.id for b in playing})
 
 
 def _ask_the_service(args: argparse.Namespace, clock: Clock, dep: config_mod.Deployment,

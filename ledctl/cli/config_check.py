@@ -42,6 +42,12 @@ def cmd_config_check(args: argparse.Namespace, clock: Clock) -> int:
         problem, stilled = _layout_problem(board, layouts[chosen[board.id]])
         if problem:
             problems.append(f"{dep.path}: board {board.id}: {problem}")
+        from ledctl.drivers import DRIVERS
+
+        specs = layouts[chosen[board.id]].bulletin
+        for note in DRIVERS[board.driver].layout_notes(
+                board, [(s.name, s.effect, [(slot.font, slot.y) for slot in s.slots]) for s in specs]):
+            warnings.append(f"{dep.path}: board {board.id}: layout {chosen[board.id]}: {note}")
         if stilled:
             warnings.append(f"{dep.path}: board {board.id}: layout {chosen[board.id]}: page(s) "
                             f"{', '.join(stilled)} move or blink, which this board cannot show: they are "
@@ -138,5 +144,6 @@ def _wire_budget(dep: config_mod.Deployment, layouts: dict[str, Layout]) -> list
             baud = dep.links[name].baud
             out.append(f"{dep.path}: links.{name}: its {len(loads)} board(s) need about {wire:.1f} s of "
                        f"wire for every {loop:.0f} s loop ({wire / loop:.0%}) at {baud} baud: pages will go "
-                       "up late; fewer boards on it, a faster baud rate, or longer dwells")
+                       'up late; fewer boards on it, a faster baud rate, longer dwells, or loop = "card" '
+                       "on its BX boards (the cards cycle text pages themselves)")
     return out

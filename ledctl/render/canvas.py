@@ -17,7 +17,7 @@ from PIL import Image
 
 from ledctl.errors import FitError
 from ledctl.fonts import BoardFont
-from ledctl.model import Board, Page
+from ledctl.model import Board, Page, TextLine
 from ledctl.render.colour import reduce
 
 
@@ -60,6 +60,7 @@ class PlannedLine:
 
     pastes: tuple[tuple[tuple[int, int, int], tuple[int, int, int, int], Any], ...]
     said: tuple[str, str]  # (font, text) as shown
+    text: TextLine | None = None  # the line as text, when it is one font at its own size
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class Canvas:
     fonts: FontLoader
     image: Image.Image = field(init=False)
     texts: list[tuple[str, str]] = field(default_factory=list)
+    lines: list[TextLine] | None = field(default_factory=list)  # None once anything is not plain text
     _core: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +107,11 @@ class Canvas:
             # The core paste skips Pillow's per-call checks; the fit check has placed it inside.
             core.paste(colour, box, mask)
         self.texts.append(planned.said)
+        if self.lines is not None:
+            if planned.text is None:
+                self.lines = None
+            else:
+                self.lines.append(planned.text)
 
     def _layout(self, ln: Line) -> PlannedLine:
         """The first alternative that fits, drawn into one line image."""
@@ -169,12 +176,16 @@ class Canvas:
                 y = top + _offset(ln.valign, box, p.height) + ink_top
                 pieces.append((reduce(run.colour, self.board.colour), x + left, y, p.ink_mask))
             x += p.width
+        plain = all(r.scale == 1 and (r.font or ln.font) == ln.font for r in runs)
+        text = TextLine(ln.y, ln.font, tuple((r.text, reduce(r.colour, self.board.colour)) for r in runs),
+                        ln.align, ln.x) if plain else None
         return PlannedLine(tuple((colour, (px, py, px + m.size[0], py + m.size[1]), m)
-                                 for colour, px, py, m in pieces), said)
+                                 for colour, px, py, m in pieces), said, text)
 
     def page_value(self, *, effect: str = "static", dwell_s: float = 8.0, speed: float = 0.0) -> Page:
+        lines = tuple(self.lines) if self.lines is not None and effect == "static" else None
         return Page(name=self.page, image=self.image, effect=effect, dwell_s=dwell_s,
-                    texts=tuple(self.texts), speed_px_s=speed)
+                    texts=tuple(self.texts), speed_px_s=speed, lines=lines)
 
 
 def _offset(valign: str, box: int, height: int) -> int:

@@ -370,3 +370,48 @@ def test_a_loop_page_on_the_wire_gives_way_to_a_notice_and_goes_on_after_it(zhen
             assert dispatcher.store.deliveries(failed_only=True) == []
     finally:
         fleet.stop()
+
+
+def test_a_card_set_to_cycle_its_loop_shows_every_page_for_its_dwell_as_in_preview(zhenhai, tmp_path) -> None:
+    # Issue 16, "choose per board": with loop = "card" the bulletin goes once as text pages of the
+    # special area and the card cycles them itself; over one loop the card's screen equals the
+    # preview's pages, page by page, each for its dwell, and the host sends nothing more.
+    from dataclasses import replace
+
+    from ledctl.clock import FixedClock
+    from ledctl.dispatch import Dispatcher, Intent
+    from ledctl.store import Store
+
+    dep = replace(zhenhai, boards=(replace(zhenhai.board("zbs-10"), loop="card"),))  # alone on dtu-10
+    clock = FixedClock(now())
+    fleet = Fleet(dep, clock=clock.now, pace=False)
+    fleet.build({"zbs-10"})
+    fleet.start(ephemeral=True)
+    try:
+        dep = fleet.rewired()
+        program = bulletin_contents(dep, (dep.board("zbs-10"),))["zbs-10"].program
+        assert len(program.pages) == 2 and all(p.lines for p in program.pages)
+        card = fleet.boards["zbs-10"].device
+        with Dispatcher(dep, Store(tmp_path / "s.sqlite"), clock) as dispatcher:
+            dispatcher.set_intended({"zbs-10": Intent.of(program, "bulletin")})
+            dispatcher.settle()
+            view = dispatcher.view()["zbs-10"]
+            assert view.confirmed == view.intended and view.pages == (2, 2)
+            assert view.last_result is not None and view.last_result.mode == "card-loop"
+            assert view.last_result.bytes_sent < 300  # tens of bytes a page, not a kilobyte picture
+            frames = card.stats.frames_ok
+            for loop in range(2):
+                for n, page in enumerate(program.pages):
+                    assert card.snapshot().tobytes() == page.image.tobytes(), (loop, n)
+                    clock.advance(seconds=page.dwell_s - 0.5)  # half a second before its dwell ends …
+                    dispatcher.settle()
+                    assert card.snapshot().tobytes() == page.image.tobytes(), (loop, n)  # … still up
+                    clock.advance(seconds=0.5)
+            assert card.stats.frames_ok == frames  # the card played it alone
+            # RAM: a power cut empties the area; the health check sees it and the loop goes again.
+            card.power_cycle()
+            dispatcher.check_health()
+            dispatcher.settle()
+            assert card.snapshot().tobytes() == program.pages[0].image.tobytes()
+    finally:
+        fleet.stop()

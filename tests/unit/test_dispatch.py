@@ -316,3 +316,20 @@ def test_a_transfer_that_gave_way_is_no_failure_and_goes_again_after_the_newer_i
     view = dispatcher.view()
     assert view["zbs-01"].failures == 0 and view["zbs-01"].confirmed == view["zbs-01"].intended
     assert store.deliveries(failed_only=True) == []
+
+
+def test_a_pass_for_some_boards_leaves_the_others_on_their_page(world) -> None:
+    # `ledctl broadcast` plays each loop once: a board whose loop went round keeps its last page while
+    # the others on its wire finish theirs (it used to be sent page 1 again, under load).
+    dispatcher, driver, clock, _ = world
+
+    def loop(board: str) -> Intent:
+        pages = (Page("air", Image.new("RGB", (128, 32)), dwell_s=8.0),
+                 Page("station", Image.new("RGB", (128, 32), "red"), dwell_s=6.0))
+        return Intent.of(Program(board, pages), "bulletin")
+
+    dispatcher.set_intended({"zbs-01": loop("zbs-01"), "zbs-02": loop("zbs-02")})
+    dispatcher.settle()
+    clock.advance(seconds=60)  # every page long due
+    dispatcher.reconcile_link("bus-a", only={"zbs-02"})
+    assert [b for b, _ in driver.delivered] == ["zbs-01", "zbs-02", "zbs-02"]
