@@ -104,16 +104,26 @@ def run(trickle: bool) -> tuple[float, float, str, int] | None:
         notices = notices_for(live, store.path, clock)
         service = Service(live, store, clock, notices=notices)
         stop = threading.Event()
+        busy: list[threading.Thread] = []
         serving = threading.Thread(target=service.serve, args=(stop,), daemon=True)
         serving.start()
         try:
             service.ready.wait(120)
-            while service.dispatcher.pending(due_only=False):
-                time.sleep(0.1)  # the first broadcast settles first
+            settling = time.monotonic()
+            while pending := service.dispatcher.pending(due_only=False):
+                if time.monotonic() - settling > 120:  # the first broadcast settles first
+                    views = service.dispatcher.view()
+                    print("- urgent notice: the first broadcast did not settle in 120 s; still pending: "
+                          + ", ".join(f"{b} ({views[b].pages[0]}/{views[b].pages[1]} pages, "
+                                      f"{views[b].last_result.describe() if views[b].last_result else '-'})"
+                                      for b in pending))
+                    return None
+                time.sleep(0.1)
             if trickle:  # a fetch and a CAP poll under way, each reading a byte every 50 ms
-                threading.Thread(target=service.run_job, args=(Job(FETCH, FETCH, None, None),),
-                                 daemon=True).start()
-                threading.Thread(target=service.poll_cap, daemon=True).start()
+                busy = [threading.Thread(target=service.run_job, args=(Job(FETCH, FETCH, None, None),),
+                                         daemon=True), threading.Thread(target=service.poll_cap, daemon=True)]
+                for t in busy:
+                    t.start()
                 time.sleep(0.5)
             n = notices.draft(User("wang", "operator"), title="紧急通知",
                               text="石化区发生化学品泄漏，请关闭门窗，就地避险。", level="emergency",
@@ -151,11 +161,13 @@ def run(trickle: bool) -> tuple[float, float, str, int] | None:
             said = ", ".join(f"{b} {when[b]:.2f} s" for b in last)
             return took, per_wire[busiest] * 10 / live.links[busiest].baud, busiest, per_wire[busiest], said
         finally:
+            for peer in peers:  # the fetch and the CAP poll end when their peers go …
+                peer.close()
+            for t in busy:  # … and finish before their store does
+                t.join(timeout=30)
             stop.set()
             serving.join(timeout=30)
             fleet.stop()
-            for peer in peers:
-                peer.close()
 
 
 def main() -> int:

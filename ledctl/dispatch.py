@@ -16,9 +16,11 @@ has reached the board (`ledctl boards` shows 2/2); until then it is pending. A n
 always goes before the next page of the old one.
 
 Urgent work does not wait for a picture on a shared wire: a bulletin picture goes to a BX card in
-blocks, and when a new intent arrives for any board on the wire, the transfer gives way at the next
-block (`Content.give_way`; the card keeps its previous picture) and the pass starts over with
-notices first. A notice's own delivery never gives way.
+blocks, and when a notice starts or ends on any board of the wire (or the board being sent has a
+newer intent itself), the transfer gives way at the next block (`Content.give_way`; the card keeps
+its previous picture) and the pass starts over with notices first. A notice's own delivery never
+gives way, and a new bulletin for one board does not stop another's picture (a day of changing
+bulletins cannot starve a wire).
 
 The links live as long as the dispatcher (one LinkPool); `close()` (or `with Dispatcher(...)`)
 stops the workers, cuts exchanges short and closes every link.
@@ -178,8 +180,8 @@ class Dispatcher:
             self.pool = LinkPool(self.dep.links, self.dep.boards, self.dep.site.id)
         self._lock = threading.Lock()
         self._wake = {name: threading.Event() for name in {b.link for b in self.dep.boards}}
-        # Bumped when any board on the link gets a new intent: a transfer started before gives way.
-        self._changes = dict.fromkeys(self._wake, 0)
+        # Bumped when a notice starts or ends on a board of the link: a transfer started before gives way.
+        self._urgent_changes = dict.fromkeys(self._wake, 0)
         self._health_due: set[str] = set()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -208,11 +210,11 @@ class Dispatcher:
                 rt = self.boards[board_id]
                 if rt.intent is not None and rt.intent.hash == intent.hash:
                     continue
+                if _urgent(intent) or _urgent(rt.intent):
+                    self._urgent_changes[self.dep.board(board_id).link] += 1
                 rt.intent = intent
                 rt.program = Attempts()  # a change is tried at once, whatever the backoff said
                 changed.append(board_id)
-            for link in {self.dep.board(b).link for b in changed}:
-                self._changes[link] += 1
         for board_id in changed:
             intent = intents[board_id]
             self.store.set_intended(board_id, intent.hash, intent.summary, now, intent.items)
@@ -358,11 +360,14 @@ class Dispatcher:
             self._send_pages(link_name, boards)
         return len(boards)
 
-    def _give_way(self, link_name: str) -> Callable[[], bool]:
-        """For a transfer starting now on this link: True once a board on it has a newer intent."""
+    def _give_way(self, board: Board, intent: Intent) -> Callable[[], bool]:
+        """For a transfer of `intent` to `board` starting now: True once a notice starts or ends on a
+        board of its link, or the board itself has a newer intent (this one is stale)."""
+        link, rt = board.link, self.boards[board.id]
         with self._lock:
-            mark = self._changes[link_name]
-        return lambda: self._changes[link_name] != mark
+            mark = self._urgent_changes[link]
+        # Plain reads, no lock: a counter and a reference, asked between frames.
+        return lambda: self._urgent_changes[link] != mark or rt.intent is not intent
 
     def _gave_way(self, r: Result, intent: Intent) -> None:
         event(log, "gave-way", board=r.board, program=intent.hash[:12], result=r.describe(),
@@ -388,9 +393,10 @@ class Dispatcher:
             if not work:
                 continue
             now = self.clock.now()
-            give_way = self._give_way(link_name)
-            contents = {board_id: self._first_content(self.dep.board(board_id), intent, now, give_way)
-                        for board_id, intent in work.items()}
+            contents = {}
+            for board_id, intent in work.items():
+                board = self.dep.board(board_id)
+                contents[board_id] = self._first_content(board, intent, now, self._give_way(board, intent))
             results = deliver(self._pool(), [b for b in batch if b.id in work], contents,
                               progress=self.progress)
             gave_way = False
@@ -430,7 +436,7 @@ class Dispatcher:
                     continue
                 intent, page = rt.intent, (rt.play.page + 1) % rt.intent.pages
             content = replace(intent.content(now), page=page, clear_text=False,
-                              give_way=self._give_way(link_name))
+                              give_way=self._give_way(board, intent))
             [result] = deliver(self._pool(), [board], {board.id: content}, progress=self.progress)
             if result.outcome is Outcome.GAVE_WAY:
                 self._gave_way(result, intent)

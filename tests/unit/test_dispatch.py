@@ -333,3 +333,28 @@ def test_a_pass_for_some_boards_leaves_the_others_on_their_page(world) -> None:
     clock.advance(seconds=60)  # every page long due
     dispatcher.reconcile_link("bus-a", only={"zbs-02"})
     assert [b for b, _ in driver.delivered] == ["zbs-01", "zbs-02", "zbs-02"]
+
+
+@pytest.mark.parametrize(("newer", "gives_way"), [
+    (("zbs-02", ("notice:4",)), True),  # a notice starts on the wire
+    (("zbs-02", ()), False),  # another board's new bulletin waits its turn: churn cannot starve a wire
+    (("zbs-01", ()), True),  # the board's own newer intent: this transfer is stale
+])
+def test_what_makes_a_picture_give_way(world, newer, gives_way) -> None:
+    dispatcher, driver, _, _ = world
+    board, items = newer
+    asked: list[bool] = []
+
+    def deliver(jobs: Sequence[tuple[Board, Content]], report: Report) -> None:
+        for b, content in jobs:
+            if b.id == "zbs-01" and not asked:
+                dispatcher.set_intended({board: Intent.of(Program(board, (Page(
+                    "newer", Image.new("RGB", (128, 32), "green")),)), "newer", items)})
+                asked.append(content.give_way is not None and content.give_way())
+            report(Result(b.id, Outcome.CONFIRMED))
+
+    driver.deliver = deliver  # type: ignore[method-assign]
+    dispatcher.set_intended({"zbs-01": Intent.of(Program("zbs-01", (Page("bulletin", Image.new(
+        "RGB", (128, 32))),)), "bulletin")})
+    dispatcher.settle()
+    assert asked == [gives_way]
