@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -185,9 +185,9 @@ class Page:
     lines: tuple[TextLine, ...] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TextLine:
-    """One line of a page as text: where it sits, its font and its runs in the colours shown."""
+class TextLine(NamedTuple):
+    """One line of a page as text: where it sits, its font and its runs in the colours shown. (A
+    named tuple: pages are made by the thousand, and one is made per line drawn.)"""
 
     y: int
     font: str

@@ -80,19 +80,23 @@ class Canvas:
     fonts: FontLoader
     image: Image.Image = field(init=False)
     texts: list[tuple[str, str]] = field(default_factory=list)
-    lines: list[TextLine] | None = field(default_factory=list)  # None once anything is not plain text
+    # The page as text, kept only for a board whose controller draws its pages itself (`loop =
+    # "card"`): None for every other board, and once anything drawn is not plain text.
+    lines: list[TextLine] | None = field(init=False, default=None)
     _core: Any = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.image = Image.new("RGB", (self.board.size.width, self.board.size.height), (0, 0, 0))
         self._core = self.image.im
+        if self.board.loop == "card":
+            self.lines = []
 
     def draw(self, ln: Line) -> None:
         self.apply(self.plan(ln))
 
     def plan(self, ln: Line) -> PlannedLine:
         """Lay out a line (cached by everything that decides its pixels); FitError if it cannot fit."""
-        key = (ln, self.image.size, self.board.colour, self.fonts)
+        key = (ln, self.image.size, self.board.colour, self.fonts, self.lines is not None)
         planned = _LINE_CACHE.get(key)
         if planned is None:
             planned = self._layout(ln)
@@ -176,11 +180,16 @@ class Canvas:
                 y = top + _offset(ln.valign, box, p.height) + ink_top
                 pieces.append((reduce(run.colour, self.board.colour), x + left, y, p.ink_mask))
             x += p.width
-        plain = all(r.scale == 1 and (r.font or ln.font) == ln.font for r in runs)
-        text = TextLine(ln.y, ln.font, tuple((r.text, reduce(r.colour, self.board.colour)) for r in runs),
-                        ln.align, ln.x) if plain else None
+        text = self._text_line(ln, runs) if self.lines is not None else None
         return PlannedLine(tuple((colour, (px, py, px + m.size[0], py + m.size[1]), m)
                                  for colour, px, py, m in pieces), said, text)
+
+    def _text_line(self, ln: Line, runs: Sequence[Run]) -> TextLine | None:
+        """The line as text, when it is one font at its own size (else None: only a picture)."""
+        if any(r.scale != 1 or (r.font is not None and r.font != ln.font) for r in runs):
+            return None
+        return TextLine(ln.y, ln.font, tuple((r.text, reduce(r.colour, self.board.colour)) for r in runs),
+                        ln.align, ln.x)
 
     def page_value(self, *, effect: str = "static", dwell_s: float = 8.0, speed: float = 0.0) -> Page:
         lines = tuple(self.lines) if self.lines is not None and effect == "static" else None
