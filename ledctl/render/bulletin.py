@@ -128,7 +128,8 @@ def render_bulletin(
 
     if cache is None:
         return Program(board=board.id, pages=tuple(make()))
-    key = ("bulletin", layout, board.size, board.colour, _frozen(fields), _frozen(colours), _frozen(facts))
+    key = ("bulletin", layout, board.size, board.colour, board.loop, _frozen(fields), _frozen(colours),
+           _frozen(facts))
     return Program(board=board.id, pages=cache.pages(key, make))
 
 

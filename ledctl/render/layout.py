@@ -418,7 +418,7 @@ def _planned_slot(canvas: Canvas, slot: Slot, fields: Mapping[str, str],
                   colours: Mapping[str, str]) -> PlannedLine:
     """A slot laid out, cached by the slot and just the field values it uses (cheap to key)."""
     key = (id(slot), *[fields.get(n, "") for n in _slot_fields(slot)], colours.get("level"),
-           canvas.image.size, canvas.board.colour, canvas.fonts)
+           canvas.image.size, canvas.board.colour, canvas.fonts, canvas.lines is not None)
     hit = _SLOT_CACHE.get(key)
     if hit is None or hit[0] is not slot:  # holding the slot keeps its id from being reused
         planned = canvas.plan(slot_line(slot, fields, colours))

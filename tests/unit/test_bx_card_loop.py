@@ -107,3 +107,21 @@ def test_config_check_says_when_a_layout_s_pages_cannot_go_as_card_text() -> Non
     [note] = driver.layout_notes(BOARD, big)
     assert "page(s) air, source" in note and "pictures the host plays" in note
     assert driver.layout_notes(replace(BOARD, loop="host"), big) == []
+
+
+def test_a_card_board_gets_its_text_lines_after_a_board_of_its_kind_was_drawn_as_pictures(zhenhai) -> None:
+    # The render caches are keyed by what decides the pixels; whether the lines are kept is part of
+    # that: a card board drawn after a host board of the same size and colours still gets its text.
+    from datetime import date
+
+    from ledctl import pipeline
+    from ledctl.render.cache import PageCache
+    from ledctl.render.layout import clear_caches
+
+    clear_caches()
+    host, card = zhenhai.board("zbs-09"), replace(zhenhai.board("zbs-10"), loop="card")
+    bulletin = pipeline.bulletin_at(zhenhai, pipeline.broadcast_instant(zhenhai, date(2026, 11, 25)))
+    [first, second] = pipeline.render_fleet(zhenhai, (host, card), bulletin, PageCache())
+    assert all(p.lines is None for p in first.program.pages)
+    assert second.program is not None and all(p.lines for p in second.program.pages)
+    assert driver_class(card).card_loop(card, second.program) is not None
