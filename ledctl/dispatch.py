@@ -369,6 +369,14 @@ class Dispatcher:
         # Plain reads, no lock: a counter and a reference, asked between frames.
         return lambda: self._urgent_changes[link] != mark or rt.intent is not intent
 
+    def _cut_short(self, r: Result) -> bool:
+        """A delivery the shutdown cut short says nothing of its board: it is not recorded (the board
+        keeps what it had confirmed, and the next start goes on from there)."""
+        if r.ok or not self._stop.is_set():
+            return False
+        log.debug("board %s: %s (cut short by the shutdown; not recorded)", r.board, r.describe())
+        return True
+
     def _gave_way(self, r: Result, intent: Intent) -> None:
         event(log, "gave-way", board=r.board, program=intent.hash[:12], result=r.describe(),
               note="a newer intent on the wire goes first; this goes again after it")
@@ -401,6 +409,8 @@ class Dispatcher:
                               progress=self.progress)
             gave_way = False
             for result in results:
+                if self._cut_short(result):
+                    continue
                 if result.outcome is Outcome.GAVE_WAY:
                     self._gave_way(result, work[result.board])
                     gave_way = True
@@ -438,6 +448,8 @@ class Dispatcher:
             content = replace(intent.content(now), page=page, clear_text=False,
                               give_way=self._give_way(board, intent))
             [result] = deliver(self._pool(), [board], {board.id: content}, progress=self.progress)
+            if self._cut_short(result):
+                return
             if result.outcome is Outcome.GAVE_WAY:
                 self._gave_way(result, intent)
                 return
@@ -558,6 +570,8 @@ class Dispatcher:
             return
         members = [b for b in boards if b.id in wanted]
         for r in apply_settings(self._pool(), members, wanted):
+            if self._cut_short(r):
+                continue
             self._settings_result(r, wanted[r.board])
 
     def _settings_result(self, r: Result, want: Settings) -> None:

@@ -358,3 +358,23 @@ def test_what_makes_a_picture_give_way(world, newer, gives_way) -> None:
         "RGB", (128, 32))),)), "bulletin")})
     dispatcher.settle()
     assert asked == [gives_way]
+
+
+def test_a_delivery_the_shutdown_cut_short_is_not_recorded_against_the_board(world) -> None:
+    # `demo --once` used to leave "link: … cancelled (shutting down)" as every looping board's last
+    # error and a failure in a row: the shutdown says nothing of the board.
+    dispatcher, driver, _, store = world
+    entered = threading.Event()
+
+    def stuck(board: Board) -> None:
+        entered.set()
+        driver.cancelled.wait(60)
+
+    driver.during = stuck
+    driver.outcomes[BOARD] = [Outcome.LINK]  # what the cancelled exchange reports
+    dispatcher.set_intended({BOARD: intent("a")})
+    dispatcher.start(period_s=60)
+    assert entered.wait(10)
+    dispatcher.close()
+    row = store.boards()[BOARD]
+    assert row.failures == 0 and not row.last_error and store.deliveries(failed_only=True) == []
