@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import re
 import socket
 from pathlib import Path
@@ -11,13 +13,24 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Below Linux's ephemeral range (32768-60999): the kernel never hands these out for an outgoing
+# connection, so a port chosen here stays free between choosing it and a simulator binding it — even
+# across a restart that reuses the config, with other tests' clients busy on the machine.
+_PORTS = range(20000, 32700)
+_pick = random.Random(os.getpid())
+
+
 def free_ports(count: int) -> list[int]:
     """Distinct free loopback ports (all held open while choosing, so none is handed out twice)."""
-    held = []
+    held: list[socket.socket] = []
     try:
-        for _ in range(count):
+        while len(held) < count:
             s = socket.socket()
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", _pick.choice(_PORTS)))
+            except OSError:
+                s.close()  # taken: another test's, or anything else's
+                continue
             held.append(s)
         return [s.getsockname()[1] for s in held]
     finally:

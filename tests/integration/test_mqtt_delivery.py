@@ -156,14 +156,12 @@ def test_acl_keeps_a_board_from_reading_another_boards_program(dep, broker: Mosq
 
 
 def test_without_mosquitto_the_simulator_uses_the_embedded_broker(tmp_path: Path, monkeypatch) -> None:
-    import socket
-
     from ledctl.simulator import fleet as fleet_mod
     from ledctl.simulator.fleet import Fleet
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from .conftest import free_ports
+
+    [port] = free_ports(1)
     text = (REPO / "config" / "zhenhai.toml").read_text(encoding="utf-8")
     text = text.replace("mqtt://127.0.0.1:1883", f"mqtt://127.0.0.1:{port}")
     text = text.replace('"sample-data/', f'"{REPO}/config/sample-data/')
