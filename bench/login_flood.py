@@ -45,34 +45,7 @@ from tests.integration.conftest import on_free_ports  # noqa: E402 - the same is
 
 # The simulated broker and the service log in with the controller's password (as in the tests).
 os.environ.setdefault("LEDCTL_MQTT_PASSWORD", secrets.token_hex(16))
-FLOODERS = 40
-FLOOD = r"""
-import json, signal, sys, threading, urllib.error, urllib.request
-url, threads = sys.argv[1], int(sys.argv[2])
-stop, answers, lock = threading.Event(), {}, threading.Lock()
-signal.signal(signal.SIGTERM, lambda *_: stop.set())
-def attack(i):
-    n = 0
-    while not stop.is_set():
-        n += 1
-        body = json.dumps({"name": f"user{i}", "password": f"guess-{n}"}).encode()
-        request = urllib.request.Request(url + "/api/login", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=600) as r:
-                status = str(r.status)
-        except urllib.error.HTTPError as e:
-            status = str(e.code)
-        except OSError:
-            status = "dropped"
-        with lock:
-            answers[status] = answers.get(status, 0) + 1
-for i in range(threads):
-    threading.Thread(target=attack, args=(i,), daemon=True).start()
-stop.wait()
-with lock:
-    print(json.dumps(answers), flush=True)
-"""
+FLOODERS = 40  # clients of ledctl.simulator.login_flood
 
 
 class Unlimited:
@@ -141,8 +114,8 @@ def main() -> int:
             while service.dispatcher.pending(due_only=False):
                 time.sleep(0.1)  # the first broadcast settles first
             _, calm = publish_emergency(running.url, token, service, store)
-            flood = subprocess.Popen([sys.executable, "-c", FLOOD, running.url, str(FLOODERS)],
-                                     stdout=subprocess.PIPE, text=True)
+            flood = subprocess.Popen([sys.executable, "-m", "ledctl.simulator.login_flood", running.url,
+                                      str(FLOODERS)], stdout=subprocess.PIPE, text=True)
             time.sleep(3)  # the flood in full swing
             published, flooded = publish_emergency(running.url, token, service, store)
             flood.send_signal(signal.SIGTERM)

@@ -42,6 +42,7 @@ from ledctl.delivery import deliver_once as deliver
 from ledctl.drivers.base import Content
 from ledctl.drivers.mqtt_link import BufferedClient
 from ledctl.simulator.broker import Mosquitto
+from ledctl.simulator.fleet_config import mqtt_fleet_config
 from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,33 +74,8 @@ def own_cpu_seconds() -> float:
 
 
 def many_boards_config(url: str, count: int, site: str = "", mqtt_version: str = MQTT_VERSION) -> str:
-    text = f"""
-[site]
-id = "{site or f'bench-{count}'}"
-name = "fan-out"
-[sources.air]
-type = "file"
-path = "{REPO}/config/sample-data/air-daily.csv"
-[stations.zh-urban]
-name = "镇海城区"
-source = "air"
-[links.broker]
-url = "{url}"
-mqtt_version = "{mqtt_version}"
-[layouts]
-dir = "{REPO}/config/layouts"
-"""
-    board = """
-[[boards]]
-id = "b{n:05d}"
-name = "board {n}"
-size = "64x32"
-colour = "red-green"
-driver = "ledctl-mqtt"
-link = "broker"
-station = "zh-urban"
-"""
-    return text + "".join(board.format(n=n) for n in range(count))
+    return mqtt_fleet_config(site or f"bench-{count}", url, (f"b{n:05d}" for n in range(count)),
+                             repo=REPO, mqtt_version=mqtt_version)
 
 
 def crowd(url: str, site: str, ids: list[str], ready: Event, mqtt_version: str) -> None:

@@ -23,6 +23,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from ledctl.simulator.broker import Mosquitto
+from ledctl.simulator.fleet_config import mqtt_fleet_config
 from ledctl.simulator.mqtt_board import BoardLogic, MqttBoard
 
 pytestmark = pytest.mark.skipif(not Mosquitto.available(), reason="needs mosquitto")
@@ -42,40 +43,14 @@ def eventually(check: Callable[[], bool], what: str, timeout_s: float = WAIT_S) 
 
 
 def partition_config(site: str, broker_url: str, feed: str, mqtt_version: str) -> str:
-    text = f"""
-[site]
-id = "{site}"
-name = "partition {site}"
-[sources.air]
-type = "file"
-path = "{REPO}/config/sample-data/air-daily.csv"
-[stations.zh-urban]
-name = "镇海城区"
-source = "air"
-[links.broker]
-url = "{broker_url}"
-mqtt_version = "{mqtt_version}"
-[layouts]
-dir = "{REPO}/config/layouts"
-[cap]
+    return mqtt_fleet_config(site, broker_url, (f"{site}-{n}" for n in range(BOARDS)),
+                             repo=REPO, mqtt_version=mqtt_version, extra=f"""[cap]
 sender = "ledctl@{site}.example"
 trusted_senders = ["{SENDER}"]
 feeds = ["{feed}"]
 [cap.areas]
 "宁波市" = "all"
-"""
-    for n in range(BOARDS):
-        text += f"""
-[[boards]]
-id = "{site}-{n}"
-name = "{site} board {n}"
-size = "64x32"
-colour = "red-green"
-driver = "ledctl-mqtt"
-link = "broker"
-station = "zh-urban"
-"""
-    return text
+""")
 
 
 def cap_alert(now: datetime) -> bytes:

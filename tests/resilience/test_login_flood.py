@@ -40,37 +40,6 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not shutil.which("mosquitto"), reason="needs mosquitto (make test has it)")
 GUARD_S = 120  # only against a hang: nothing here is timed
 
-# The attacker: threads that post wrong logins until told to stop, then say what they were answered.
-FLOOD = r"""
-import json, signal, sys, threading, urllib.error, urllib.request
-url, threads = sys.argv[1], int(sys.argv[2])
-stop, answers, lock = threading.Event(), {}, threading.Lock()
-signal.signal(signal.SIGTERM, lambda *_: stop.set())
-def attack(i):
-    n = 0
-    while not stop.is_set():
-        n += 1
-        body = json.dumps({"name": f"user{i}", "password": f"guess-{n}"}).encode()
-        request = urllib.request.Request(url + "/api/login", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=600) as r:
-                status = r.status
-        except urllib.error.HTTPError as e:
-            status = e.code
-        except OSError:
-            status = "dropped"
-        with lock:
-            answers[str(status)] = answers.get(str(status), 0) + 1
-            if status == 503 and answers["503"] == 1:
-                print("turned away", flush=True)
-workers = [threading.Thread(target=attack, args=(i,), daemon=True) for i in range(threads)]
-for w in workers: w.start()
-stop.wait()
-with lock:
-    print(json.dumps(answers), flush=True)
-"""
-
 
 def api(url: str, path: str, token: str, body: object | None = None) -> dict:
     request = urllib.request.Request(url + path, method="POST" if body is not None else "GET",
@@ -136,7 +105,8 @@ def test_an_emergency_reaches_every_board_while_logins_flood_the_console(service
                 checks["now"] -= 1
 
     monkeypatch.setattr(users_module, "check_password", check_that_waits)
-    flood = subprocess.Popen([sys.executable, "-c", FLOOD, url, "60"], stdout=subprocess.PIPE, text=True)
+    flood = subprocess.Popen([sys.executable, "-m", "ledctl.simulator.login_flood", url, "60"],
+                             stdout=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(flood.stdout or ()), daemon=True)
     reader.start()
