@@ -218,6 +218,30 @@ def test_the_emergency_insert_takes_four_clicks_with_the_preview_before_the_last
     eventually(lambda: all(not c.text_areas for c in cards), "the warning gone again")
 
 
+def test_a_template_with_many_places_is_one_button_then_a_row_of_places_none_chosen(world, page) -> None:
+    # 就地避险通知 names one of fourteen places: one button each made the first step a wall of
+    # buttons. Now one button, then the places; and nothing is previewed or published before one
+    # of them is chosen (an emergency never goes out for a place nobody picked).
+    url, _, _ = world
+    login(page, url, "li")
+    page.goto(f"{url}/notices")
+    templates = page.locator("#insert-templates button")
+    expect(templates).to_have_count(3 + 1 + 1)  # the three warning levels, 就地避险通知, 停水通知
+    page.click("#insert-templates button:has-text('就地避险通知')")
+    places = page.locator("#insert-slots [data-choice]")
+    expect(places).to_have_count(14)
+    assert page.locator("#insert-slots [aria-pressed=true]").count() == 0
+    page.click("#insert-targets button[data-target=all]")
+    page.click("#insert-duration button[data-hours='1']")
+    page.locator("#insert-reason").fill("泄漏正在扩散，须立即告知")
+    expect(page.locator("#insert-publish")).to_be_disabled()  # no place yet: no preview, no publish
+    expect(page.locator("#insert-filled [data-text]")).to_contain_text("{area}")
+    page.click("#insert-slots [data-choice='蛟川街道']")
+    expect(page.locator("#insert-filled [data-text]")).to_contain_text("蛟川街道发生化学品泄漏")
+    expect(page.locator("#insert-preview img.led").first).to_be_visible()
+    expect(page.locator("#insert-publish")).to_be_enabled()
+
+
 def test_the_notice_form_says_things_plainly_and_asks_reasons_in_a_dialog(world, page) -> None:
     url, _, service = world
     tz = service.dep.tz

@@ -166,10 +166,14 @@ def _midnight(console: Any) -> str:
     return datetime.combine(now.date() + timedelta(days=1), time(0), console.dep.tz).isoformat()
 
 
+ONE_CLICK_CHOICES = 4  # a template whose one blank has at most this many choices gets a button each
+
+
 def template_choices(console: Any) -> list[dict[str, Any]]:
-    """One button per template, or per choice of a template whose one blank is a choice (重污染天气黄色/
-    橙色/红色预警): the emergency insert picks its wording with one click. Free-text blanks stay
-    blanks to fill in."""
+    """One button per template, or per choice of a template whose one blank is a short choice
+    (重污染天气黄色/橙色/红色预警): the emergency insert picks its wording with one click. A longer
+    choice (the fourteen places of 就地避险通知) is one button, then a row of the places: thirty
+    buttons at once would hide the one needed. Free-text blanks stay blanks to fill in."""
     import re as re_mod
 
     out = []
@@ -180,7 +184,7 @@ def template_choices(console: Any) -> list[dict[str, Any]]:
         def filled(text: str, values: dict[str, str]) -> str:
             return re_mod.sub(r"{([^{}]*)}", lambda m: values.get(m.group(1), "{" + m.group(1) + "}"), text)
 
-        if len(choice) == 1:
+        if len(choice) == 1 and len(tp.slots[choice[0]]) <= ONE_CLICK_CHOICES:
             for value in tp.slots[choice[0]]:
                 fixed = {choice[0]: value}
                 label = filled(tp.title, fixed) if "{" in tp.title else f"{tp.name}·{value}"

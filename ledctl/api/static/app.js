@@ -248,6 +248,7 @@ function setupInsert() {
     state.previewed = null;
     refresh();
     if (!state.template || !state.targets.size) return;
+    if ($$("[data-slot]", slotsBox).some(input => !input.value.trim())) return;  // a blank still to fill
     timer = setTimeout(async () => {
       const asked = key();
       const b = body();
@@ -273,12 +274,30 @@ function setupInsert() {
     const choices = JSON.parse(button.dataset.choices || "{}");
     let first = null;
     for (const name of [...Object.keys(choices), ...JSON.parse(button.dataset.free)]) {
-      const label = document.createElement("label");
+      // Not a <label> around the buttons: a click on its words would press the first of them.
+      const label = document.createElement(choices[name] ? "div" : "label");
+      label.className = "slot";
       label.textContent = (slotWords[name] || name) + " ";
       let input;
       if (choices[name]) {
-        input = document.createElement("select");
-        for (const c of choices[name]) { const o = document.createElement("option"); o.value = o.textContent = c; input.append(o); }
+        // A row of buttons, none pressed: an emergency never goes out with a place nobody chose.
+        input = document.createElement("input");
+        input.type = "hidden";
+        const row = document.createElement("div");
+        row.className = "choices";
+        row.setAttribute("role", "group");
+        row.setAttribute("aria-label", slotWords[name] || name);
+        for (const c of choices[name]) {
+          const b = document.createElement("button");
+          b.type = "button"; b.textContent = c; b.dataset.choice = c; b.setAttribute("aria-pressed", "false");
+          b.addEventListener("click", () => {
+            input.value = c;
+            $$("button", row).forEach(o => press("c", o, o === b));
+            preview();
+          });
+          row.append(b);
+        }
+        label.append(row);
       } else { input = document.createElement("input"); input.maxLength = 60; input.required = true; }
       input.dataset.slot = name;
       input.addEventListener("input", preview);
