@@ -94,7 +94,10 @@ class BoardFont:
         return out
 
     def _mixed(self, text: str) -> bool:
-        return self.fallback is not None and any(f is not self for f, _ in self._segments(text))
+        """Whether part of `text` comes from the fallback (as `_segments` would split it), without
+        splitting it: asked for every run drawn."""
+        fallback = self.fallback
+        return fallback is not None and any(not self._has(c) and fallback._has(c) for c in text)
 
     def _has(self, char: str) -> bool:
         known = self._has_glyph.get(char)
