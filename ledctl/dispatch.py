@@ -379,7 +379,7 @@ class Dispatcher:
 
     def _gave_way(self, r: Result, intent: Intent) -> None:
         event(log, "gave-way", board=r.board, program=intent.hash[:12], result=r.describe(),
-              note="a newer intent on the wire goes first; this goes again after it")
+              note="a notice on the wire (or this board's newer program) goes first; this goes again after it")
 
     def _send_programs(self, link_name: str, boards: list[Board]) -> bool:
         """Each due board's program; True when one gave way to a newer intent (the pass ends)."""
@@ -425,7 +425,7 @@ class Dispatcher:
     @staticmethod
     def _first_content(board: Board, intent: Intent, now: datetime, give_way: Callable[[], bool]) -> Content:
         """The whole program, or — where the host plays the loop — its first page. Anything but a
-        notice gives way to a newer intent on the wire."""
+        notice gives way when `give_way` says so (a notice starting or ending on the wire)."""
         content = intent.content(now)
         if not _urgent(intent):
             content = replace(content, give_way=give_way)
