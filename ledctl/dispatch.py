@@ -379,7 +379,8 @@ class Dispatcher:
 
     def _gave_way(self, r: Result, intent: Intent) -> None:
         event(log, "gave-way", board=r.board, program=intent.hash[:12], result=r.describe(),
-              note="a notice on the wire (or this board's newer program) goes first; this goes again after it")
+              note="a notice on the wire (or this board's newer program) goes first; this goes again "
+                   "after it")
 
     def _send_programs(self, link_name: str, boards: list[Board]) -> bool:
         """Each due board's program; True when one gave way to a newer intent (the pass ends)."""
