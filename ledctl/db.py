@@ -388,9 +388,14 @@ _INHERITED: list[sqlite3.Connection] = []
 
 
 def _close_all(conns: dict[int, _Connection]) -> None:
-    for entry in conns.values():
+    # One at a time with popitem (atomic): at exit a daemon thread still winding down (a worker
+    # cut short on a silent wire) may open its connection while this runs.
+    while conns:
+        try:
+            _, entry = conns.popitem()
+        except KeyError:
+            return
         entry.con.close()
-    conns.clear()
 
 
 class Database:
