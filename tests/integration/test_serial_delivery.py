@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
@@ -33,6 +35,18 @@ def community(zhenhai):
     fleet.start(ephemeral=True)
     yield fleet
     fleet.stop()
+
+
+@contextmanager
+def simulated(dep, board_ids: set[str], clock) -> Iterator[Fleet]:
+    """Just these boards simulated, on unpaced wires, with the test's clock; stopped after."""
+    fleet = Fleet(dep, clock=clock.now, pace=False)
+    fleet.build(board_ids)
+    fleet.start(ephemeral=True)
+    try:
+        yield fleet
+    finally:
+        fleet.stop()
 
 
 def bulletin_contents(dep, boards):
@@ -230,10 +244,7 @@ def test_a_card_draws_notice_text_frame_for_frame_as_its_preview_shows_it(zhenha
     from ledctl.render.effects import frames
 
     clock = FixedClock(now())
-    fleet = Fleet(zhenhai, clock=clock.now, pace=False)
-    fleet.build({"zbs-10"})
-    fleet.start(ephemeral=True)
-    try:
+    with simulated(zhenhai, {"zbs-10"}, clock) as fleet:
         dep = fleet.rewired()
         board = dep.board("zbs-10")
         text = "重污染天气预警：受重污染天气影响，今日PM2.5浓度较高，请减少户外活动。"
@@ -251,8 +262,6 @@ def test_a_card_draws_notice_text_frame_for_frame_as_its_preview_shows_it(zhenha
         assert box is not None and box[1] >= 7 and box[3] <= 25  # centred, never stuck in the top half
         colours = {c for _, c in page.image.getcolors(maxcolors=1 << 16) or ()}
         assert colours == {(0, 0, 0), (255, 0, 0)}  # red, not the green of "good"
-    finally:
-        fleet.stop()
 
 
 def test_a_bx_card_shows_every_page_of_its_loop_for_its_dwell_as_the_preview_does(zhenhai, tmp_path) -> None:
@@ -264,10 +273,7 @@ def test_a_bx_card_shows_every_page_of_its_loop_for_its_dwell_as_the_preview_doe
     from ledctl.store import Store
 
     clock = FixedClock(now())
-    fleet = Fleet(zhenhai, clock=clock.now, pace=False)
-    fleet.build({"zbs-10"})
-    fleet.start(ephemeral=True)
-    try:
+    with simulated(zhenhai, {"zbs-10"}, clock) as fleet:
         dep = fleet.rewired()
         board = dep.board("zbs-10")
         program = bulletin_contents(dep, (board,))["zbs-10"].program
@@ -284,8 +290,6 @@ def test_a_bx_card_shows_every_page_of_its_loop_for_its_dwell_as_the_preview_doe
                     assert card.snapshot().tobytes() == page.image.tobytes(), (loop, n)  # … still up
                     clock.advance(seconds=1)
             assert dispatcher.view()["zbs-10"].pages == (2, 2)
-    finally:
-        fleet.stop()
 
 
 def test_a_picture_gives_way_between_blocks_and_the_card_keeps_its_old_one(community) -> None:
@@ -327,11 +331,8 @@ def test_a_loop_page_on_the_wire_gives_way_to_a_notice_and_goes_on_after_it(zhen
     from ledctl.store import Store
 
     clock = FixedClock(now())
-    fleet = Fleet(zhenhai, clock=clock.now, pace=False)
     bus = {"zbs-01", "zbs-02", "zbs-03", "zbs-04"}
-    fleet.build(bus)
-    fleet.start(ephemeral=True)
-    try:
+    with simulated(zhenhai, bus, clock) as fleet:
         dep = fleet.rewired()
         boards = [dep.board(b) for b in sorted(bus)]
         programs = {b: c.program for b, c in bulletin_contents(dep, boards).items()}
@@ -368,8 +369,6 @@ def test_a_loop_page_on_the_wire_gives_way_to_a_notice_and_goes_on_after_it(zhen
             assert view["zbs-01"].failures == 0 and view["zbs-01"].page == 1
             assert sim.snapshot().tobytes() == programs["zbs-01"].pages[1].image.tobytes()
             assert dispatcher.store.deliveries(failed_only=True) == []
-    finally:
-        fleet.stop()
 
 
 def test_a_card_set_to_cycle_its_loop_shows_every_page_for_its_dwell_as_in_preview(zhenhai, tmp_path) -> None:
@@ -384,10 +383,7 @@ def test_a_card_set_to_cycle_its_loop_shows_every_page_for_its_dwell_as_in_previ
 
     dep = replace(zhenhai, boards=(replace(zhenhai.board("zbs-10"), loop="card"),))  # alone on dtu-10
     clock = FixedClock(now())
-    fleet = Fleet(dep, clock=clock.now, pace=False)
-    fleet.build({"zbs-10"})
-    fleet.start(ephemeral=True)
-    try:
+    with simulated(dep, {"zbs-10"}, clock) as fleet:
         dep = fleet.rewired()
         program = bulletin_contents(dep, (dep.board("zbs-10"),))["zbs-10"].program
         assert len(program.pages) == 2 and all(p.lines for p in program.pages)
@@ -413,5 +409,3 @@ def test_a_card_set_to_cycle_its_loop_shows_every_page_for_its_dwell_as_in_previ
             dispatcher.check_health()
             dispatcher.settle()
             assert card.snapshot().tobytes() == program.pages[0].image.tobytes()
-    finally:
-        fleet.stop()
