@@ -16,7 +16,7 @@ right edge, as LedshowTW previews it).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from PIL import Image, ImageDraw, ImageFont
@@ -286,13 +286,10 @@ def page_text(board: Board, page: Page) -> bytes:
     return commands.encode_rows(page_rows(board, page))
 
 
-def card_page(board: Board, page: Page, dwell_s: float) -> Page:
-    """`page` as the card draws it from `page_text` — the same model the emulator draws with — for
-    `dwell_s` (the area's one StayTime for every page)."""
-    lines = decode_text(page_text(board, page))
-    image = draw_area(lines, board.size.width, board.size.height, align=0, spacing=0, wrap=False,
-                      mono=board.colour.value == "mono-red")
-    return replace(page, image=image, dwell_s=dwell_s)
+def draw_page_text(board: Board, raw: bytes) -> Image.Image:
+    """A text page (`page_text`'s bytes) as the card draws it: the same model the emulator draws with."""
+    return draw_area(decode_text(raw), board.size.width, board.size.height, align=0, spacing=0, wrap=False,
+                     mono=board.colour.value == "mono-red")
 
 
 def stay_half_seconds(dwell_s: float) -> int:

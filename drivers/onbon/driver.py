@@ -39,7 +39,7 @@ from ledctl.drivers.onbon.card_screen import (
     CELL,
     NOTICE_COLOUR,
     NotCardText,
-    card_page,
+    draw_page_text,
     page_text,
     stay_half_seconds,
     text_look,
@@ -476,10 +476,12 @@ class OnbonBxDriver(Driver):
     def as_shown(cls, board: Board, program: Program) -> Program:
         """A loop the card cycles is drawn in the card's font, every page for the area's one StayTime
         (the longest dwell, so none is shorter than its rule asks): the preview is the card."""
-        if cls.card_loop(board, program) is None:
+        loop = cls.card_loop(board, program)
+        if loop is None:
             return program
         dwell = stay_half_seconds(max(p.dwell_s for p in program.pages)) / 2
-        return replace(program, pages=tuple(card_page(board, p, dwell) for p in program.pages))
+        return replace(program, pages=tuple(replace(p, image=draw_page_text(board, raw), dwell_s=dwell)
+                                            for p, raw in zip(program.pages, loop, strict=True)))
 
     @classmethod
     def board_problem(cls, board: Board) -> str | None:
